@@ -1,0 +1,71 @@
+#ifndef KEYGATE_CONFIG_H
+#define KEYGATE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "parse.h"
+
+/*
+ * The whole configuration, one struct. Filled in order of precedence:
+ * built-in defaults < INI file < environment (KEYGATE_<SECTION>_<KEY>) <
+ * command line. Written only by the main thread before workers start;
+ * read-only afterwards.
+ */
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_SECRET_MAX 512
+
+struct config {
+	/* [server] */
+	char listen[128];
+	unsigned threads; /* 0 until config_finish: then the number of CPUs */
+	char data_dir[CONFIG_PATH_MAX];
+	unsigned connection_limit;
+	unsigned per_ip_connection_limit;
+	uint64_t connection_timeout_ms;
+	uint64_t body_max;
+	uint64_t shutdown_grace_ms;
+	enum log_level log_level;
+	/* [database] */
+	char db_path[CONFIG_PATH_MAX]; /* relative to data_dir unless absolute */
+	uint64_t busy_timeout_ms;
+	int synchronous_full;
+	/* [auth] */
+	char jwt_secret_file[CONFIG_PATH_MAX]; /* relative to data_dir */
+	char jwt_secret[CONFIG_SECRET_MAX];    /* wins over the file when set */
+	char key_secret_file[CONFIG_PATH_MAX]; /* relative to data_dir */
+	uint64_t access_ttl_ms;
+	uint64_t refresh_ttl_ms;
+	unsigned hash_threads; /* 0 until config_finish: then the number of CPUs */
+	unsigned hash_queue;
+	/* [throttle] */
+	char shm_name[64];
+	unsigned capacity;
+	struct rate rate_api_key;
+	struct rate rate_login;
+	struct rate rate_signup;
+	struct rate rate_invalid_key;
+	int legacy_headers;
+};
+
+void config_defaults(struct config *cfg);
+
+/* Each returns 0, or -1 with "where: [section] key: reason" in err. A
+ * secret's value never appears in err. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+/* envp as in main(); KEYGATE_CONFIG (the file name) is skipped. */
+int config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen);
+/* "section.key" = value, from the command line. */
+int config_set(struct config *cfg, const char *dotted, const char *value, char *err, size_t errlen);
+/* Derived values: paths joined to data_dir, thread counts. */
+int config_finish(struct config *cfg, char *err, size_t errlen);
+
+/* Join a path to data_dir unless it is absolute. -1 if it does not fit. */
+int config_path(const struct config *cfg, const char *path, char *out, size_t outlen);
+
+/* Print the effective configuration as INI (secrets shown as "(set)"). */
+void config_print(const struct config *cfg, FILE *out);
+
+#endif

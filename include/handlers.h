@@ -1,0 +1,27 @@
+#ifndef KEYGATE_HANDLERS_H
+#define KEYGATE_HANDLERS_H
+
+#include "router.h"
+
+/*
+ * Route handlers. Each runs on the MHD thread of its connection after the
+ * pipeline has authenticated the request and parsed its body; it validates,
+ * calls the store, and queues exactly one reply (or suspends and is called
+ * again on resume).
+ */
+enum handler_rc handler_health(struct request *req);
+enum handler_rc handler_signup(struct request *req);
+enum handler_rc handler_login(struct request *req);
+enum handler_rc handler_refresh(struct request *req);
+enum handler_rc handler_apikey_get(struct request *req);
+enum handler_rc handler_apikey_regenerate(struct request *req);
+
+/* Hash or verify a password off the MHD thread: suspends the connection
+ * and queues job. Replies 503 itself when the hashing queue is full.
+ * Returns HANDLER_SUSPENDED, or HANDLER_DONE when it replied. */
+enum handler_rc handler_offload_password(struct request *req);
+
+/* Reply 503 for STORE_UNAVAILABLE, 500 for any other store failure. */
+enum handler_rc handler_store_failed(struct request *req, int store_rc);
+
+#endif

@@ -1,0 +1,48 @@
+#ifndef KEYGATE_HTTP_REPLY_H
+#define KEYGATE_HTTP_REPLY_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+struct request;
+
+/*
+ * The only code that builds an MHD_Response. Every reply carries
+ * X-Request-Id and the headers added to the request. Call on the MHD
+ * thread that owns the connection, at most once per request.
+ */
+
+/* Errors: one table of status and body; arg fills the detail where the
+ * entry has a %s (method name, parser message, media type). */
+enum http_error {
+	HTTP_ERR_BAD_REQUEST,
+	HTTP_ERR_JSON_PARSE,
+	HTTP_ERR_NOT_FOUND,
+	HTTP_ERR_METHOD,
+	HTTP_ERR_TOO_LARGE,
+	HTTP_ERR_MEDIA_TYPE,
+	HTTP_ERR_INTERNAL,
+	HTTP_ERR_UNAVAILABLE,
+	HTTP_ERR_BUSY,
+	HTTP_ERR_NOT_AUTHENTICATED,
+	HTTP_ERR_TOKEN_INVALID,
+	HTTP_ERR_REFRESH_INVALID,
+	HTTP_ERR_LOGIN_FAILED,
+	HTTP_ERR_APIKEY_MISSING,
+	HTTP_ERR_APIKEY_INVALID,
+};
+
+/* body is stolen (json_decref'd) in every case. */
+void http_reply_json(struct request *req, unsigned status, json_t *body);
+/* 204 and friends. */
+void http_reply_empty(struct request *req, unsigned status);
+void http_reply_error(struct request *req, enum http_error err, const char *arg);
+/* 400 {"message": message, "info": errors}: field validation failures
+ * (errors is stolen). */
+void http_reply_invalid(struct request *req, const char *message, json_t *errors);
+
+/* Answer a request that cannot be served at all, e.g. out of memory, with
+ * no request object. Returns MHD's result. */
+enum MHD_Result http_reply_bare(struct MHD_Connection *conn, unsigned status, const char *body);
+
+#endif

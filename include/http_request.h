@@ -1,0 +1,97 @@
+#ifndef KEYGATE_HTTP_REQUEST_H
+#define KEYGATE_HTTP_REQUEST_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "password.h"
+
+/*
+ * One HTTP request: born on MHD's first callback for it (into *req_cls),
+ * freed in the completion callback, nowhere else. Used by one thread at a
+ * time: the MHD worker that owns the connection, and a password pool
+ * thread only while the connection is suspended.
+ */
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_PUT = 1 << 3,
+	HTTP_PATCH = 1 << 4,
+	HTTP_DELETE = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+	HTTP_OTHER = 1 << 7,
+};
+
+#define REQUEST_ID_MAX 64
+#define REQUEST_HEADERS_MAX 8
+
+struct app;
+struct route;
+
+struct reply_header {
+	const char *name; /* a string literal */
+	char value[160];
+};
+
+struct request {
+	struct MHD_Connection *conn;
+	const struct app *app;
+	enum http_method method;
+	const char *method_name; /* MHD's, valid for the request */
+	const char *path;        /* MHD's, decoded, no query string */
+	char id[REQUEST_ID_MAX + 1];
+	uint64_t started_ns;
+
+	/* The body, capped at the configured size. */
+	char *body;
+	size_t body_len;
+	size_t body_cap;   /* the configured limit */
+	size_t body_alloc; /* bytes allocated */
+	int body_too_large;
+	json_t *json; /* the parsed object, when the route takes a body */
+
+	/* Filled by the router and the middleware. */
+	const struct route *route;
+	int route_found; /* 0: the path is known but not for this method */
+	unsigned allow;  /* methods the path takes, for 405 */
+	int64_t path_id;
+	int64_t user_id;
+
+	/* Filled when the reply is queued. */
+	unsigned status;
+	size_t bytes_out;
+	int replied;
+	struct reply_header headers[REQUEST_HEADERS_MAX];
+	int nheaders;
+
+	/* Work done off the MHD thread while the connection is suspended. */
+	int suspended;
+	atomic_int offload_done;
+	struct password_job job;
+	void *handler_state; /* freed with free() in http_request_free */
+};
+
+enum http_method http_method_from(const char *name);
+
+struct request *http_request_new(struct MHD_Connection *conn, const struct app *app, const char *method,
+    const char *path, size_t body_max);
+void http_request_free(struct request *req);
+
+/* Append body bytes; past the cap they are dropped and body_too_large set. */
+void http_request_append(struct request *req, const char *data, size_t len);
+
+/* A request header (case-insensitive name), or NULL. */
+const char *http_request_header(const struct request *req, const char *name);
+
+/* Add a header to the reply this request will get. Silently drops headers
+ * beyond REQUEST_HEADERS_MAX (a programming error, caught by tests). */
+void http_request_add_header(struct request *req, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+uint64_t http_now_ns(void);
+
+#endif

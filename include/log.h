@@ -1,0 +1,38 @@
+#ifndef KEYGATE_LOG_H
+#define KEYGATE_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Diagnostics and the access log, all on stderr (journald and Docker
+ * collect it). Every line is written with one write(2), so lines from
+ * different threads never interleave. Callable from any thread.
+ * Never pass a secret (password, key, token) to these functions.
+ */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+void log_set_level(enum log_level level);
+int log_level_parse(const char *s, enum log_level *out);
+
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_warn appends strerror(errno); log_warnx does not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start-up and "cannot happen" only: logs and exits 1. */
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct log_access {
+	const char *request_id;
+	const char *method;
+	const char *path; /* as received, without the query string */
+	unsigned status;
+	size_t bytes;     /* response body bytes */
+	uint64_t usec;    /* first byte of headers to response queued */
+	int64_t user_id;  /* 0 when unknown */
+};
+void log_access_line(const struct log_access *a);
+
+#endif

@@ -1,0 +1,17 @@
+#ifndef KEYGATE_PIPELINE_H
+#define KEYGATE_PIPELINE_H
+
+#include "http_request.h"
+
+/*
+ * The ordered stages a complete request goes through on its MHD thread:
+ * route -> authentication (JWT or API key, by route flags) -> method (405)
+ * -> body (415/400) -> handler. Each stage either passes the request on or
+ * queues a reply. A request resumed after off-thread work goes straight
+ * back to its handler.
+ */
+enum stage_rc { STAGE_NEXT, STAGE_DONE };
+
+void pipeline_run(struct request *req);
+
+#endif

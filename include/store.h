@@ -1,0 +1,81 @@
+#ifndef KEYGATE_STORE_H
+#define KEYGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apikey.h"
+#include "password.h"
+
+/*
+ * Storage behind one interface. Handlers call store_*; only the backend
+ * (store_sqlite.c today) knows its engine. Every function may be called from
+ * any thread at once: the backend keeps per-thread connections.
+ *
+ * Return codes: STORE_OK, or one of the negative codes below. A store error
+ * never carries client data into a log line.
+ */
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ERR = -1,          /* the engine failed: answer 500 */
+	STORE_NOT_FOUND = -2,
+	STORE_CONFLICT = -3,     /* a unique value is taken */
+	STORE_UNAVAILABLE = -4,  /* busy, full or read-only: answer 503 */
+};
+
+#define STORE_USERNAME_MAX 600 /* 150 characters of up to 4 bytes */
+#define STORE_EMAIL_MAX 1024
+
+struct store_user {
+	int64_t id;
+	char username[STORE_USERNAME_MAX + 1];
+	char email[STORE_EMAIL_MAX + 1];
+	char password_hash[PASSWORD_HASH_MAX];
+	int is_active;
+};
+
+struct store_apikey {
+	uint8_t hash[APIKEY_HASH_BYTES];
+	uint8_t box[APIKEY_BOX_BYTES];
+};
+
+struct store;
+
+struct store_ops {
+	void (*close)(struct store *st);
+	int (*ping)(struct store *st);
+	int (*user_create)(struct store *st, const char *username, const char *email, const char *password_hash,
+	    const struct store_apikey *key, int64_t *id);
+	int (*user_by_name)(struct store *st, const char *username, struct store_user *out);
+	int (*user_by_id)(struct store *st, int64_t id, struct store_user *out);
+	int (*apikey_get)(struct store *st, int64_t user_id, struct store_apikey *out);
+	int (*apikey_replace)(struct store *st, int64_t user_id, const struct store_apikey *key);
+	int (*apikey_find)(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+struct config;
+
+/* Open the configured backend and bring its schema up to date (a schema
+ * newer than this binary is refused). NULL with a reason in err. Start-up
+ * only. */
+struct store *store_open(const struct config *cfg, char *err, size_t errlen);
+void store_close(struct store *st);
+
+int store_ping(struct store *st);
+/* The user and their API key, in one transaction. STORE_CONFLICT when the
+ * username is taken. */
+int store_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
+    const struct store_apikey *key, int64_t *id);
+int store_user_by_name(struct store *st, const char *username, struct store_user *out);
+int store_user_by_id(struct store *st, int64_t id, struct store_user *out);
+int store_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out);
+/* Replace hash and sealed copy at once: the old key stops working. */
+int store_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key);
+/* The active user who owns the key with this hash. */
+int store_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
+
+#endif

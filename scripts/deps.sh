@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install the Debian packages keygate needs to build and test, and only
+# those that are missing: each library is looked up with pkg-config, each
+# tool with command -v. Says what it installs; silent when nothing is needed.
+set -eu
+
+need=""
+want_pc() { pkg-config --exists "$1" 2>/dev/null || need="$need $2"; }
+want_cmd() { command -v "$1" >/dev/null 2>&1 || need="$need $2"; }
+
+want_cmd cc build-essential
+want_cmd make make
+want_cmd pkg-config pkg-config
+want_pc libmicrohttpd libmicrohttpd-dev
+want_pc sqlite3 libsqlite3-dev
+want_pc jansson libjansson-dev
+want_pc uuid uuid-dev
+want_pc libjwt libjwt-dev
+want_pc libsodium libsodium-dev
+want_pc inih libinih-dev
+if [ "${1:-}" = test ]; then
+	want_pc cmocka libcmocka-dev
+	want_cmd python3 python3
+	want_cmd curl curl
+	want_cmd sqlite3 sqlite3
+fi
+
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$need" >&2
+	echo "deps: run as root, or: sudo apt-get install$need" >&2
+	exit 1
+fi
+echo "deps: installing missing Debian packages:$need"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need >/dev/null

@@ -1,0 +1,326 @@
+/*
+ * config.c: one table of keys; the INI file (libinih), the environment and
+ * the command line all go through config_apply().
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+
+enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum kind kind;
+	size_t offset;
+	size_t size;   /* of the field, for strings */
+	uint64_t min;  /* for numbers, sizes and durations (ms) */
+	uint64_t max;
+};
+
+#define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+#define MS(x) ((uint64_t)(x) * 1000)
+
+static const struct key keys[] = {
+	{ "server", "listen", K_LISTEN, F(listen), 0, 0 },
+	{ "server", "threads", K_UINT, F(threads), 0, 256 },
+	{ "server", "data_dir", K_STR, F(data_dir), 0, 0 },
+	{ "server", "connection_limit", K_UINT, F(connection_limit), 1, 100000 },
+	{ "server", "per_ip_connection_limit", K_UINT, F(per_ip_connection_limit), 0, 100000 },
+	{ "server", "connection_timeout", K_DURATION, F(connection_timeout_ms), MS(1), MS(3600) },
+	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024 },
+	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600) },
+	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0 },
+	{ "database", "path", K_STR, F(db_path), 0, 0 },
+	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60) },
+	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0 },
+	{ "auth", "jwt_secret_file", K_STR, F(jwt_secret_file), 0, 0 },
+	{ "auth", "jwt_secret", K_SECRET, F(jwt_secret), 0, 0 },
+	{ "auth", "key_secret_file", K_STR, F(key_secret_file), 0, 0 },
+	{ "auth", "access_ttl", K_DURATION, F(access_ttl_ms), MS(1), MS(86400) * 30 },
+	{ "auth", "refresh_ttl", K_DURATION, F(refresh_ttl_ms), MS(1), MS(86400) * 365 },
+	{ "auth", "hash_threads", K_UINT, F(hash_threads), 0, 64 },
+	{ "auth", "hash_queue", K_UINT, F(hash_queue), 1, 100000 },
+	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0 },
+	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000 },
+	{ "throttle", "api_key", K_RATE, F(rate_api_key), 0, 0 },
+	{ "throttle", "login", K_RATE, F(rate_login), 0, 0 },
+	{ "throttle", "signup", K_RATE, F(rate_signup), 0, 0 },
+	{ "throttle", "invalid_key", K_RATE, F(rate_invalid_key), 0, 0 },
+	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0 },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+void config_defaults(struct config *cfg)
+{
+	*cfg = (struct config){
+		.listen = "127.0.0.1:8000",
+		.threads = 0,
+		.data_dir = "/var/lib/keygate",
+		.connection_limit = 1000,
+		.per_ip_connection_limit = 0,
+		.connection_timeout_ms = MS(30),
+		.body_max = 64 * 1024,
+		.shutdown_grace_ms = MS(10),
+		.log_level = LOG_LEVEL_INFO,
+		.db_path = "keygate.db",
+		.busy_timeout_ms = MS(5),
+		.synchronous_full = 1,
+		.jwt_secret_file = "jwt.secret",
+		.jwt_secret = "",
+		.key_secret_file = "apikey.secret",
+		.access_ttl_ms = MS(300),
+		.refresh_ttl_ms = MS(86400),
+		.hash_threads = 0,
+		.hash_queue = 64,
+		.shm_name = "/keygate-throttle",
+		.capacity = 65536,
+		.rate_api_key = { 5, 60 },
+		.rate_login = { 10, 60 },
+		.rate_signup = { 5, 3600 },
+		.rate_invalid_key = { 20, 60 },
+		.legacy_headers = 0,
+	};
+}
+
+static const struct key *key_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int apply_str(const struct key *k, char *field, const char *value, char *err, size_t errlen)
+{
+	size_t len = strlen(value);
+	if (len >= k->size) {
+		snprintf(err, errlen, "too long (at most %zu bytes)", k->size - 1);
+		return -1;
+	}
+	if (len == 0 && k->kind != K_SECRET) {
+		snprintf(err, errlen, "must not be empty");
+		return -1;
+	}
+	memcpy(field, value, len + 1);
+	return 0;
+}
+
+/* Parse value into the field k describes. On error, err has the reason. */
+static int config_apply(struct config *cfg, const struct key *k, const char *value, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + k->offset;
+	uint64_t v;
+
+	switch (k->kind) {
+	case K_STR:
+	case K_SECRET:
+		return apply_str(k, field, value, err, errlen);
+	case K_LISTEN: {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if (addr_parse_listen(value, &ss, &sl, err, errlen) == -1)
+			return -1;
+		return apply_str(k, field, value, err, errlen);
+	}
+	case K_UINT:
+		if (parse_uint(value, k->min, k->max, &v, err, errlen) == -1)
+			return -1;
+		*(unsigned *)(void *)field = (unsigned)v;
+		return 0;
+	case K_DURATION:
+		return parse_duration_ms(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
+	case K_SIZE:
+		return parse_size(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
+	case K_BOOL:
+		return parse_bool(value, (int *)(void *)field, err, errlen);
+	case K_RATE:
+		return parse_rate(value, (struct rate *)(void *)field, err, errlen);
+	case K_LOGLEVEL:
+		if (log_level_parse(value, (enum log_level *)(void *)field) == -1) {
+			snprintf(err, errlen, "must be error, warn, info or debug");
+			return -1;
+		}
+		return 0;
+	case K_SYNC:
+		if (strcmp(value, "full") == 0 || strcmp(value, "normal") == 0) {
+			*(int *)(void *)field = strcmp(value, "full") == 0;
+			return 0;
+		}
+		snprintf(err, errlen, "must be full or normal");
+		return -1;
+	}
+	snprintf(err, errlen, "unknown kind");
+	return -1;
+}
+
+struct ini_ctx {
+	struct config *cfg;
+	char reason[256]; /* first error only: ini_parse reports its line */
+};
+
+static int on_ini_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *ctx = user;
+	char why[192];
+
+	if (name == NULL) /* a section header alone, with INI_CALL_HANDLER_ON_NEW_SECTION */
+		return 1;
+	const struct key *k = key_find(section, name);
+	if (k == NULL) {
+		if (ctx->reason[0] == '\0')
+			snprintf(ctx->reason, sizeof(ctx->reason), "[%.32s] %.64s: unknown key", section, name);
+		return 0;
+	}
+	if (config_apply(ctx->cfg, k, value, why, sizeof(why)) == -1) {
+		if (ctx->reason[0] == '\0')
+			snprintf(ctx->reason, sizeof(ctx->reason), "[%s] %s: %s", section, name, why);
+		return 0;
+	}
+	return 1;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct ini_ctx ctx = { .cfg = cfg, .reason = "" };
+
+	int rc = ini_parse(path, on_ini_key, &ctx);
+	if (rc == 0)
+		return 0;
+	if (rc == -1)
+		snprintf(err, errlen, "%s: cannot open the file", path);
+	else if (rc == -2)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else if (ctx.reason[0] != '\0')
+		snprintf(err, errlen, "%s:%d: %s", path, rc, ctx.reason);
+	else /* inih's own syntax error, e.g. a line over 200 bytes or no '=' */
+		snprintf(err, errlen, "%s:%d: syntax error (expected key = value, [section], or a line under 200 bytes)",
+		    path, rc);
+	return -1;
+}
+
+/* KEYGATE_SERVER_LISTEN -> the key server.listen, or NULL. */
+static const struct key *key_from_env(const char *name, size_t len)
+{
+	char want[96];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		int n = snprintf(want, sizeof(want), "KEYGATE_%s_%s", keys[i].section, keys[i].name);
+		if (n < 0 || (size_t)n != len)
+			continue;
+		for (char *p = want; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (memcmp(want, name, len) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+int config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
+{
+	char why[192];
+
+	for (; *envp != NULL; envp++) {
+		const char *eq = strchr(*envp, '=');
+		if (eq == NULL || strncmp(*envp, "KEYGATE_", 8) != 0 || strncmp(*envp, "KEYGATE_CONFIG=", 15) == 0)
+			continue;
+		size_t len = (size_t)(eq - *envp);
+		const struct key *k = key_from_env(*envp, len);
+		if (k == NULL) {
+			snprintf(err, errlen, "environment: %.*s: unknown setting", (int)(len > 64 ? 64 : len), *envp);
+			return -1;
+		}
+		if (config_apply(cfg, k, eq + 1, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "environment: %.*s: %s", (int)len, *envp, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int config_set(struct config *cfg, const char *dotted, const char *value, char *err, size_t errlen)
+{
+	char section[32], why[192];
+	const char *dot = strchr(dotted, '.');
+
+	if (dot == NULL || (size_t)(dot - dotted) >= sizeof(section)) {
+		snprintf(err, errlen, "command line: %.64s: expected section.key", dotted);
+		return -1;
+	}
+	memcpy(section, dotted, (size_t)(dot - dotted));
+	section[dot - dotted] = '\0';
+	const struct key *k = key_find(section, dot + 1);
+	if (k == NULL) {
+		snprintf(err, errlen, "command line: %.64s: unknown key", dotted);
+		return -1;
+	}
+	if (config_apply(cfg, k, value, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "command line: [%s] %s: %s", k->section, k->name, why);
+		return -1;
+	}
+	return 0;
+}
+
+int config_path(const struct config *cfg, const char *path, char *out, size_t outlen)
+{
+	int n = path[0] == '/' ? snprintf(out, outlen, "%s", path)
+			       : snprintf(out, outlen, "%s/%s", cfg->data_dir, path);
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+int config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (cfg->threads == 0)
+		cfg->threads = (unsigned)ncpu;
+	if (cfg->hash_threads == 0)
+		cfg->hash_threads = (unsigned)ncpu;
+	if (cfg->shm_name[0] != '/' || strchr(cfg->shm_name + 1, '/') != NULL) {
+		snprintf(err, errlen, "[throttle] shm_name: must start with '/' and hold no other '/'");
+		return -1;
+	}
+	if (cfg->refresh_ttl_ms < cfg->access_ttl_ms) {
+		snprintf(err, errlen, "[auth] refresh_ttl: must not be shorter than access_ttl");
+		return -1;
+	}
+	return 0;
+}
+
+static void print_rate(FILE *out, const char *name, const struct rate *r)
+{
+	fprintf(out, "%s = %u/%us\n", name, r->limit, r->window_s);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+
+	fprintf(out, "[server]\nlisten = %s\nthreads = %u\ndata_dir = %s\n", cfg->listen, cfg->threads, cfg->data_dir);
+	fprintf(out, "connection_limit = %u\nper_ip_connection_limit = %u\n", cfg->connection_limit,
+	    cfg->per_ip_connection_limit);
+	fprintf(out, "connection_timeout = %llums\nbody_max = %llu\nshutdown_grace = %llums\nlog_level = %s\n",
+	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
+	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
+	fprintf(out, "\n[database]\npath = %s\nbusy_timeout = %llums\nsynchronous = %s\n", cfg->db_path,
+	    (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal");
+	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,
+	    cfg->jwt_secret[0] ? "(set)" : "", cfg->key_secret_file);
+	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\n",
+	    (unsigned long long)cfg->access_ttl_ms, (unsigned long long)cfg->refresh_ttl_ms, cfg->hash_threads,
+	    cfg->hash_queue);
+	fprintf(out, "\n[throttle]\nshm_name = %s\ncapacity = %u\n", cfg->shm_name, cfg->capacity);
+	print_rate(out, "api_key", &cfg->rate_api_key);
+	print_rate(out, "login", &cfg->rate_login);
+	print_rate(out, "signup", &cfg->rate_signup);
+	print_rate(out, "invalid_key", &cfg->rate_invalid_key);
+	fprintf(out, "legacy_headers = %s\n", cfg->legacy_headers ? "yes" : "no");
+}

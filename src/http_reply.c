@@ -1,0 +1,118 @@
+/* http_reply.c: every MHD_Response is built here. */
+#include "http_reply.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_request.h"
+#include "log.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+static const struct {
+	unsigned status;
+	const char *key;    /* "detail" (DRF) or "message" (the tutorial's views) */
+	const char *text;   /* may hold one %s */
+	const char *code;   /* Simple JWT's "code", or NULL */
+} errors[] = {
+	[HTTP_ERR_BAD_REQUEST] = { 400, "detail", "Bad request: %s", NULL },
+	[HTTP_ERR_JSON_PARSE] = { 400, "detail", "JSON parse error - %s", NULL },
+	[HTTP_ERR_NOT_FOUND] = { 404, "detail", "Not found.", NULL },
+	[HTTP_ERR_METHOD] = { 405, "detail", "Method \"%s\" not allowed.", NULL },
+	[HTTP_ERR_TOO_LARGE] = { 413, "detail", "Request body is larger than %s bytes.", NULL },
+	[HTTP_ERR_MEDIA_TYPE] = { 415, "detail", "Unsupported media type \"%s\" in request.", NULL },
+	[HTTP_ERR_INTERNAL] = { 500, "detail", "A server error occurred.", NULL },
+	[HTTP_ERR_UNAVAILABLE] = { 503, "detail", "The service is temporarily unavailable; try again later.", NULL },
+	[HTTP_ERR_BUSY] = { 503, "detail", "Too many password checks in progress; try again shortly.", NULL },
+	[HTTP_ERR_NOT_AUTHENTICATED] = { 401, "detail", "Authentication credentials were not provided.", NULL },
+	[HTTP_ERR_TOKEN_INVALID] = { 401, "detail", "Given token not valid for any token type", "token_not_valid" },
+	[HTTP_ERR_REFRESH_INVALID] = { 401, "detail", "Token is invalid or expired", "token_not_valid" },
+	[HTTP_ERR_LOGIN_FAILED] = { 401, "detail", "No active account found with the given credentials", NULL },
+	[HTTP_ERR_APIKEY_MISSING] = { 400, "message", "API key required", NULL },
+	[HTTP_ERR_APIKEY_INVALID] = { 401, "message", "Unauthorized. Invalid API key", NULL },
+};
+
+static void queue(struct request *req, unsigned status, struct MHD_Response *resp, size_t len)
+{
+	if (resp == NULL) {
+		log_warnx("rid=%s: cannot build a response", req->id);
+		return;
+	}
+	MHD_add_response_header(resp, "X-Request-Id", req->id);
+	for (int i = 0; i < req->nheaders; i++)
+		MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+	if (MHD_queue_response(req->conn, status, resp) == MHD_YES) {
+		req->status = status;
+		req->bytes_out = len;
+		req->replied = 1;
+	}
+	MHD_destroy_response(resp);
+}
+
+void http_reply_json(struct request *req, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL) {
+		/* Out of memory while rendering: still answer. */
+		static const char fallback[] = "{\"detail\":\"A server error occurred.\"}";
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(sizeof(fallback) - 1, (void *)(uintptr_t)fallback, MHD_RESPMEM_PERSISTENT);
+		if (r != NULL)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+		queue(req, 500, r, sizeof(fallback) - 1);
+		return;
+	}
+	size_t len = strlen(text);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(text);
+	} else {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+	}
+	queue(req, status, r, len);
+}
+
+void http_reply_empty(struct request *req, unsigned status)
+{
+	queue(req, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), 0);
+}
+
+void http_reply_error(struct request *req, enum http_error err, const char *arg)
+{
+	char text[512];
+
+	/* The table's formats are ours; arg is bounded. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(text, sizeof(text), errors[err].text, arg != NULL ? arg : "");
+#pragma GCC diagnostic pop
+	json_t *body = json_object();
+	json_object_set_new(body, errors[err].key, json_string(text));
+	if (errors[err].code != NULL)
+		json_object_set_new(body, "code", json_string(errors[err].code));
+	if (err == HTTP_ERR_NOT_AUTHENTICATED || err == HTTP_ERR_TOKEN_INVALID)
+		http_request_add_header(req, "WWW-Authenticate", "Bearer realm=\"api\"");
+	if (err == HTTP_ERR_UNAVAILABLE || err == HTTP_ERR_BUSY)
+		http_request_add_header(req, "Retry-After", "1");
+	http_reply_json(req, errors[err].status, body);
+}
+
+void http_reply_invalid(struct request *req, const char *message, json_t *errors_obj)
+{
+	http_reply_json(req, 400, json_pack("{s:s, s:o}", "message", message, "info", errors_obj));
+}
+
+enum MHD_Result http_reply_bare(struct MHD_Connection *conn, unsigned status, const char *body)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+	enum MHD_Result rc = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}

@@ -1,0 +1,138 @@
+/* http_request.c: per-request state, the capped body, header access. */
+#include "http_request.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+uint64_t http_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+enum http_method http_method_from(const char *name)
+{
+	static const struct {
+		const char *name;
+		enum http_method m;
+	} methods[] = {
+		{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST }, { "PUT", HTTP_PUT },
+		{ "PATCH", HTTP_PATCH }, { "DELETE", HTTP_DELETE }, { "OPTIONS", HTTP_OPTIONS },
+	};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(name, methods[i].name) == 0)
+			return methods[i].m;
+	return HTTP_OTHER;
+}
+
+/* A client's own X-Request-Id is kept when it is short and plain, so it
+ * can go into a log line as it is. */
+static int request_id_sane(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+		if (n == REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+					       c == '-' || c == '_' || c == '.' || c == ':'))
+			return 0;
+	}
+	return n > 0;
+}
+
+struct request *http_request_new(struct MHD_Connection *conn, const struct app *app, const char *method,
+    const char *path, size_t body_max)
+{
+	struct request *req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return NULL;
+	req->conn = conn;
+	req->app = app;
+	req->method_name = method;
+	req->method = http_method_from(method);
+	req->path = path;
+	req->body_cap = body_max;
+	req->started_ns = http_now_ns();
+	atomic_init(&req->offload_done, 0);
+
+	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+	if (rid != NULL && request_id_sane(rid)) {
+		snprintf(req->id, sizeof(req->id), "%s", rid);
+	} else {
+		uuid_t u;
+		uuid_generate_random(u); /* an identifier, not a secret */
+		uuid_unparse_lower(u, req->id);
+	}
+	return req;
+}
+
+void http_request_free(struct request *req)
+{
+	if (req == NULL)
+		return;
+	json_decref(req->json);
+	if (req->body != NULL) {
+		/* Bodies carry passwords: wipe before release. */
+		sodium_memzero(req->body, req->body_len);
+		free(req->body);
+	}
+	free(req->handler_state);
+	free(req);
+}
+
+void http_request_append(struct request *req, const char *data, size_t len)
+{
+	if (req->body_too_large || len > req->body_cap - req->body_len) {
+		req->body_too_large = 1;
+		return;
+	}
+	if (req->body == NULL) {
+		/* One allocation of the cap's size at most, grown by doubling. */
+		size_t cap = len < 1024 ? 1024 : len;
+		req->body = malloc(cap);
+		if (req->body == NULL) {
+			req->body_too_large = 1;
+			return;
+		}
+		req->body_alloc = cap;
+	} else if (req->body_len + len > req->body_alloc) {
+		size_t cap = req->body_alloc * 2;
+		while (cap < req->body_len + len)
+			cap *= 2;
+		char *nb = malloc(cap);
+		if (nb == NULL) {
+			req->body_too_large = 1;
+			return;
+		}
+		memcpy(nb, req->body, req->body_len);
+		sodium_memzero(req->body, req->body_len);
+		free(req->body);
+		req->body = nb;
+		req->body_alloc = cap;
+	}
+	memcpy(req->body + req->body_len, data, len);
+	req->body_len += len;
+}
+
+const char *http_request_header(const struct request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_request_add_header(struct request *req, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (req->nheaders == REQUEST_HEADERS_MAX)
+		return;
+	struct reply_header *h = &req->headers[req->nheaders++];
+	h->name = name;
+	va_start(ap, fmt);
+	vsnprintf(h->value, sizeof(h->value), fmt, ap);
+	va_end(ap);
+}

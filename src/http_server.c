@@ -1,0 +1,238 @@
+/*
+ * http_server.c: the libmicrohttpd daemon, its access and completion
+ * callbacks.
+ *
+ * THREAD SAFETY: MHD runs cfg->threads workers; each connection, and so
+ * each request, stays on one worker. The only state shared between workers
+ * here is `inflight`, an atomic count of live requests, read by the main
+ * thread at shutdown.
+ */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "app.h"
+#include "http_reply.h"
+#include "http_request.h"
+#include "log.h"
+#include "pipeline.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	const struct app *app;
+	atomic_long inflight;
+	int listen_fd; /* after quiesce: ours to close, after MHD_stop_daemon */
+};
+
+static const char REPLY_NOMEM[] = "{\"detail\":\"A server error occurred.\"}";
+
+struct header_count {
+	int content_length;
+	int transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_count *hc = cls;
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		hc->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		hc->transfer_encoding++;
+	return MHD_YES;
+}
+
+/*
+ * Checks that need only the headers, answered at once (which also closes
+ * the connection, right for these): ambiguous framing, which MHD 0.9.75
+ * lets through, and a declared body over the cap. 0 when the request may
+ * go on.
+ */
+static int reject_early(struct request *req)
+{
+	struct header_count hc = { 0, 0 };
+	char cap[32];
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &hc);
+	if (hc.content_length > 1 || (hc.content_length > 0 && hc.transfer_encoding > 0)) {
+		http_reply_error(req, HTTP_ERR_BAD_REQUEST, "ambiguous message framing");
+		return -1;
+	}
+	const char *cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		errno = 0;
+		char *end;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno != 0 || end == cl || n > req->body_cap) {
+			snprintf(cap, sizeof(cap), "%zu", req->body_cap);
+			http_reply_error(req, HTTP_ERR_TOO_LARGE, cap);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *srv = cls;
+	struct request *req = *req_cls;
+	(void)version;
+
+	if (req == NULL) {
+		req = http_request_new(conn, srv->app, method, url, srv->app->cfg->body_max);
+		if (req == NULL)
+			return http_reply_bare(conn, 500, REPLY_NOMEM);
+		*req_cls = req;
+		atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
+		/* Normal answers come on a later call: answering now closes
+		 * the connection, which only a rejection deserves. */
+		reject_early(req);
+		return MHD_YES;
+	}
+	if (req->replied) { /* rejected early: drop whatever still comes */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		http_request_append(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->body_too_large) {
+		char cap[32];
+		snprintf(cap, sizeof(cap), "%zu", req->body_cap);
+		http_reply_error(req, HTTP_ERR_TOO_LARGE, cap);
+		return MHD_YES;
+	}
+	pipeline_run(req);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct request *req = *req_cls;
+	(void)conn;
+	(void)toe;
+
+	if (req == NULL)
+		return;
+	struct log_access a = {
+		.request_id = req->id,
+		.method = req->method_name,
+		.path = req->path,
+		.status = req->replied ? req->status : 0,
+		.bytes = req->bytes_out,
+		.usec = (http_now_ns() - req->started_ns) / 1000,
+		.user_id = req->user_id,
+	};
+	log_access_line(&a);
+	http_request_free(req);
+	*req_cls = NULL;
+	atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_release);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	(void)cls;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+#pragma GCC diagnostic pop
+	size_t n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	log_debug("mhd: %s", buf);
+}
+
+struct http_server *http_server_start(const struct app *app, char *err, size_t errlen)
+{
+	const struct config *cfg = app->cfg;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->app = app;
+	srv->listen_fd = -1;
+	atomic_init(&srv->inflight, 0);
+	if (addr_parse_listen(cfg->listen, &ss, &sl, err, errlen) == -1) {
+		free(srv);
+		return NULL;
+	}
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						  : ((struct sockaddr_in *)&ss)->sin_port);
+	srv->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_access, srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connection_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)((cfg->connection_timeout_ms + 999) / 1000),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", cfg->listen);
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+unsigned http_server_port(const struct http_server *srv)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	return info != NULL ? info->port : 0;
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		srv->listen_fd = fd;
+}
+
+int http_server_wait_idle(struct http_server *srv, uint64_t timeout_ms)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	uint64_t waited = 0;
+
+	while (atomic_load_explicit(&srv->inflight, memory_order_acquire) > 0) {
+		if (waited >= timeout_ms)
+			return -1;
+		nanosleep(&tick, NULL);
+		waited += 10;
+	}
+	return 0;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->daemon);
+	if (srv->listen_fd != -1)
+		close(srv->listen_fd);
+	free(srv);
+}

@@ -1,0 +1,249 @@
+/*
+ * main.c: start-up and shutdown, one call per step; teardown in reverse.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "http_server.h"
+#include "log.h"
+#include "password.h"
+#include "secret.h"
+#include "store.h"
+#include "validate.h"
+
+extern char **environ;
+
+#define MAX_OVERRIDES 64
+
+struct cli {
+	const char *config_file;
+	const char *command;
+	int check_config;
+	int noverrides;
+	char *overrides[MAX_OVERRIDES]; /* "section.key=value" */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: keygate [options] [serve | migrate]\n"
+	    "\n"
+	    "  serve (default)       run the HTTP API server\n"
+	    "  migrate               bring the database schema up to date and exit\n"
+	    "\n"
+	    "  -c, --config FILE     INI configuration file (or $KEYGATE_CONFIG)\n"
+	    "  -o section.key=VALUE  set one configuration key (repeatable)\n"
+	    "  -l, --listen ADDR     same as -o server.listen=ADDR\n"
+	    "  -d, --data-dir DIR    same as -o server.data_dir=DIR\n"
+	    "  -t, --threads N       same as -o server.threads=N\n"
+	    "      --check-config    validate the configuration, print it, and exit\n"
+	    "  -V, --version         print the version and exit\n"
+	    "  -h, --help            print this help and exit\n"
+	    "\n"
+	    "Precedence: built-in defaults < file < environment (KEYGATE_<SECTION>_<KEY>)\n"
+	    "< command line. See config.example.ini for every key.\n");
+}
+
+static void add_override(struct cli *cli, const char *key, const char *value)
+{
+	if (cli->noverrides == MAX_OVERRIDES)
+		fatalx("too many -o options");
+	size_t len = strlen(key) + strlen(value) + 2;
+	char *s = malloc(len);
+	if (s == NULL)
+		fatalx("out of memory");
+	snprintf(s, len, "%s=%s", key, value);
+	cli->overrides[cli->noverrides++] = s;
+}
+
+static void cli_parse(int argc, char **argv, struct cli *cli)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	cli->config_file = getenv("KEYGATE_CONFIG");
+	while ((ch = getopt_long(argc, argv, "c:o:l:d:t:Vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cli->config_file = optarg; break;
+		case 'l': add_override(cli, "server.listen", optarg); break;
+		case 'd': add_override(cli, "server.data_dir", optarg); break;
+		case 't': add_override(cli, "server.threads", optarg); break;
+		case 'C': cli->check_config = 1; break;
+		case 'o': {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL)
+				fatalx("-o %s: expected section.key=value", optarg);
+			*eq = '\0';
+			add_override(cli, optarg, eq + 1);
+			break;
+		}
+		case 'V': printf("keygate %s\n", KEYGATE_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	cli->command = optind < argc ? argv[optind++] : "serve";
+	if (optind < argc || (strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0)) {
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static void config_build(struct config *cfg, struct cli *cli)
+{
+	char err[512];
+
+	config_defaults(cfg);
+	if (cli->config_file != NULL && config_load_file(cfg, cli->config_file, err, sizeof(err)) == -1)
+		fatalx("config: %s", err);
+	if (config_load_env(cfg, environ, err, sizeof(err)) == -1)
+		fatalx("config: %s", err);
+	for (int i = 0; i < cli->noverrides; i++) {
+		char *eq = strchr(cli->overrides[i], '=');
+		*eq = '\0';
+		if (config_set(cfg, cli->overrides[i], eq + 1, err, sizeof(err)) == -1)
+			fatalx("config: %s", err);
+		free(cli->overrides[i]);
+	}
+	if (config_finish(cfg, err, sizeof(err)) == -1)
+		fatalx("config: %s", err);
+}
+
+static void data_dir_ensure(const struct config *cfg)
+{
+	if (mkdir(cfg->data_dir, 0700) == -1 && errno != EEXIST)
+		fatal("data directory %s", cfg->data_dir);
+}
+
+static void secrets_load(struct app *app, const struct config *cfg)
+{
+	unsigned char buf[SECRET_MAX];
+	char path[CONFIG_PATH_MAX], err[512];
+	size_t len;
+
+	if (config_path(cfg, cfg->jwt_secret_file, path, sizeof(path)) == -1)
+		fatalx("[auth] jwt_secret_file: path too long");
+	if (secret_load(cfg->jwt_secret, path, 1, buf, &len, err, sizeof(err)) == -1)
+		fatalx("JWT secret: %s", err);
+	if (token_signer_init(&app->tokens, buf, len, (cfg->access_ttl_ms + 999) / 1000,
+		(cfg->refresh_ttl_ms + 999) / 1000) == -1)
+		fatalx("JWT secret: unusable");
+	sodium_memzero(buf, sizeof(buf));
+
+	if (config_path(cfg, cfg->key_secret_file, path, sizeof(path)) == -1)
+		fatalx("[auth] key_secret_file: path too long");
+	if (secret_load(NULL, path, 1, buf, &len, err, sizeof(err)) == -1)
+		fatalx("API key secret: %s", err);
+	apikey_keys_init(&app->keys, buf, len);
+	sodium_memzero(buf, sizeof(buf));
+}
+
+/* Block the shutdown signals in every thread; main takes them with
+ * sigwait. Must run before any thread is created. */
+static void signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void serve(struct app *app, const struct config *cfg)
+{
+	char err[512];
+	sigset_t set;
+	int sig;
+
+	signals_block(&set);
+	app->passwords = password_pool_new(cfg->hash_threads, cfg->hash_queue, err, sizeof(err));
+	if (app->passwords == NULL)
+		fatalx("password pool: %s", err);
+	struct http_server *srv = http_server_start(app, err, sizeof(err));
+	if (srv == NULL)
+		fatalx("http: %s", err);
+	log_info("keygate %s listening on %s (port %u), %u threads, database %s/%s", KEYGATE_VERSION, cfg->listen,
+	    http_server_port(srv), cfg->threads, cfg->data_dir, cfg->db_path);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: configuration reload is not supported yet; ignored");
+			continue;
+		}
+		break;
+	}
+	log_info("%s: shutting down: no new connections, finishing requests in flight",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	http_server_quiesce(srv);
+	if (http_server_wait_idle(srv, cfg->shutdown_grace_ms) == -1)
+		log_warnx("shutdown grace period over with requests still in flight; closing them");
+	/* Resumes every suspended connection before MHD is stopped. */
+	password_pool_free(app->passwords);
+	http_server_stop(srv);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	struct config cfg;
+	struct app app = { .cfg = &cfg };
+	char err[512];
+
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	json_object_seed(0);
+	if (validate_init() == -1)
+		fatalx("the C.UTF-8 locale is missing");
+	cli_parse(argc, argv, &cli);
+	config_build(&cfg, &cli);
+	if (cli.check_config) {
+		config_print(&cfg, stdout);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+	umask(077); /* every file we create is ours alone */
+	data_dir_ensure(&cfg);
+
+	app.store = store_open(&cfg, err, sizeof(err));
+	if (app.store == NULL)
+		fatalx("database: %s", err);
+	if (strcmp(cli.command, "migrate") == 0) {
+		log_info("database: schema is up to date");
+		store_close(app.store);
+		return 0;
+	}
+	secrets_load(&app, &cfg);
+	if (password_hash_now("keygate-dummy-password", 22, app.dummy_hash) == -1)
+		fatalx("cannot hash a password (out of memory?)");
+
+	serve(&app, &cfg);
+
+	store_close(app.store);
+	validate_shutdown();
+	sodium_memzero(&app.tokens, sizeof(app.tokens));
+	sodium_memzero(&app.keys, sizeof(app.keys));
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,102 @@
+/* pipeline.c: the ordered stage table every request goes through. */
+#include "pipeline.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "http_reply.h"
+#include "mw_jwt.h"
+#include "router.h"
+
+static enum stage_rc stage_route(struct request *req)
+{
+	const struct route *rt = NULL;
+	enum router_rc rc = router_match(req->path, req->method, &rt, &req->path_id, &req->allow);
+
+	if (rc == ROUTER_NO_PATH) {
+		http_reply_error(req, HTTP_ERR_NOT_FOUND, NULL);
+		return STAGE_DONE;
+	}
+	req->route = rt;
+	req->route_found = rc == ROUTER_FOUND;
+	return STAGE_NEXT;
+}
+
+static enum stage_rc stage_auth(struct request *req)
+{
+	if (req->route->flags & ROUTE_F_JWT)
+		return mw_jwt(req);
+	return STAGE_NEXT;
+}
+
+static enum stage_rc stage_method(struct request *req)
+{
+	char allow[80];
+
+	if (req->route_found)
+		return STAGE_NEXT;
+	router_allow_string(req->allow, allow, sizeof(allow));
+	http_request_add_header(req, "Allow", "%s", allow);
+	http_reply_error(req, HTTP_ERR_METHOD, req->method_name);
+	return STAGE_DONE;
+}
+
+/* "application/json", any case, optionally followed by parameters. */
+static int is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static enum stage_rc stage_body(struct request *req)
+{
+	json_error_t jerr;
+
+	if (!(req->route->flags & ROUTE_F_BODY))
+		return STAGE_NEXT;
+	if (req->body_len == 0) { /* DRF: no body is an empty form */
+		req->json = json_object();
+		return STAGE_NEXT;
+	}
+	const char *ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!is_json_type(ct)) {
+		char shown[64];
+		size_t i = 0;
+		/* Echo the media type, bounded and printable only. */
+		for (; ct != NULL && ct[i] != '\0' && i + 1 < sizeof(shown); i++)
+			shown[i] = (ct[i] >= 0x20 && ct[i] < 0x7f && ct[i] != '"') ? ct[i] : '?';
+		shown[i] = '\0';
+		http_reply_error(req, HTTP_ERR_MEDIA_TYPE, shown);
+		return STAGE_DONE;
+	}
+	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req->json == NULL) {
+		http_reply_error(req, HTTP_ERR_JSON_PARSE, jerr.text);
+		return STAGE_DONE;
+	}
+	if (!json_is_object(req->json)) {
+		http_reply_error(req, HTTP_ERR_JSON_PARSE, "Expected a JSON object.");
+		return STAGE_DONE;
+	}
+	return STAGE_NEXT;
+}
+
+static enum stage_rc (*const stages[])(struct request *) = {
+	stage_route,
+	stage_auth,
+	stage_method,
+	stage_body,
+};
+
+void pipeline_run(struct request *req)
+{
+	if (!req->suspended) {
+		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+			if (stages[i](req) == STAGE_DONE)
+				return;
+	}
+	req->route->handler(req);
+}

@@ -1,0 +1,46 @@
+/* store.c: the storage interface; dispatches to the backend chosen at open. */
+#include "store.h"
+
+#include "config.h"
+#include "store_sqlite.h"
+
+struct store *store_open(const struct config *cfg, char *err, size_t errlen)
+{
+	return store_sqlite_open(cfg, err, errlen);
+}
+
+void store_close(struct store *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+
+int store_ping(struct store *st) { return st->ops->ping(st); }
+
+int store_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
+    const struct store_apikey *key, int64_t *id)
+{
+	return st->ops->user_create(st, username, email, password_hash, key, id);
+}
+
+int store_user_by_name(struct store *st, const char *username, struct store_user *out)
+{
+	return st->ops->user_by_name(st, username, out);
+}
+
+int store_user_by_id(struct store *st, int64_t id, struct store_user *out) { return st->ops->user_by_id(st, id, out); }
+
+int store_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out)
+{
+	return st->ops->apikey_get(st, user_id, out);
+}
+
+int store_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key)
+{
+	return st->ops->apikey_replace(st, user_id, key);
+}
+
+int store_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id)
+{
+	return st->ops->apikey_find(st, hash, user_id);
+}
