@@ -1,0 +1,242 @@
+"""Black-box harness: start the real keygate binary and talk HTTP to it.
+
+Each Server gets its own temporary data directory, shared-memory name and
+an ephemeral port (port 0; the port is read from the start-up log line).
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("KEYGATE_BIN", "build/keygate")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+# Secrets seen by tests; the runner checks none of them reached a log.
+SEEN_SECRETS = set()
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "<%d %r %r>" % (self.status, self.headers, self.body[:300])
+
+
+class Server:
+    def __init__(self, args=(), env=None, data_dir=None, config_text=None):
+        self.tmp = tempfile.mkdtemp(prefix="kg-test-")
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        self.log_path = os.path.join(self.tmp, "keygate.log")
+        self.shm_name = "/kg-test-%d-%s" % (os.getpid(), os.path.basename(self.tmp))
+        self.args = list(args)
+        self.env = dict(env or {})
+        self.config_text = config_text
+        self.proc = None
+        self.port = None
+
+    def command(self):
+        cmd = [BIN, "-l", "127.0.0.1:0", "-d", self.data_dir,
+               "-o", "throttle.shm_name=" + self.shm_name, "-o", "server.shutdown_grace=5s"]
+        if self.config_text is not None:
+            path = os.path.join(self.tmp, "keygate.ini")
+            with open(path, "w") as f:
+                f.write(self.config_text)
+            cmd += ["-c", path]
+        return cmd + self.args
+
+    def environ(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEYGATE_")}
+        env.update(self.env)
+        return env
+
+    def start(self, timeout=20):
+        self.log = open(self.log_path, "ab")
+        offset = self.log.tell()
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL, env=self.environ())
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(r"listening on \S+ \(port (\d+)\)", self.log_text()[offset:])
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError("keygate exited %d at start:\n%s" % (self.proc.returncode, self.log_text()))
+            time.sleep(0.02)
+        raise AssertionError("keygate did not start:\n" + self.log_text())
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, needle, timeout=5):
+        """The log text once it holds needle (the access line of a request
+        is written when MHD completes it, just after the reply is sent)."""
+        deadline = time.time() + timeout
+        while True:
+            text = self.log_text()
+            if needle in text or time.time() > deadline:
+                return text
+            time.sleep(0.01)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop the server; assert it exits 0 with no sanitizer report."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("keygate did not stop within %ds" % timeout)
+        finally:
+            self.log.close()
+        self.proc = None
+        text = self.log_text()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, "sanitizer report in the log:\n" + text[-4000:]
+        if sig in (signal.SIGTERM, signal.SIGINT):
+            assert rc == 0, "keygate exited %d:\n%s" % (rc, text[-3000:])
+        return rc
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            os.unlink("/dev/shm" + self.shm_name)
+        except OSError:
+            pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- HTTP ---------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, raw=None, content_type="application/json",
+                timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None and content_type is not None and "Content-Type" not in hdrs:
+            hdrs["Content-Type"] = content_type
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            reply = Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode("utf-8", "replace"))
+        finally:
+            conn.close()
+        assert reply.header("X-Request-Id"), "no X-Request-Id on %s %s" % (method, path)
+        return reply
+
+    def raw(self, data, timeout=10):
+        """Send raw bytes; return everything the server answers until it closes or goes quiet."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            s.sendall(data)
+            chunks = []
+            while True:
+                try:
+                    b = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks).decode("utf-8", "replace")
+        finally:
+            s.close()
+
+    # -- the account flow ---------------------------------------------------
+    def signup(self, username, password="correct-horse-9", email=None):
+        body = {"username": username, "password": password}
+        if email is not None:
+            body["email"] = email
+        SEEN_SECRETS.add(password)
+        return self.request("POST", "/users/signup/", body)
+
+    def login(self, username, password="correct-horse-9"):
+        r = self.request("POST", "/users/login/", {"username": username, "password": password})
+        if r.status == 200:
+            SEEN_SECRETS.update([r.json["access"], r.json["refresh"]])
+        return r
+
+    def user(self, username, password="correct-horse-9"):
+        """Sign up and log in; return (access, refresh, key)."""
+        r = self.signup(username, password)
+        assert r.status == 201, r
+        t = self.login(username, password)
+        assert t.status == 200, t
+        k = self.request("GET", "/users/api_key/get/", headers={"Authorization": "Bearer " + t.json["access"]})
+        assert k.status == 200, k
+        SEEN_SECRETS.add(k.json["data"]["key"])
+        return t.json["access"], t.json["refresh"], k.json["data"]["key"]
+
+    def jwt_secret(self):
+        with open(os.path.join(self.data_dir, "jwt.secret"), "rb") as f:
+            s = f.read()
+        return s[:-1] if s.endswith(b"\n") else s
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def claims(token):
+    return json.loads(b64url_decode(token.split(".")[1]))
+
+
+def forge(secret, payload, header=None, alg="sha256"):
+    """A JWT signed with HMAC over any header and payload we like."""
+    header = header or {"alg": "HS256", "typ": "JWT"}
+    signing = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(payload).encode())
+    if alg is None:
+        return signing + "."
+    sig = hmac.new(secret, signing.encode(), getattr(hashlib, alg)).digest()
+    return signing + "." + b64url(sig)
+
+
+def signed_with(token, secret):
+    """Whether token carries a valid HS256 signature made with secret."""
+    signing, _, sig = token.rpartition(".")
+    return hmac.compare_digest(b64url(hmac.new(secret, signing.encode(), hashlib.sha256).digest()), sig)
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+ALL_SERVERS = []
+_orig_init = Server.__init__
+
+
+def _registering_init(self, *a, **kw):
+    _orig_init(self, *a, **kw)
+    ALL_SERVERS.append(self)
+
+
+Server.__init__ = _registering_init

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Run the black-box scenarios: every tests/http/test_*.py, each test_*
+function, against the real binary. Prints PASS/FAIL per test, the log of a
+failing server, and a closing "N passed, M failed" line.
+
+A module's SERVER dict (args, env, config_text) describes the server its
+tests share; tests that need their own start one with harness.Server.
+Environment: KEYGATE_BIN (the binary), TEST_ONLY (a file-name filter).
+"""
+import glob
+import importlib.util
+import os
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def report_failure(name, srv):
+    print("FAIL " + name, flush=True)
+    traceback.print_exc(limit=6, file=sys.stdout)
+    if srv is not None:
+        print("---- server log (last 40 lines) ----")
+        print("\n".join(srv.log_text().splitlines()[-40:]))
+        print("----")
+
+
+def run_module(path, counts):
+    mod = load(path)
+    base = os.path.basename(path)
+    tests = sorted((n, f) for n, f in vars(mod).items() if n.startswith("test_") and callable(f))
+    srv = None
+    if getattr(mod, "SERVER", None) is not None:
+        srv = harness.Server(**mod.SERVER)
+        try:
+            srv.start()
+        except Exception:
+            report_failure(base + "::start", srv)
+            counts[1] += 1
+            return
+    for name, fn in tests:
+        try:
+            fn(srv) if srv is not None else fn()
+            counts[0] += 1
+            print("PASS %s::%s" % (base, name), flush=True)
+        except Exception:
+            counts[1] += 1
+            report_failure("%s::%s" % (base, name), srv)
+    if srv is not None:
+        try:
+            srv.stop()
+            counts[0] += 1
+            print("PASS %s::clean_shutdown" % base, flush=True)
+        except Exception:
+            counts[1] += 1
+            report_failure(base + "::clean_shutdown", None)
+
+
+def check_no_secret_logged(counts):
+    """No password, key or token any test used may appear in any log."""
+    leaked = []
+    for srv in harness.ALL_SERVERS:
+        try:
+            text = srv.log_text()
+        except OSError:
+            continue
+        for secret in harness.SEEN_SECRETS:
+            if secret and len(secret) >= 8 and secret in text:
+                leaked.append((srv.log_path, secret[:6] + "..."))
+    if leaked:
+        counts[1] += 1
+        print("FAIL no_secret_in_logs: %r" % leaked[:5])
+    else:
+        counts[0] += 1
+        print("PASS no_secret_in_logs (%d secrets, %d logs)" % (len(harness.SEEN_SECRETS), len(harness.ALL_SERVERS)))
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    only = os.environ.get("TEST_ONLY", "")
+    files = sorted(f for f in glob.glob(os.path.join(here, "test_*.py")) if only in os.path.basename(f))
+    counts = [0, 0]
+    try:
+        for path in files:
+            run_module(path, counts)
+        check_no_secret_logged(counts)
+    finally:
+        for srv in harness.ALL_SERVERS:
+            srv.cleanup()
+    print("http: %d passed, %d failed" % (counts[0], counts[1]))
+    return 1 if counts[1] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Run every test against the binaries in BUILD (default: build): the cmocka
+# unit tests, then the black-box HTTP scenarios. Ends with one line
+# "N passed, M failed" and a non-zero exit when anything failed.
+# TEST_ONLY=word runs only the black-box files whose names contain it.
+BUILD=${1:-build}
+passed=0
+failed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+if [ -z "${TEST_ONLY:-}" ]; then
+	for t in "$BUILD"/tests/test_*; do
+		case "$t" in *.d) continue ;; esac
+		"$t" >"$out" 2>&1
+		rc=$?
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out")
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out")
+		passed=$((passed + ${p:-0}))
+		failed=$((failed + ${f:-0}))
+		if [ "$rc" -ne 0 ]; then
+			cat "$out"
+			[ -z "$f" ] && failed=$((failed + 1)) # crashed before counting
+		fi
+		echo "unit $(basename "$t"): ${p:-0} passed, ${f:-0} failed"
+	done
+fi
+
+KEYGATE_BIN="$BUILD/keygate" python3 tests/http/run.py >"$out" 2>&1
+rc=$?
+cat "$out"
+line=$(tail -n 1 "$out")
+p=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+f=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+[ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
