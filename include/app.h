@@ -7,6 +7,7 @@
 #include "token.h"
 
 struct store;
+struct throttle;
 
 /*
  * What every request can reach: built by main() before the HTTP server
@@ -16,6 +17,7 @@ struct store;
 struct app {
 	const struct config *cfg;
 	struct store *store;
+	struct throttle *throttle;
 	struct password_pool *passwords;
 	struct token_signer tokens;
 	struct apikey_keys keys;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr.h"
 #include "log.h"
 #include "parse.h"
 
@@ -28,6 +29,9 @@ struct config {
 	uint64_t body_max;
 	uint64_t shutdown_grace_ms;
 	enum log_level log_level;
+	char trusted_proxies[512];
+	struct addr_net trusted[ADDR_NETS_MAX]; /* parsed trusted_proxies */
+	int ntrusted;
 	/* [database] */
 	char db_path[CONFIG_PATH_MAX]; /* relative to data_dir unless absolute */
 	uint64_t busy_timeout_ms;
@@ -48,6 +52,7 @@ struct config {
 	struct rate rate_signup;
 	struct rate rate_invalid_key;
 	int legacy_headers;
+	int fail_open; /* on_error = allow: admit when the store cannot answer */
 };
 
 void config_defaults(struct config *cfg);

@@ -15,6 +15,11 @@ enum handler_rc handler_login(struct request *req);
 enum handler_rc handler_refresh(struct request *req);
 enum handler_rc handler_apikey_get(struct request *req);
 enum handler_rc handler_apikey_regenerate(struct request *req);
+enum handler_rc handler_books_list(struct request *req);
+enum handler_rc handler_books_create(struct request *req);
+enum handler_rc handler_book_get(struct request *req);
+enum handler_rc handler_book_update(struct request *req);
+enum handler_rc handler_book_delete(struct request *req);
 
 /* Hash or verify a password off the MHD thread: suspends the connection
  * and queues job. Replies 503 itself when the hashing queue is full.

@@ -27,7 +27,7 @@ enum http_method {
 };
 
 #define REQUEST_ID_MAX 64
-#define REQUEST_HEADERS_MAX 8
+#define REQUEST_HEADERS_MAX 12
 
 struct app;
 struct route;
@@ -60,6 +60,8 @@ struct request {
 	unsigned allow;  /* methods the path takes, for 405 */
 	int64_t path_id;
 	int64_t user_id;
+	unsigned char client_addr[16]; /* for per-address limits (client_ip.c) */
+	int client_addr_known;
 
 	/* Filled when the reply is queued. */
 	unsigned status;

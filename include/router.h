@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "http_request.h"
+#include "throttle.h"
 
 /*
  * The one route table. A route says what it needs (flags) and which
@@ -12,8 +13,6 @@
 #define ROUTE_F_JWT (1u << 0)    /* Authorization: Bearer <access token> */
 #define ROUTE_F_APIKEY (1u << 1) /* an API key; sets req->user_id */
 #define ROUTE_F_BODY (1u << 2)   /* a JSON object body, parsed into req->json */
-
-enum throttle_scope { SCOPE_NONE, SCOPE_API_KEY, SCOPE_LOGIN, SCOPE_SIGNUP };
 
 enum handler_rc {
 	HANDLER_DONE,      /* a reply is queued */

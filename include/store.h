@@ -39,6 +39,19 @@ struct store_apikey {
 	uint8_t box[APIKEY_BOX_BYTES];
 };
 
+#define STORE_TITLE_MAX 400 /* 100 characters of up to 4 bytes */
+
+struct store_book {
+	int64_t id;
+	int64_t author;
+	char title[STORE_TITLE_MAX + 1];
+	char publication_date[11]; /* YYYY-MM-DD */
+};
+
+/* Called for each book of a listing; return -1 to stop (the listing then
+ * returns STORE_ERR). */
+typedef int (*store_book_fn)(const struct store_book *book, void *arg);
+
 struct store;
 
 struct store_ops {
@@ -51,6 +64,13 @@ struct store_ops {
 	int (*apikey_get)(struct store *st, int64_t user_id, struct store_apikey *out);
 	int (*apikey_replace)(struct store *st, int64_t user_id, const struct store_apikey *key);
 	int (*apikey_find)(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
+	int (*books_list)(struct store *st, int64_t author, store_book_fn each, void *arg);
+	int (*book_create)(struct store *st, int64_t author, const char *title, const char *date,
+	    struct store_book *out);
+	int (*book_get)(struct store *st, int64_t id, int64_t author, struct store_book *out);
+	int (*book_update)(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
+	    struct store_book *out);
+	int (*book_delete)(struct store *st, int64_t id, int64_t author);
 };
 
 struct store {
@@ -77,5 +97,16 @@ int store_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out
 int store_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key);
 /* The active user who owns the key with this hash. */
 int store_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
+
+/* Books belong to their author: every call names the author, and another
+ * author's book is STORE_NOT_FOUND, exactly like a missing one. */
+/* The author's books, oldest first. */
+int store_books_list(struct store *st, int64_t author, store_book_fn each, void *arg);
+int store_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
+int store_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);
+/* title NULL keeps the title (PATCH without one); date is always set. */
+int store_book_update(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
+    struct store_book *out);
+int store_book_delete(struct store *st, int64_t id, int64_t author);
 
 #endif

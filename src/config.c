@@ -13,7 +13,7 @@
 
 #include "addr.h"
 
-enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC };
+enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC, K_NETS, K_ONERROR };
 
 struct key {
 	const char *section;
@@ -38,6 +38,7 @@ static const struct key keys[] = {
 	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024 },
 	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600) },
 	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0 },
+	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0 },
 	{ "database", "path", K_STR, F(db_path), 0, 0 },
 	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60) },
 	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0 },
@@ -55,6 +56,7 @@ static const struct key keys[] = {
 	{ "throttle", "signup", K_RATE, F(rate_signup), 0, 0 },
 	{ "throttle", "invalid_key", K_RATE, F(rate_invalid_key), 0, 0 },
 	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0 },
+	{ "throttle", "on_error", K_ONERROR, F(fail_open), 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -87,6 +89,7 @@ void config_defaults(struct config *cfg)
 		.rate_signup = { 5, 3600 },
 		.rate_invalid_key = { 20, 60 },
 		.legacy_headers = 0,
+		.fail_open = 0,
 	};
 }
 
@@ -105,7 +108,7 @@ static int apply_str(const struct key *k, char *field, const char *value, char *
 		snprintf(err, errlen, "too long (at most %zu bytes)", k->size - 1);
 		return -1;
 	}
-	if (len == 0 && k->kind != K_SECRET) {
+	if (len == 0 && k->kind != K_SECRET && k->kind != K_NETS) {
 		snprintf(err, errlen, "must not be empty");
 		return -1;
 	}
@@ -149,6 +152,20 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 			return -1;
 		}
 		return 0;
+	case K_NETS: {
+		int n = addr_parse_nets(value, cfg->trusted, ADDR_NETS_MAX, err, errlen);
+		if (n == -1)
+			return -1;
+		cfg->ntrusted = n;
+		return apply_str(k, field, value, err, errlen);
+	}
+	case K_ONERROR:
+		if (strcmp(value, "deny") == 0 || strcmp(value, "allow") == 0) {
+			*(int *)(void *)field = strcmp(value, "allow") == 0;
+			return 0;
+		}
+		snprintf(err, errlen, "must be deny or allow");
+		return -1;
 	case K_SYNC:
 		if (strcmp(value, "full") == 0 || strcmp(value, "normal") == 0) {
 			*(int *)(void *)field = strcmp(value, "full") == 0;
@@ -310,6 +327,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "connection_timeout = %llums\nbody_max = %llu\nshutdown_grace = %llums\nlog_level = %s\n",
 	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
 	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
+	fprintf(out, "trusted_proxies = %s\n", cfg->trusted_proxies);
 	fprintf(out, "\n[database]\npath = %s\nbusy_timeout = %llums\nsynchronous = %s\n", cfg->db_path,
 	    (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal");
 	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,
@@ -322,5 +340,6 @@ void config_print(const struct config *cfg, FILE *out)
 	print_rate(out, "login", &cfg->rate_login);
 	print_rate(out, "signup", &cfg->rate_signup);
 	print_rate(out, "invalid_key", &cfg->rate_invalid_key);
-	fprintf(out, "legacy_headers = %s\n", cfg->legacy_headers ? "yes" : "no");
+	fprintf(out, "legacy_headers = %s\non_error = %s\n", cfg->legacy_headers ? "yes" : "no",
+	    cfg->fail_open ? "allow" : "deny");
 }

@@ -53,6 +53,11 @@ static void queue(struct request *req, unsigned status, struct MHD_Response *res
 
 void http_reply_json(struct request *req, unsigned status, json_t *body)
 {
+	http_reply_json_as(req, status, body, JSON_TYPE);
+}
+
+void http_reply_json_as(struct request *req, unsigned status, json_t *body, const char *content_type)
+{
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL) {
@@ -67,11 +72,10 @@ void http_reply_json(struct request *req, unsigned status, json_t *body)
 	}
 	size_t len = strlen(text);
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
+	if (r == NULL)
 		free(text);
-	} else {
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
-	}
+	else
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	queue(req, status, r, len);
 }
 

@@ -19,6 +19,8 @@
 #include "password.h"
 #include "secret.h"
 #include "store.h"
+#include "throttle.h"
+#include "throttle_shm.h"
 #include "validate.h"
 
 extern char **environ;
@@ -234,12 +236,21 @@ int main(int argc, char **argv)
 		store_close(app.store);
 		return 0;
 	}
+	app.throttle = throttle_open(&cfg, err, sizeof(err));
+	if (app.throttle == NULL)
+		fatalx("throttle: %s", err);
+	log_info("throttle: segment %s, %zu bytes; bytes per tracked key: api_key %u, login %u, signup %u, "
+		 "invalid_key %u; capacity %u keys per scope",
+	    cfg.shm_name, throttle_shm_size(app.throttle), throttle_shm_entry_size(app.throttle, SCOPE_API_KEY),
+	    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN), throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
+	    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY), cfg.capacity);
 	secrets_load(&app, &cfg);
 	if (password_hash_now("keygate-dummy-password", 22, app.dummy_hash) == -1)
 		fatalx("cannot hash a password (out of memory?)");
 
 	serve(&app, &cfg);
 
+	throttle_close(app.throttle);
 	store_close(app.store);
 	validate_shutdown();
 	sodium_memzero(&app.tokens, sizeof(app.tokens));

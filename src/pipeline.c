@@ -6,7 +6,9 @@
 
 #include "app.h"
 #include "http_reply.h"
+#include "mw_apikey.h"
 #include "mw_jwt.h"
+#include "mw_throttle.h"
 #include "router.h"
 
 static enum stage_rc stage_route(struct request *req)
@@ -27,6 +29,8 @@ static enum stage_rc stage_auth(struct request *req)
 {
 	if (req->route->flags & ROUTE_F_JWT)
 		return mw_jwt(req);
+	if (req->route->flags & ROUTE_F_APIKEY)
+		return mw_apikey(req);
 	return STAGE_NEXT;
 }
 
@@ -87,6 +91,7 @@ static enum stage_rc stage_body(struct request *req)
 static enum stage_rc (*const stages[])(struct request *) = {
 	stage_route,
 	stage_auth,
+	mw_throttle,
 	stage_method,
 	stage_body,
 };

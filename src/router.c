@@ -18,6 +18,18 @@ const struct route router_routes[] = {
 	{ .method = HTTP_GET, .path = "/users/api_key/get/", .handler = handler_apikey_get, .flags = ROUTE_F_JWT },
 	{ .method = HTTP_PUT, .path = "/users/api_key/get/", .handler = handler_apikey_regenerate,
 	    .flags = ROUTE_F_JWT },
+	{ .method = HTTP_GET, .path = "/books/", .handler = handler_books_list, .flags = ROUTE_F_APIKEY,
+	    .scope = SCOPE_API_KEY },
+	{ .method = HTTP_POST, .path = "/books/", .handler = handler_books_create,
+	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY, .scope = SCOPE_API_KEY },
+	{ .method = HTTP_GET, .path = "/books/{id}/", .handler = handler_book_get, .flags = ROUTE_F_APIKEY,
+	    .scope = SCOPE_API_KEY },
+	{ .method = HTTP_PUT, .path = "/books/{id}/", .handler = handler_book_update,
+	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY, .scope = SCOPE_API_KEY },
+	{ .method = HTTP_PATCH, .path = "/books/{id}/", .handler = handler_book_update,
+	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY, .scope = SCOPE_API_KEY },
+	{ .method = HTTP_DELETE, .path = "/books/{id}/", .handler = handler_book_delete, .flags = ROUTE_F_APIKEY,
+	    .scope = SCOPE_API_KEY },
 };
 const unsigned router_nroutes = sizeof(router_routes) / sizeof(router_routes[0]);
 

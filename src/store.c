@@ -44,3 +44,26 @@ int store_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], i
 {
 	return st->ops->apikey_find(st, hash, user_id);
 }
+
+int store_books_list(struct store *st, int64_t author, store_book_fn each, void *arg)
+{
+	return st->ops->books_list(st, author, each, arg);
+}
+
+int store_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out)
+{
+	return st->ops->book_create(st, author, title, date, out);
+}
+
+int store_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out)
+{
+	return st->ops->book_get(st, id, author, out);
+}
+
+int store_book_update(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
+    struct store_book *out)
+{
+	return st->ops->book_update(st, id, author, title, date, out);
+}
+
+int store_book_delete(struct store *st, int64_t id, int64_t author) { return st->ops->book_delete(st, id, author); }

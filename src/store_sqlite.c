@@ -25,21 +25,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "store.h"
-
-enum stmt_id {
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_PING,
-	S_USER_INSERT,
-	S_KEY_INSERT,
-	S_USER_BY_NAME,
-	S_USER_BY_ID,
-	S_KEY_GET,
-	S_KEY_REPLACE,
-	S_KEY_FIND,
-	S_COUNT
-};
+#include "store_sqlite_int.h"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -54,19 +40,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_KEY_REPLACE] = "UPDATE api_keys SET key_hash = ?2, key_box = ?3, created_at = ?4 WHERE user_id = ?1",
 	[S_KEY_FIND] = "SELECT k.user_id FROM api_keys k JOIN users u ON u.id = k.user_id "
 		       "WHERE k.key_hash = ?1 AND u.is_active = 1",
-};
-
-struct conn {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[S_COUNT];
-};
-
-struct store_sqlite {
-	struct store base;
-	char path[CONFIG_PATH_MAX];
-	int busy_timeout_ms;
-	int synchronous_full;
-	pthread_key_t key;
+	[S_BOOKS_LIST] = "SELECT id, title, author_id, publication_date FROM books WHERE author_id = ?1 ORDER BY id",
+	[S_BOOK_INSERT] = "INSERT INTO books (title, author_id, publication_date) VALUES (?1, ?2, ?3)",
+	[S_BOOK_GET] = "SELECT id, title, author_id, publication_date FROM books WHERE id = ?1 AND author_id = ?2",
+	[S_BOOK_UPDATE] = "UPDATE books SET title = coalesce(?3, title), publication_date = ?4 "
+			  "WHERE id = ?1 AND author_id = ?2 RETURNING id, title, author_id, publication_date",
+	[S_BOOK_DELETE] = "DELETE FROM books WHERE id = ?1 AND author_id = ?2",
 };
 
 static void conn_free(void *arg)
@@ -143,7 +122,7 @@ static struct conn *conn_get(struct store_sqlite *s)
 static struct store_sqlite *to_sqlite(struct store *st) { return (struct store_sqlite *)st; }
 
 /* Map an SQLite result to a store code; log engine failures once here. */
-static int map_rc(struct conn *c, int rc)
+int sqlite_map_rc(struct conn *c, int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -167,13 +146,13 @@ static int map_rc(struct conn *c, int rc)
 }
 
 /* Step a statement that returns no row we want, and reset it. */
-static int exec_stmt(struct conn *c, enum stmt_id id)
+int sqlite_exec_stmt(struct conn *c, enum stmt_id id)
 {
 	sqlite3_stmt *st = c->stmt[id];
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return map_rc(c, rc);
+	return sqlite_map_rc(c, rc);
 }
 
 static void sqlite_close(struct store *st)
@@ -186,53 +165,21 @@ static void sqlite_close(struct store *st)
 	free(s);
 }
 
-static int sqlite_ping(struct store *st)
+struct conn *sqlite_conn(struct store *st) { return conn_get(to_sqlite(st)); }
+
+int sqlite_begin(struct conn *c) { return sqlite_exec_stmt(c, S_BEGIN); }
+
+int sqlite_commit(struct conn *c) { return sqlite_exec_stmt(c, S_COMMIT); }
+
+void sqlite_rollback(struct conn *c) { sqlite_exec_stmt(c, S_ROLLBACK); }
+
+void sqlite_done(sqlite3_stmt *q)
 {
-	struct conn *c = conn_get(to_sqlite(st));
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	sqlite3_stmt *q = c->stmt[S_PING];
-	int rc = sqlite3_step(q);
 	sqlite3_reset(q);
-	return rc == SQLITE_ROW ? STORE_OK : map_rc(c, rc);
+	sqlite3_clear_bindings(q);
 }
 
-static int sqlite_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
-    const struct store_apikey *key, int64_t *id)
-{
-	struct conn *c = conn_get(to_sqlite(st));
-	sqlite3_int64 now = (sqlite3_int64)time(NULL);
-	int rc;
-
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	if ((rc = exec_stmt(c, S_BEGIN)) != STORE_OK)
-		return rc == STORE_CONFLICT ? STORE_ERR : rc;
-	sqlite3_stmt *u = c->stmt[S_USER_INSERT];
-	sqlite3_bind_text(u, 1, username, -1, SQLITE_STATIC);
-	sqlite3_bind_text(u, 2, email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(u, 3, password_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(u, 4, now);
-	if ((rc = exec_stmt(c, S_USER_INSERT)) != STORE_OK)
-		goto rollback;
-	*id = sqlite3_last_insert_rowid(c->db);
-	sqlite3_stmt *k = c->stmt[S_KEY_INSERT];
-	sqlite3_bind_int64(k, 1, *id);
-	sqlite3_bind_blob(k, 2, key->hash, sizeof(key->hash), SQLITE_STATIC);
-	sqlite3_bind_blob(k, 3, key->box, sizeof(key->box), SQLITE_STATIC);
-	sqlite3_bind_int64(k, 4, now);
-	if ((rc = exec_stmt(c, S_KEY_INSERT)) != STORE_OK) {
-		rc = rc == STORE_CONFLICT ? STORE_ERR : rc; /* a key hash collision: not the client's fault */
-		goto rollback;
-	}
-	if ((rc = exec_stmt(c, S_COMMIT)) == STORE_OK)
-		return STORE_OK;
-rollback:
-	exec_stmt(c, S_ROLLBACK);
-	return rc;
-}
-
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col)
+void sqlite_copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col)
 {
 	const unsigned char *t = sqlite3_column_text(q, col);
 	int n = sqlite3_column_bytes(q, col);
@@ -243,96 +190,15 @@ static void copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col)
 	dst[n] = '\0';
 }
 
-static int user_row(struct conn *c, sqlite3_stmt *q, struct store_user *out)
+int sqlite_ping(struct store *st)
 {
+	struct conn *c = sqlite_conn(st);
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	sqlite3_stmt *q = c->stmt[S_PING];
 	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(q, 0);
-		copy_text(out->username, sizeof(out->username), q, 1);
-		copy_text(out->email, sizeof(out->email), q, 2);
-		copy_text(out->password_hash, sizeof(out->password_hash), q, 3);
-		out->is_active = sqlite3_column_int(q, 4);
-	}
 	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : map_rc(c, rc);
-}
-
-static int sqlite_user_by_name(struct store *st, const char *username, struct store_user *out)
-{
-	struct conn *c = conn_get(to_sqlite(st));
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	sqlite3_bind_text(c->stmt[S_USER_BY_NAME], 1, username, -1, SQLITE_STATIC);
-	return user_row(c, c->stmt[S_USER_BY_NAME], out);
-}
-
-static int sqlite_user_by_id(struct store *st, int64_t id, struct store_user *out)
-{
-	struct conn *c = conn_get(to_sqlite(st));
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	sqlite3_bind_int64(c->stmt[S_USER_BY_ID], 1, id);
-	return user_row(c, c->stmt[S_USER_BY_ID], out);
-}
-
-static int blob_copy(sqlite3_stmt *q, int col, uint8_t *dst, size_t len)
-{
-	if ((size_t)sqlite3_column_bytes(q, col) != len)
-		return -1;
-	memcpy(dst, sqlite3_column_blob(q, col), len);
-	return 0;
-}
-
-static int sqlite_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out)
-{
-	struct conn *c = conn_get(to_sqlite(st));
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	sqlite3_stmt *q = c->stmt[S_KEY_GET];
-	sqlite3_bind_int64(q, 1, user_id);
-	int rc = sqlite3_step(q), ret;
-	if (rc == SQLITE_ROW)
-		ret = (blob_copy(q, 0, out->hash, sizeof(out->hash)) == 0 && blob_copy(q, 1, out->box, sizeof(out->box)) == 0)
-		    ? STORE_OK
-		    : STORE_ERR;
-	else
-		ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : map_rc(c, rc);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return ret;
-}
-
-static int sqlite_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key)
-{
-	struct conn *c = conn_get(to_sqlite(st));
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	/* One UPDATE: hash and sealed copy change together, atomically. */
-	sqlite3_stmt *q = c->stmt[S_KEY_REPLACE];
-	sqlite3_bind_int64(q, 1, user_id);
-	sqlite3_bind_blob(q, 2, key->hash, sizeof(key->hash), SQLITE_STATIC);
-	sqlite3_bind_blob(q, 3, key->box, sizeof(key->box), SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
-	int rc = exec_stmt(c, S_KEY_REPLACE);
-	if (rc == STORE_OK && sqlite3_changes(c->db) == 0)
-		return STORE_NOT_FOUND;
-	return rc == STORE_CONFLICT ? STORE_ERR : rc;
-}
-
-static int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id)
-{
-	struct conn *c = conn_get(to_sqlite(st));
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	sqlite3_stmt *q = c->stmt[S_KEY_FIND];
-	sqlite3_bind_blob(q, 1, hash, APIKEY_HASH_BYTES, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*user_id = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : map_rc(c, rc);
+	return rc == SQLITE_ROW ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
 static const struct store_ops sqlite_ops = {
@@ -344,6 +210,11 @@ static const struct store_ops sqlite_ops = {
 	.apikey_get = sqlite_apikey_get,
 	.apikey_replace = sqlite_apikey_replace,
 	.apikey_find = sqlite_apikey_find,
+	.books_list = sqlite_books_list,
+	.book_create = sqlite_book_create,
+	.book_get = sqlite_book_get,
+	.book_update = sqlite_book_update,
+	.book_delete = sqlite_book_delete,
 };
 
 struct store *store_sqlite_open(const struct config *cfg, char *err, size_t errlen)

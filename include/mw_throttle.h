@@ -1,0 +1,27 @@
+#ifndef KEYGATE_MW_THROTTLE_H
+#define KEYGATE_MW_THROTTLE_H
+
+#include <stdint.h>
+
+#include "pipeline.h"
+#include "throttle.h"
+
+/*
+ * Rate limits on the request path: decide, add the quota headers (IETF
+ * RateLimit-Policy / RateLimit, and the legacy trio when configured) to
+ * whatever reply follows, and answer 429 with Retry-After and an RFC 9457
+ * problem body on refusal.
+ */
+
+/* Pipeline stage: the route's scope, keyed by the user (api_key) or the
+ * client address (login, signup). */
+enum stage_rc mw_throttle(struct request *req);
+
+/* One decision for scope and key. spend = 0 only looks. STAGE_DONE when a
+ * reply (429, or 503 when the store fails and on_error = deny) is queued. */
+enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend);
+
+/* The key of the client's address; -1 when it cannot be had. */
+int mw_throttle_client_key(struct request *req, uint64_t *key);
+
+#endif

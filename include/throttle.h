@@ -1,0 +1,63 @@
+#ifndef KEYGATE_THROTTLE_H
+#define KEYGATE_THROTTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Rate limits behind one interface: a scope (which rate), a 64-bit key
+ * (a user id, or a client address through throttle_key_addr) and the
+ * time. The shared-memory backend (throttle_shm.c) is the only one today;
+ * a Redis one is planned. All functions may be called from any thread.
+ */
+enum throttle_scope {
+	SCOPE_NONE,
+	SCOPE_API_KEY,     /* per user behind the API key */
+	SCOPE_LOGIN,       /* per client address */
+	SCOPE_SIGNUP,      /* per client address */
+	SCOPE_INVALID_KEY, /* per client address, counting unknown API keys */
+	SCOPE_COUNT
+};
+
+struct throttle_decision {
+	int admitted;
+	uint32_t limit;     /* N */
+	uint32_t window_s;  /* W */
+	uint32_t remaining; /* admissions left now */
+	uint64_t reset_ms;  /* until the next slot frees (0: none used); when
+			       refused, the wait after which a retry is admitted */
+};
+
+struct throttle;
+struct config;
+
+struct throttle_ops {
+	int (*decide)(struct throttle *t, enum throttle_scope scope, uint64_t key, uint64_t now_ms, int spend,
+	    struct throttle_decision *out);
+	uint64_t (*key_addr)(const struct throttle *t, const uint8_t addr[16]);
+	void (*close)(struct throttle *t);
+};
+
+struct throttle {
+	const struct throttle_ops *ops;
+};
+
+/* Attach to (or create) the configured store. NULL with err. Start-up only. */
+struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen);
+void throttle_close(struct throttle *t);
+
+/* Decide (spend = 1) or only look (spend = 0). 0, or -1 when the store
+ * cannot answer (the caller applies its failure policy). */
+int throttle_decide(struct throttle *t, enum throttle_scope scope, uint64_t key, uint64_t now_ms, int spend,
+    struct throttle_decision *out);
+
+/* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d). */
+uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);
+
+/* CLOCK_MONOTONIC in milliseconds: what the windows are measured in. */
+uint64_t throttle_now_ms(void);
+
+/* "api_key", "login", ...: the policy names of the RateLimit headers. */
+const char *throttle_scope_name(enum throttle_scope scope);
+
+#endif

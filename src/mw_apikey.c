@@ -1,0 +1,64 @@
+/* mw_apikey.c: the API key -> user middleware. */
+#include "mw_apikey.h"
+
+#include <sodium.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "handlers.h"
+#include "http_reply.h"
+#include "mw_throttle.h"
+#include "store.h"
+
+/* The key text in the request, or NULL. */
+static const char *key_text(const struct request *req)
+{
+	const char *k = http_request_header(req, "X-API-Key");
+	if (k != NULL && k[0] != '\0')
+		return k;
+	k = http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (k != NULL && strncasecmp(k, "Api-Key ", 8) == 0)
+		k += 8;
+	return k != NULL && k[0] != '\0' ? k : NULL;
+}
+
+enum stage_rc mw_apikey(struct request *req)
+{
+	uint8_t key[APIKEY_BYTES], hash[APIKEY_HASH_BYTES];
+	uint64_t client;
+	int64_t uid;
+
+	const char *text = key_text(req);
+	if (text == NULL) {
+		http_reply_error(req, HTTP_ERR_APIKEY_MISSING, NULL);
+		return STAGE_DONE;
+	}
+	if (mw_throttle_client_key(req, &client) == -1) {
+		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
+		return STAGE_DONE;
+	}
+	/* An address that has guessed too often is refused before lookup. */
+	if (mw_throttle_check(req, SCOPE_INVALID_KEY, client, 0) == STAGE_DONE)
+		return STAGE_DONE;
+	req->nheaders = 0; /* the invalid_key quota is shown only on 401/429 */
+
+	int rc = STORE_NOT_FOUND;
+	if (apikey_parse(text, strlen(text), key) == 0) {
+		apikey_hash(&req->app->keys, key, hash);
+		sodium_memzero(key, sizeof(key));
+		rc = store_apikey_find(req->app->store, hash, &uid);
+	}
+	if (rc == STORE_OK) {
+		req->user_id = uid;
+		return STAGE_NEXT;
+	}
+	if (rc != STORE_NOT_FOUND) {
+		handler_store_failed(req, rc);
+		return STAGE_DONE;
+	}
+	if (mw_throttle_check(req, SCOPE_INVALID_KEY, client, 1) == STAGE_DONE)
+		return STAGE_DONE;
+	http_reply_error(req, HTTP_ERR_APIKEY_INVALID, NULL);
+	return STAGE_DONE;
+}

@@ -1,0 +1,141 @@
+/* store_sqlite_users.c: users and their API keys in SQLite. */
+#include <sqlite3.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_sqlite_int.h"
+
+int sqlite_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
+    const struct store_apikey *key, int64_t *id)
+{
+	struct conn *c = sqlite_conn(st);
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	int rc;
+
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	if ((rc = sqlite_begin(c)) != STORE_OK)
+		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	sqlite3_stmt *u = c->stmt[S_USER_INSERT];
+	sqlite3_bind_text(u, 1, username, -1, SQLITE_STATIC);
+	sqlite3_bind_text(u, 2, email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(u, 3, password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(u, 4, now);
+	if ((rc = sqlite_exec_stmt(c, S_USER_INSERT)) != STORE_OK)
+		goto rollback;
+	*id = sqlite3_last_insert_rowid(c->db);
+	sqlite3_stmt *k = c->stmt[S_KEY_INSERT];
+	sqlite3_bind_int64(k, 1, *id);
+	sqlite3_bind_blob(k, 2, key->hash, sizeof(key->hash), SQLITE_STATIC);
+	sqlite3_bind_blob(k, 3, key->box, sizeof(key->box), SQLITE_STATIC);
+	sqlite3_bind_int64(k, 4, now);
+	if ((rc = sqlite_exec_stmt(c, S_KEY_INSERT)) != STORE_OK) {
+		rc = rc == STORE_CONFLICT ? STORE_ERR : rc; /* a key hash collision: not the client's fault */
+		goto rollback;
+	}
+	if ((rc = sqlite_commit(c)) == STORE_OK)
+		return STORE_OK;
+rollback:
+	sqlite_rollback(c);
+	return rc;
+}
+
+static int user_row(struct conn *c, sqlite3_stmt *q, struct store_user *out)
+{
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(q, 0);
+		sqlite_copy_text(out->username, sizeof(out->username), q, 1);
+		sqlite_copy_text(out->email, sizeof(out->email), q, 2);
+		sqlite_copy_text(out->password_hash, sizeof(out->password_hash), q, 3);
+		out->is_active = sqlite3_column_int(q, 4);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
+}
+
+int sqlite_user_by_name(struct store *st, const char *username, struct store_user *out)
+{
+	struct conn *c = sqlite_conn(st);
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_text(c->stmt[S_USER_BY_NAME], 1, username, -1, SQLITE_STATIC);
+	return user_row(c, c->stmt[S_USER_BY_NAME], out);
+}
+
+int sqlite_user_by_id(struct store *st, int64_t id, struct store_user *out)
+{
+	struct conn *c = sqlite_conn(st);
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(c->stmt[S_USER_BY_ID], 1, id);
+	return user_row(c, c->stmt[S_USER_BY_ID], out);
+}
+
+static int blob_copy(sqlite3_stmt *q, int col, uint8_t *dst, size_t len)
+{
+	if ((size_t)sqlite3_column_bytes(q, col) != len)
+		return -1;
+	memcpy(dst, sqlite3_column_blob(q, col), len);
+	return 0;
+}
+
+int sqlite_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out)
+{
+	struct conn *c = sqlite_conn(st);
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	sqlite3_stmt *q = c->stmt[S_KEY_GET];
+	sqlite3_bind_int64(q, 1, user_id);
+	int rc = sqlite3_step(q), ret;
+	if (rc == SQLITE_ROW)
+		ret = (blob_copy(q, 0, out->hash, sizeof(out->hash)) == 0 && blob_copy(q, 1, out->box, sizeof(out->box)) == 0)
+		    ? STORE_OK
+		    : STORE_ERR;
+	else
+		ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return ret;
+}
+
+int sqlite_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key)
+{
+	struct conn *c = sqlite_conn(st);
+	int rc;
+
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	if ((rc = sqlite_begin(c)) != STORE_OK)
+		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	/* One UPDATE: hash and sealed copy change together. */
+	sqlite3_stmt *q = c->stmt[S_KEY_REPLACE];
+	sqlite3_bind_int64(q, 1, user_id);
+	sqlite3_bind_blob(q, 2, key->hash, sizeof(key->hash), SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, key->box, sizeof(key->box), SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite_exec_stmt(c, S_KEY_REPLACE);
+	if (rc == STORE_OK && sqlite3_changes(c->db) == 0)
+		rc = STORE_NOT_FOUND;
+	if (rc == STORE_OK && (rc = sqlite_commit(c)) == STORE_OK)
+		return STORE_OK;
+	sqlite_rollback(c);
+	return rc == STORE_CONFLICT ? STORE_ERR : rc;
+}
+
+int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id)
+{
+	struct conn *c = sqlite_conn(st);
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	sqlite3_stmt *q = c->stmt[S_KEY_FIND];
+	sqlite3_bind_blob(q, 1, hash, APIKEY_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*user_id = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
+}
+

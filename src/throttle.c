@@ -1,0 +1,44 @@
+/* throttle.c: the rate-limit interface; dispatches to the backend. */
+#include "throttle.h"
+
+#include <time.h>
+
+#include "throttle_shm.h"
+
+struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen)
+{
+	return throttle_shm_open(cfg, err, errlen);
+}
+
+void throttle_close(struct throttle *t)
+{
+	if (t != NULL)
+		t->ops->close(t);
+}
+
+int throttle_decide(struct throttle *t, enum throttle_scope scope, uint64_t key, uint64_t now_ms, int spend,
+    struct throttle_decision *out)
+{
+	return t->ops->decide(t, scope, key, now_ms, spend, out);
+}
+
+uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]) { return t->ops->key_addr(t, addr); }
+
+uint64_t throttle_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *throttle_scope_name(enum throttle_scope scope)
+{
+	static const char *const names[SCOPE_COUNT] = {
+		[SCOPE_NONE] = "none",
+		[SCOPE_API_KEY] = "api_key",
+		[SCOPE_LOGIN] = "login",
+		[SCOPE_SIGNUP] = "signup",
+		[SCOPE_INVALID_KEY] = "invalid_key",
+	};
+	return scope < SCOPE_COUNT ? names[scope] : "none";
+}

@@ -1,0 +1,131 @@
+/* throttle_window.c: exact (ring) and bucketed sliding windows. */
+#include "throttle_window.h"
+
+#include <string.h>
+
+void window_shape_init(struct window_shape *ws, const struct rate *rate)
+{
+	ws->limit = rate->limit;
+	ws->window_ms = (uint64_t)rate->window_s * 1000;
+	ws->bucketed = rate->limit > WINDOW_RING_MAX || ws->window_ms >= (1ull << 31);
+	if (ws->bucketed) {
+		ws->slots = WINDOW_BUCKETS + 1;
+		ws->bucket_ms = (ws->window_ms + WINDOW_BUCKETS - 1) / WINDOW_BUCKETS;
+	} else {
+		ws->slots = rate->limit;
+		ws->bucket_ms = 0;
+	}
+	uint32_t size = (uint32_t)(sizeof(struct window_entry) + ws->slots * sizeof(uint32_t));
+	ws->entry_size = (size + 7u) & ~7u;
+}
+
+void window_reset(const struct window_shape *ws, struct window_entry *e, uint64_t key)
+{
+	memset(e, 0, ws->entry_size);
+	e->key = key;
+}
+
+int window_expired(const struct window_shape *ws, const struct window_entry *e, uint64_t now_ms)
+{
+	if (now_ms < e->blocked_until)
+		return 0;
+	return e->count == 0 || now_ms >= e->last_ms + ws->window_ms;
+}
+
+static void ring_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend,
+    struct window_result *out)
+{
+	uint32_t now32 = (uint32_t)now;
+
+	/* Everything older than the newest admission plus W has expired; this
+	 * also keeps the 32-bit ages below from ever wrapping. */
+	if (e->count > 0 && now >= e->last_ms + ws->window_ms)
+		e->count = 0;
+	while (e->count > 0 && (uint32_t)(now32 - e->data[e->head]) >= ws->window_ms) {
+		e->head = (e->head + 1) % ws->slots;
+		e->count--;
+	}
+	out->admitted = e->count < ws->limit;
+	if (out->admitted && spend) {
+		/* Time first, count second: a writer that dies in between
+		 * leaves the ring as it was. */
+		e->data[(e->head + e->count) % ws->slots] = now32;
+		e->count++;
+		e->last_ms = now;
+	}
+	out->remaining = ws->limit - e->count;
+	out->reset_ms = e->count > 0 ? ws->window_ms - (uint32_t)(now32 - e->data[e->head]) : 0;
+}
+
+static void bucket_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend,
+    struct window_result *out)
+{
+	uint64_t w = ws->bucket_ms;
+	uint64_t k = now / w;
+	/* The oldest bucket that overlaps (now - W, now]. */
+	uint64_t kmin = now + 1 > ws->window_ms ? (now + 1 - ws->window_ms) / w : 0;
+
+	if (e->count == 0 || kmin >= e->base + ws->slots) {
+		memset(e->data, 0, ws->slots * sizeof(uint32_t));
+		e->count = 0;
+		e->head = 0;
+		e->base = kmin;
+	}
+	while (e->base < kmin) {
+		e->count -= e->data[e->head];
+		e->data[e->head] = 0;
+		e->head = (e->head + 1) % ws->slots;
+		e->base++;
+	}
+	out->admitted = e->count < ws->limit;
+	if (out->admitted && spend) {
+		e->data[(e->head + (k - e->base)) % ws->slots]++;
+		e->count++;
+		e->last_ms = now;
+	}
+	out->remaining = ws->limit - e->count;
+	out->reset_ms = 0;
+	for (uint64_t j = 0; j < ws->slots && e->count > 0; j++) {
+		if (e->data[(e->head + j) % ws->slots] == 0)
+			continue;
+		/* Bucket base+j leaves the window when kmin passes it. */
+		uint64_t leaves = (e->base + j + 1) * w + ws->window_ms - 1;
+		out->reset_ms = leaves > now ? leaves - now : 1;
+		break;
+	}
+}
+
+void window_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend,
+    struct window_result *out)
+{
+	/* Processes read the clock before taking the lock: keep the record
+	 * ordered by never going back before the newest admission. */
+	if (now_ms < e->last_ms)
+		now_ms = e->last_ms;
+	if (ws->bucketed)
+		bucket_decide(ws, e, now_ms, spend, out);
+	else
+		ring_decide(ws, e, now_ms, spend, out);
+	if (!out->admitted && spend)
+		e->blocked_until = now_ms + out->reset_ms;
+}
+
+int window_repair(const struct window_shape *ws, struct window_entry *e)
+{
+	if (ws->bucketed) {
+		uint64_t sum = 0;
+		for (uint32_t i = 0; i < ws->slots; i++)
+			sum += e->data[i];
+		if (e->head < ws->slots && sum == e->count)
+			return 0;
+		e->head = e->head % ws->slots;
+		e->count = (uint32_t)sum;
+		return 1;
+	}
+	if (e->head < ws->slots && e->count <= ws->limit)
+		return 0;
+	/* Forget this key's window rather than misread it. */
+	uint64_t key = e->key;
+	window_reset(ws, e, key);
+	return 1;
+}
