@@ -234,6 +234,19 @@ static const char *header_mismatch(const struct shm_header *have, const struct s
 	return NULL;
 }
 
+/* Whether a header being written could still become ours: zeros, or our
+ * magic (in part) followed by zeros. */
+static int magic_so_far(const char magic[8])
+{
+	int i = 0;
+	while (i < 8 && magic[i] == SHM_MAGIC[i] && magic[i] != '\0')
+		i++;
+	for (; i < 8; i++)
+		if (magic[i] != '\0')
+			return 0;
+	return 1;
+}
+
 static struct shm_header *segment_attach(int fd, const struct shm_header *want, char *err, size_t errlen)
 {
 	struct stat st;
@@ -261,6 +274,10 @@ static struct shm_header *segment_attach(int fd, const struct shm_header *want, 
 		return NULL;
 	}
 	while (atomic_load_explicit(&h->state, memory_order_acquire) != SHM_READY) {
+		if (!magic_so_far(h->magic)) {
+			snprintf(err, errlen, "it is not a keygate throttle segment");
+			goto fail;
+		}
 		if (waited >= ATTACH_WAIT_MS) {
 			snprintf(err, errlen, "the segment was never initialised (a keygate died creating it?)");
 			goto fail;

@@ -42,11 +42,11 @@ class Reply:
 
 
 class Server:
-    def __init__(self, args=(), env=None, data_dir=None, config_text=None):
+    def __init__(self, args=(), env=None, data_dir=None, config_text=None, shm_name=None):
         self.tmp = tempfile.mkdtemp(prefix="kg-test-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.log_path = os.path.join(self.tmp, "keygate.log")
-        self.shm_name = "/kg-test-%d-%s" % (os.getpid(), os.path.basename(self.tmp))
+        self.shm_name = shm_name or "/kg-test-%d-%s" % (os.getpid(), os.path.basename(self.tmp))
         self.args = list(args)
         self.env = dict(env or {})
         self.config_text = config_text
@@ -195,6 +195,11 @@ class Server:
         assert k.status == 200, k
         SEEN_SECRETS.add(k.json["data"]["key"])
         return t.json["access"], t.json["refresh"], k.json["data"]["key"]
+
+    def books(self, method, path, key, body=None, headers=None, **kw):
+        h = {"Authorization": key}
+        h.update(headers or {})
+        return self.request(method, path, body, headers=h, **kw)
 
     def jwt_secret(self):
         with open(os.path.join(self.data_dir, "jwt.secret"), "rb") as f:

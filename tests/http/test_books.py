@@ -1,0 +1,152 @@
+"""Books CRUD behind the API key (API.md: Books)."""
+import datetime
+import uuid
+
+from harness import bearer
+
+SERVER = dict(args=["-o", "throttle.api_key=1000/minute"])
+NOT_FOUND = {"detail": "Not found."}
+
+
+def today():
+    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+
+
+def test_create_list_get(srv):
+    _, _, key = srv.user("reader")
+    r = srv.books("GET", "/books/", key)
+    assert r.status == 200 and r.json == {"message": "successful", "data": []}
+    made = []
+    for title in ("Dune", "Emma", "Ulysses"):
+        r = srv.books("POST", "/books/", key, {"title": title})
+        assert r.status == 201, r
+        assert r.json["message"] == "successful"
+        b = r.json["data"]
+        assert set(b) == {"id", "title", "author", "publication_date"}
+        assert b["title"] == title and b["publication_date"] == today()
+        made.append(b)
+    assert len({b["author"] for b in made}) == 1
+    r = srv.books("GET", "/books/", key)
+    assert r.json["data"] == made  # oldest first
+    r = srv.books("GET", "/books/%d/" % made[1]["id"], key)
+    assert r.status == 200 and r.json == {"message": "successful", "data": made[1]}
+
+
+def test_read_only_fields_ignored(srv):
+    _, _, key = srv.user("sneaky")
+    _, _, other = srv.user("victim")
+    victim_id = srv.books("POST", "/books/", other, {"title": "mine"}).json["data"]["author"]
+    r = srv.books("POST", "/books/", key, {"title": "T", "id": 999999, "author": victim_id,
+                                           "publication_date": "1999-01-01"})
+    assert r.status == 201
+    b = r.json["data"]
+    assert b["id"] != 999999 and b["author"] != victim_id and b["publication_date"] == today()
+
+
+def test_update_and_delete(srv):
+    _, _, key = srv.user("editor")
+    b = srv.books("POST", "/books/", key, {"title": "Draft"}).json["data"]
+    path = "/books/%d/" % b["id"]
+    r = srv.books("PUT", path, key, {"title": "Final", "author": 12345})
+    assert r.status == 200 and r.json["data"] == dict(b, title="Final")
+    r = srv.books("PATCH", path, key, {})
+    assert r.status == 200 and r.json["data"]["title"] == "Final"
+    assert r.json["data"]["publication_date"] == today()
+    r = srv.books("PATCH", path, key, {"title": "Patched"})
+    assert r.status == 200 and r.json["data"]["title"] == "Patched"
+    r = srv.books("PUT", path, key, {})
+    assert r.status == 400 and r.json == {"message": "Failed", "info": {"title": ["This field is required."]}}
+    r = srv.books("DELETE", path, key)
+    assert r.status == 204 and r.body == ""
+    for method in ("GET", "DELETE", "PUT", "PATCH"):
+        r = srv.books(method, path, key, {"title": "x"} if method in ("PUT", "PATCH") else None)
+        assert r.status == 404 and r.json == NOT_FOUND, (method, r)
+
+
+def test_title_rules(srv):
+    _, _, key = srv.user("titler")
+    cases = [
+        ({}, "This field is required."),
+        ({"title": ""}, "This field may not be blank."),
+        ({"title": "   "}, "This field may not be blank."),
+        ({"title": None}, "This field may not be null."),
+        ({"title": 42}, "Not a valid string."),
+        ({"title": ["a"]}, "Not a valid string."),
+        ({"title": "x" * 101}, "Ensure this field has no more than 100 characters."),
+    ]
+    for body, msg in cases:
+        r = srv.books("POST", "/books/", key, body)
+        assert r.status == 400, (body, r)
+        assert r.json == {"message": "Failed", "info": {"title": [msg]}}, (body, r)
+    r = srv.books("POST", "/books/", key, {"title": "\u00e9" * 100})
+    assert r.status == 201 and r.json["data"]["title"] == "\u00e9" * 100
+    r = srv.books("POST", "/books/", key, {"title": "  padded  "})
+    assert r.json["data"]["title"] == "padded"
+    evil = "Robert'); DROP TABLE books;--"
+    r = srv.books("POST", "/books/", key, {"title": evil})
+    assert r.status == 201
+    assert srv.books("GET", "/books/%d/" % r.json["data"]["id"], key).json["data"]["title"] == evil
+
+
+def test_isolation(srv):
+    _, _, a = srv.user("owner_a")
+    _, _, b = srv.user("owner_b")
+    book = srv.books("POST", "/books/", a, {"title": "A's"}).json["data"]
+    path = "/books/%d/" % book["id"]
+    assert srv.books("GET", "/books/", b).json["data"] == []
+    for method, body in (("GET", None), ("PUT", {"title": "pwned"}), ("PATCH", {"title": "pwned"}),
+                         ("DELETE", None)):
+        r = srv.books(method, path, b, body)
+        assert r.status == 404 and r.json == NOT_FOUND, (method, r)
+    r = srv.books("GET", path, a)
+    assert r.status == 200 and r.json["data"] == book
+
+
+def test_bad_ids(srv):
+    _, _, key = srv.user("idtester")
+    for path in ("/books/0/", "/books/-1/", "/books/abc/", "/books/99999999999999999999999/",
+                 "/books/1", "/books/1/x/", "/books/%2e%2e/", "/books/1%00/", "/books/..%2f/"):
+        r = srv.books("GET", path, key)
+        assert r.status == 404 and r.json == NOT_FOUND, (path, r)
+    r = srv.books("GET", "/books/123456789/", key)
+    assert r.status == 404
+
+
+def test_key_required_and_checked(srv):
+    access, _, key = srv.user("keyholder")
+    r = srv.request("GET", "/books/")
+    assert r.status == 400 and r.json == {"message": "API key required"}
+    for bad in ("not-a-key", str(uuid.uuid4()), key + "0", key[:-1], "Bearer " + access, key + " x",
+                "'; DROP TABLE api_keys; --"):
+        r = srv.books("GET", "/books/", bad)
+        assert r.status == 401 and r.json == {"message": "Unauthorized. Invalid API key"}, (bad, r)
+    spellings = [key, key.upper(), key.replace("-", ""), "{%s}" % key, "urn:uuid:" + key]
+    for s in spellings:
+        assert srv.books("GET", "/books/", s).status == 200, s
+    assert srv.request("GET", "/books/", headers={"Authorization": "Api-Key " + key}).status == 200
+    assert srv.request("GET", "/books/", headers={"X-API-Key": key}).status == 200
+    # The key is checked before the method: no key, wrong method -> 400.
+    r = srv.request("DELETE", "/books/")
+    assert r.status == 400
+    r = srv.books("DELETE", "/books/", key)
+    assert r.status == 405 and r.header("Allow") == "GET, HEAD, POST"
+
+
+def test_regenerated_key_refused_at_once(srv):
+    access, _, key = srv.user("rotator")
+    assert srv.books("GET", "/books/", key).status == 200
+    new = srv.request("PUT", "/users/api_key/get/", headers=bearer(access)).json["data"]["key"]
+    r = srv.books("GET", "/books/", key)
+    assert r.status == 401
+    assert srv.books("GET", "/books/", new).status == 200
+
+
+def test_quota_headers_on_every_books_reply(srv):
+    _, _, key = srv.user("headers")
+    for method, path, body, status in (("GET", "/books/", None, 200), ("GET", "/books/424242/", None, 404),
+                                       ("POST", "/books/", {}, 400), ("DELETE", "/books/", None, 405)):
+        r = srv.books(method, path, key, body)
+        assert r.status == status, r
+        assert r.header("RateLimit-Policy") == '"api_key";q=1000;w=60', r
+        assert r.header("RateLimit").startswith('"api_key";r='), r
+    assert srv.request("GET", "/healthz").header("RateLimit") is None

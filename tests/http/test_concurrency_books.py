@@ -1,0 +1,53 @@
+"""Exact limits under concurrency: threads in one keygate, and two keygate
+processes sharing one segment and one database. Run under ThreadSanitizer
+by `make check` (TEST_ONLY=concurrency)."""
+import threading
+
+from harness import Server, bearer
+
+
+def fire(servers, key, clients, per_client):
+    codes = []
+    lock = threading.Lock()
+
+    def client(i):
+        srv = servers[i % len(servers)]
+        for _ in range(per_client):
+            r = srv.books("GET", "/books/", key)
+            with lock:
+                codes.append(r.status)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return codes
+
+
+def test_64_clients_one_key_exactly_n():
+    srv = Server(args=["-o", "throttle.api_key=20/hour", "-o", "server.threads=2"])
+    srv.start()
+    _, _, key = srv.user("hammered")
+    codes = fire([srv], key, 64, 3)
+    assert codes.count(200) == 20, codes
+    assert codes.count(429) == 64 * 3 - 20
+    srv.stop()
+
+
+def test_two_processes_share_limits_and_keys():
+    args = ["-o", "throttle.api_key=25/hour", "-o", "server.threads=2"]
+    a = Server(args=args)
+    a.start()
+    b = Server(args=args, data_dir=a.data_dir, shm_name=a.shm_name)
+    b.start()
+    assert a.port != b.port
+    access, _, key = a.user("shared")
+    codes = fire([a, b], key, 64, 2)
+    assert codes.count(200) == 25, codes
+    # A key regenerated through one process is refused by the other at once.
+    new = b.request("PUT", "/users/api_key/get/", headers=bearer(access)).json["data"]["key"]
+    assert a.books("GET", "/books/", key).status == 401
+    assert a.books("GET", "/books/", new).status == 429  # same user, same window
+    b.stop()
+    a.stop()
