@@ -2,7 +2,11 @@
 # PREFIX, DESTDIR, BUILD (output directory).
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
 SYSCONFDIR ?= $(PREFIX)/etc
+endif
 BUILD   ?= build
 CC      ?= cc
 PKG_CONFIG ?= pkg-config

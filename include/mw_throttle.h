@@ -17,8 +17,9 @@
  * client address (login, signup). */
 enum stage_rc mw_throttle(struct request *req);
 
-/* One decision for scope and key. spend = 0 only looks. STAGE_DONE when a
- * reply (429, or 503 when the store fails and on_error = deny) is queued. */
+/* One decision for scope and key. spend = 0 only looks (and adds quota
+ * headers only when it refuses). STAGE_DONE when a reply (429, or 503 when
+ * the store fails and on_error = deny) is queued. */
 enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend);
 
 /* The key of the client's address; -1 when it cannot be had. */

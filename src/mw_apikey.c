@@ -41,7 +41,6 @@ enum stage_rc mw_apikey(struct request *req)
 	/* An address that has guessed too often is refused before lookup. */
 	if (mw_throttle_check(req, SCOPE_INVALID_KEY, client, 0) == STAGE_DONE)
 		return STAGE_DONE;
-	req->nheaders = 0; /* the invalid_key quota is shown only on 401/429 */
 
 	int rc = STORE_NOT_FOUND;
 	if (apikey_parse(text, strlen(text), key) == 0) {

@@ -58,7 +58,9 @@ enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, 
 		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
 		return STAGE_DONE;
 	}
-	quota_headers(req, scope, &d);
+	/* A look (spend = 0) that admits changes nothing and says nothing. */
+	if (spend || !d.admitted)
+		quota_headers(req, scope, &d);
 	if (d.admitted)
 		return STAGE_NEXT;
 	refuse(req, scope, &d);
