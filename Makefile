@@ -63,15 +63,21 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all run test check unit http install uninstall clean deps deps-test format
 all: $(BIN)
 
+# V=1 shows the full command lines.
+Q := $(if $(V),,@)
+
 $(BIN): $(CORE_OBJ) $(MAIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/migrations_data.o: $(BUILD)/migrations_data.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/migrations_data.c: $(MIGRATIONS) scripts/embed_migrations.sh
 	@mkdir -p $(BUILD)
@@ -79,7 +85,8 @@ $(BUILD)/migrations_data.c: $(MIGRATIONS) scripts/embed_migrations.sh
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 deps:
 	@sh scripts/deps.sh

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parse.h"
+
 /*
  * Rate limits behind one interface: a scope (which rate), a 64-bit key
  * (a user id, or a client address through throttle_key_addr) and the
@@ -32,8 +34,9 @@ struct throttle;
 struct config;
 
 struct throttle_ops {
-	int (*decide)(struct throttle *t, enum throttle_scope scope, uint64_t key, uint64_t now_ms, int spend,
-	    struct throttle_decision *out);
+	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+	    uint64_t now_ms, int spend, struct throttle_decision *out);
+	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
 	uint64_t (*key_addr)(const struct throttle *t, const uint8_t addr[16]);
 	void (*close)(struct throttle *t);
 };
@@ -46,10 +49,16 @@ struct throttle {
 struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen);
 void throttle_close(struct throttle *t);
 
-/* Decide (spend = 1) or only look (spend = 0). 0, or -1 when the store
- * cannot answer (the caller applies its failure policy). */
-int throttle_decide(struct throttle *t, enum throttle_scope scope, uint64_t key, uint64_t now_ms, int spend,
-    struct throttle_decision *out);
+/* Decide (spend = 1) or only look (spend = 0) under rate, which must fit
+ * the store (throttle_fits). 0, or -1 when the store cannot answer (the
+ * caller applies its failure policy). */
+int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+    uint64_t now_ms, int spend, struct throttle_decision *out);
+/* Whether the store, as laid out, can apply rate to scope (a reload may
+ * change N within the slots the entries have, and W; not more): 0 or -1. */
+int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+/* The configured rate of a scope. */
+const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope scope);
 
 /* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d). */
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);

@@ -14,13 +14,16 @@
  * admitted in (t - W, t]. Refused requests are not recorded.
  *
  * Exact mode (N <= WINDOW_RING_MAX and W < 2^31 ms): a ring of the last N
- * admitted times, 4 bytes each, as milliseconds modulo 2^32.
+ * admitted times, 4 bytes each, as milliseconds modulo 2^32. The ring has
+ * N rounded up to a power of two (at least WINDOW_RING_MIN) slots, so that
+ * a reload can raise N that far, and change W freely, on the same layout.
  * Bucketed mode (larger N or W): WINDOW_BUCKETS + 1 counters of width
  * w = ceil(W / WINDOW_BUCKETS). Every bucket that overlaps the window is
  * counted whole, so it never admits more than N in any window; it may
  * refuse up to w (W/64) early.
  */
 #define WINDOW_RING_MAX 1024u
+#define WINDOW_RING_MIN 8u
 #define WINDOW_BUCKETS 64u
 
 struct window_entry {
@@ -49,7 +52,11 @@ struct window_result {
 			       When refused: the wait after which a retry is admitted */
 };
 
+/* The layout and rate for rate. */
 void window_shape_init(struct window_shape *ws, const struct rate *rate);
+/* layout with another rate, when the entries it laid out can hold it:
+ * 0, or -1 when rate needs another layout. */
+int window_shape_with(const struct window_shape *layout, const struct rate *rate, struct window_shape *out);
 
 /* Clear an entry and give it to key. */
 void window_reset(const struct window_shape *ws, struct window_entry *e, uint64_t key);

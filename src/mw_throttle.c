@@ -51,7 +51,8 @@ enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, 
 {
 	struct throttle_decision d;
 
-	if (throttle_decide(req->app->throttle, scope, key, throttle_now_ms(), spend, &d) == -1) {
+	const struct rate *rate = throttle_rate(req->app->cfg, scope);
+	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, &d) == -1) {
 		log_warnx("throttle: the %s store cannot answer", throttle_scope_name(scope));
 		if (req->app->cfg->fail_open)
 			return STAGE_NEXT;

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "config.h"
 #include "throttle_shm.h"
 
 struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen)
@@ -16,10 +17,26 @@ void throttle_close(struct throttle *t)
 		t->ops->close(t);
 }
 
-int throttle_decide(struct throttle *t, enum throttle_scope scope, uint64_t key, uint64_t now_ms, int spend,
-    struct throttle_decision *out)
+int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+    uint64_t now_ms, int spend, struct throttle_decision *out)
 {
-	return t->ops->decide(t, scope, key, now_ms, spend, out);
+	return t->ops->decide(t, scope, rate, key, now_ms, spend, out);
+}
+
+int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate)
+{
+	return t->ops->fits(t, scope, rate);
+}
+
+const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope scope)
+{
+	switch (scope) {
+	case SCOPE_API_KEY: return &cfg->rate_api_key;
+	case SCOPE_LOGIN: return &cfg->rate_login;
+	case SCOPE_SIGNUP: return &cfg->rate_signup;
+	case SCOPE_INVALID_KEY: return &cfg->rate_invalid_key;
+	default: return NULL;
+	}
 }
 
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]) { return t->ops->key_addr(t, addr); }

@@ -53,10 +53,10 @@ struct shm_lock {
 };
 
 struct shm_scope {
-	uint32_t limit;
-	uint32_t window_s;
-	uint32_t entry_size;
+	uint32_t slots;      /* ring times or bucket counters per entry */
 	uint32_t bucketed;
+	uint64_t bucket_ms;  /* bucketed: the width the counters were laid out for */
+	uint32_t entry_size;
 	uint32_t nstripes;
 	uint32_t stripe_slots;
 	uint64_t locks_off;
@@ -84,17 +84,6 @@ struct throttle_shm {
 	struct window_shape shapes[SCOPE_COUNT];
 };
 
-static const struct rate *scope_rate(const struct config *cfg, enum throttle_scope s)
-{
-	switch (s) {
-	case SCOPE_API_KEY: return &cfg->rate_api_key;
-	case SCOPE_LOGIN: return &cfg->rate_login;
-	case SCOPE_SIGNUP: return &cfg->rate_signup;
-	case SCOPE_INVALID_KEY: return &cfg->rate_invalid_key;
-	default: return NULL;
-	}
-}
-
 static void read_boot_id(char out[40])
 {
 	memset(out, 0, 40);
@@ -119,11 +108,11 @@ static void layout_compute(const struct config *cfg, struct shm_header *h, struc
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
 		struct shm_scope *sc = &h->scopes[s];
 		struct window_shape *ws = &shapes[s];
-		window_shape_init(ws, scope_rate(cfg, (enum throttle_scope)s));
-		sc->limit = ws->limit;
-		sc->window_s = (uint32_t)(ws->window_ms / 1000);
-		sc->entry_size = ws->entry_size;
+		window_shape_init(ws, throttle_rate(cfg, (enum throttle_scope)s));
+		sc->slots = ws->slots;
 		sc->bucketed = (uint32_t)ws->bucketed;
+		sc->bucket_ms = ws->bucket_ms;
+		sc->entry_size = ws->entry_size;
 		sc->nstripes = cfg->capacity / STRIPE_MIN_SLOTS;
 		if (sc->nstripes > STRIPES_MAX)
 			sc->nstripes = STRIPES_MAX;
@@ -222,10 +211,18 @@ static const char *header_mismatch(const struct shm_header *have, const struct s
 	}
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
 		const struct shm_scope *a = &have->scopes[s], *b = &want->scopes[s];
-		if (a->limit != b->limit || a->window_s != b->window_s || a->entry_size != b->entry_size ||
-		    a->nstripes != b->nstripes || a->stripe_slots != b->stripe_slots || a->table_off != b->table_off) {
-			snprintf(buf, len, "it was made for %s = %u/%us, this configuration says %u/%us",
-			    throttle_scope_name((enum throttle_scope)s), a->limit, a->window_s, b->limit, b->window_s);
+		const char *name = throttle_scope_name((enum throttle_scope)s);
+		if (a->bucketed != b->bucketed || a->slots != b->slots || a->bucket_ms != b->bucket_ms) {
+			if (!a->bucketed && !b->bucketed)
+				snprintf(buf, len, "its %s entries hold %u times; this %s rate needs %u", name, a->slots,
+				    name, b->slots);
+			else
+				snprintf(buf, len, "its %s entries are laid out for another kind of %s rate", name, name);
+			return buf;
+		}
+		if (a->entry_size != b->entry_size || a->nstripes != b->nstripes || a->stripe_slots != b->stripe_slots ||
+		    a->table_off != b->table_off) {
+			snprintf(buf, len, "its %s table has another geometry", name);
 			return buf;
 		}
 	}
@@ -336,11 +333,10 @@ static int stripe_enter(struct throttle_shm *ts, enum throttle_scope s, uint32_t
  * refusing anyone (its window is forgotten: counted in `evictions`). A key
  * being refused is never evicted. NULL when every candidate is refusing.
  */
-static struct window_entry *entry_find(struct throttle_shm *ts, enum throttle_scope s, uint32_t stripe,
-    uint32_t start, uint64_t key, uint64_t now, int create, uint64_t *wait_ms)
+static struct window_entry *entry_find(struct throttle_shm *ts, const struct window_shape *ws,
+    enum throttle_scope s, uint32_t stripe, uint32_t start, uint64_t key, uint64_t now, int create, uint64_t *wait_ms)
 {
 	struct shm_scope *sc = &ts->hdr->scopes[s];
-	const struct window_shape *ws = &ts->shapes[s];
 	struct window_entry *empty = NULL, *expired = NULL, *lru = NULL;
 	uint32_t probe = sc->stripe_slots < PROBE_MAX ? sc->stripe_slots : PROBE_MAX;
 
@@ -371,22 +367,30 @@ static struct window_entry *entry_find(struct throttle_shm *ts, enum throttle_sc
 	return e;
 }
 
-static int shm_decide(struct throttle *t, enum throttle_scope s, uint64_t key, uint64_t now_ms, int spend,
-    struct throttle_decision *out)
+static int shm_fits(const struct throttle *t, enum throttle_scope s, const struct rate *rate)
+{
+	const struct throttle_shm *ts = (const struct throttle_shm *)t;
+	struct window_shape ws;
+	return window_shape_with(&ts->shapes[s], rate, &ws);
+}
+
+static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key,
+    uint64_t now_ms, int spend, struct throttle_decision *out)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct shm_scope *sc = &ts->hdr->scopes[s];
-	const struct window_shape *ws = &ts->shapes[s];
+	struct window_shape shape;
+	const struct window_shape *ws = &shape;
 	struct window_result r;
 	uint64_t h = mix(key), wait_ms;
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || window_shape_with(&ts->shapes[s], rate, &shape) == -1)
 		return -1;
+	struct shm_scope *sc = &ts->hdr->scopes[s];
 	uint32_t stripe = (uint32_t)(h % sc->nstripes);
 	if (stripe_enter(ts, s, stripe) == -1)
 		return -1;
-	struct window_entry *e = entry_find(ts, s, stripe, (uint32_t)((h >> 32) % sc->stripe_slots), key, now_ms, spend,
-	    &wait_ms);
+	struct window_entry *e =
+	    entry_find(ts, ws, s, stripe, (uint32_t)((h >> 32) % sc->stripe_slots), key, now_ms, spend, &wait_ms);
 	if (e != NULL) {
 		window_decide(ws, e, now_ms, spend, &r);
 	} else if (!spend) { /* never seen: the whole quota */
@@ -398,8 +402,8 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, uint64_t key, u
 	}
 	pthread_mutex_unlock(&stripe_lock(ts->hdr, sc, stripe)->mutex);
 	out->admitted = r.admitted;
-	out->limit = ws->limit;
-	out->window_s = sc->window_s;
+	out->limit = rate->limit;
+	out->window_s = rate->window_s;
 	out->remaining = r.remaining;
 	out->reset_ms = r.reset_ms;
 	return 0;
@@ -425,6 +429,7 @@ static void shm_close(struct throttle *t)
 
 static const struct throttle_ops shm_ops = {
 	.decide = shm_decide,
+	.fits = shm_fits,
 	.key_addr = shm_key_addr,
 	.close = shm_close,
 };

@@ -3,20 +3,43 @@
 
 #include <string.h>
 
+static int needs_buckets(const struct rate *rate)
+{
+	return rate->limit > WINDOW_RING_MAX || (uint64_t)rate->window_s * 1000 >= (1ull << 31);
+}
+
 void window_shape_init(struct window_shape *ws, const struct rate *rate)
 {
 	ws->limit = rate->limit;
 	ws->window_ms = (uint64_t)rate->window_s * 1000;
-	ws->bucketed = rate->limit > WINDOW_RING_MAX || ws->window_ms >= (1ull << 31);
+	ws->bucketed = needs_buckets(rate);
 	if (ws->bucketed) {
 		ws->slots = WINDOW_BUCKETS + 1;
 		ws->bucket_ms = (ws->window_ms + WINDOW_BUCKETS - 1) / WINDOW_BUCKETS;
 	} else {
-		ws->slots = rate->limit;
+		/* Room to raise N by a reload without a new layout. */
+		ws->slots = WINDOW_RING_MIN;
+		while (ws->slots < rate->limit)
+			ws->slots *= 2;
 		ws->bucket_ms = 0;
 	}
 	uint32_t size = (uint32_t)(sizeof(struct window_entry) + ws->slots * sizeof(uint32_t));
 	ws->entry_size = (size + 7u) & ~7u;
+}
+
+int window_shape_with(const struct window_shape *layout, const struct rate *rate, struct window_shape *out)
+{
+	struct window_shape want;
+
+	window_shape_init(&want, rate);
+	if (want.bucketed != layout->bucketed)
+		return -1;
+	if (layout->bucketed ? want.bucket_ms != layout->bucket_ms : rate->limit > layout->slots)
+		return -1;
+	*out = *layout;
+	out->limit = want.limit;
+	out->window_ms = want.window_ms;
+	return 0;
 }
 
 void window_reset(const struct window_shape *ws, struct window_entry *e, uint64_t key)
@@ -53,8 +76,12 @@ static void ring_decide(const struct window_shape *ws, struct window_entry *e, u
 		e->count++;
 		e->last_ms = now;
 	}
-	out->remaining = ws->limit - e->count;
-	out->reset_ms = e->count > 0 ? ws->window_ms - (uint32_t)(now32 - e->data[e->head]) : 0;
+	out->remaining = e->count < ws->limit ? ws->limit - e->count : 0;
+	/* The next slot frees when the oldest time that keeps us at the limit
+	 * expires (after a reload lowered N, more than one must). */
+	uint32_t skip = e->count >= ws->limit ? e->count - ws->limit : 0;
+	uint32_t t = e->data[(e->head + skip) % ws->slots];
+	out->reset_ms = e->count > 0 ? ws->window_ms - (uint32_t)(now32 - t) : 0;
 }
 
 static void bucket_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend,
@@ -83,10 +110,12 @@ static void bucket_decide(const struct window_shape *ws, struct window_entry *e,
 		e->count++;
 		e->last_ms = now;
 	}
-	out->remaining = ws->limit - e->count;
+	out->remaining = e->count < ws->limit ? ws->limit - e->count : 0;
 	out->reset_ms = 0;
+	uint64_t need = e->count >= ws->limit ? (uint64_t)e->count - ws->limit + 1 : 1, freed = 0;
 	for (uint64_t j = 0; j < ws->slots && e->count > 0; j++) {
-		if (e->data[(e->head + j) % ws->slots] == 0)
+		freed += e->data[(e->head + j) % ws->slots];
+		if (freed < need)
 			continue;
 		/* Bucket base+j leaves the window when kmin passes it. */
 		uint64_t leaves = (e->base + j + 1) * w + ws->window_ms - 1;
@@ -122,7 +151,7 @@ int window_repair(const struct window_shape *ws, struct window_entry *e)
 		e->count = (uint32_t)sum;
 		return 1;
 	}
-	if (e->head < ws->slots && e->count <= ws->limit)
+	if (e->head < ws->slots && e->count <= ws->slots)
 		return 0;
 	/* Forget this key's window rather than misread it. */
 	uint64_t key = e->key;

@@ -59,21 +59,21 @@ static void test_shared_between_opens(void **state)
 
 	struct throttle *a = open_or_die(&cfg), *b = open_or_die(&cfg);
 	uint64_t now = throttle_now_ms();
-	assert_int_equal(throttle_decide(a, SCOPE_API_KEY, 7, now, 1, &d), 0);
+	assert_int_equal(throttle_decide(a, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 7, now, 1, &d), 0);
 	assert_true(d.admitted);
 	assert_int_equal(d.remaining, 49);
 	assert_int_equal(d.limit, 50);
 	assert_int_equal(d.window_s, 3600);
-	assert_int_equal(throttle_decide(b, SCOPE_API_KEY, 7, now, 0, &d), 0);
+	assert_int_equal(throttle_decide(b, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 7, now, 0, &d), 0);
 	assert_int_equal(d.remaining, 49);
 	/* Scopes are separate tables. */
-	assert_int_equal(throttle_decide(b, SCOPE_LOGIN, 7, now, 0, &d), 0);
+	assert_int_equal(throttle_decide(b, SCOPE_LOGIN, throttle_rate(&cfg, SCOPE_LOGIN), 7, now, 0, &d), 0);
 	assert_int_equal(d.remaining, cfg.rate_login.limit);
 	throttle_close(a);
 	throttle_close(b);
 	/* A restart finds the window where it was. */
 	b = open_or_die(&cfg);
-	assert_int_equal(throttle_decide(b, SCOPE_API_KEY, 7, now + 1, 0, &d), 0);
+	assert_int_equal(throttle_decide(b, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 7, now + 1, 0, &d), 0);
 	assert_int_equal(d.remaining, 49);
 	throttle_close(b);
 }
@@ -87,7 +87,14 @@ static void test_other_layout_refused(void **state)
 	struct throttle *t = open_or_die(&cfg);
 	other.rate_api_key = (struct rate){ 6, 60 };
 	assert_null(throttle_shm_open(&other, err, sizeof(err)));
-	assert_non_null(strstr(err, "made for api_key = 50/3600s, this configuration says 6/60s"));
+	assert_non_null(strstr(err, "its api_key entries hold 64 times; this api_key rate needs 8"));
+	/* A rate that fits the layout (N up to 64, any W) attaches. */
+	other.rate_api_key = (struct rate){ 60, 60 };
+	struct throttle *same = throttle_shm_open(&other, err, sizeof(err));
+	assert_non_null(same);
+	assert_int_equal(throttle_fits(same, SCOPE_API_KEY, &(struct rate){ 64, 1 }), 0);
+	assert_int_equal(throttle_fits(same, SCOPE_API_KEY, &(struct rate){ 65, 1 }), -1);
+	throttle_close(same);
 	other = cfg;
 	other.capacity = 8192;
 	assert_null(throttle_shm_open(&other, err, sizeof(err)));
@@ -121,7 +128,7 @@ static void *hammer_main(void *arg)
 	struct hammer *h = arg;
 	struct throttle_decision d;
 	for (int i = 0; i < h->tries; i++) {
-		if (throttle_decide(h->t, SCOPE_API_KEY, h->key, throttle_now_ms(), 1, &d) == 0 && d.admitted)
+		if (throttle_decide(h->t, SCOPE_API_KEY, &cfg.rate_api_key, h->key, throttle_now_ms(), 1, &d) == 0 && d.admitted)
 			atomic_fetch_add(h->admitted, 1);
 	}
 	return NULL;
@@ -183,7 +190,7 @@ static void test_dead_lock_holder_recovered(void **state)
 
 	struct throttle *t = open_or_die(&cfg);
 	for (int i = 0; i < 3; i++)
-		throttle_decide(t, SCOPE_API_KEY, 3003, throttle_now_ms(), 1, &d);
+		throttle_decide(t, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 3003, throttle_now_ms(), 1, &d);
 	uint64_t before = throttle_shm_recoveries(t);
 	assert_int_equal(pipe(pfd), 0);
 	pid_t kid = fork();
@@ -200,13 +207,13 @@ static void test_dead_lock_holder_recovered(void **state)
 	/* The next locker gets the lock back at once and the window holds. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, 3003, throttle_now_ms(), 1, &d), 0);
+	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 3003, throttle_now_ms(), 1, &d), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(d.admitted);
 	assert_int_equal(d.remaining, 46);
 	assert_int_equal(throttle_shm_recoveries(t), before + 1);
 	assert_true(t1.tv_sec - t0.tv_sec < 2);
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, 3003, throttle_now_ms(), 1, &d), 0);
+	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 3003, throttle_now_ms(), 1, &d), 0);
 	assert_int_equal(d.remaining, 45);
 	close(pfd[0]);
 	close(pfd[1]);
@@ -227,20 +234,20 @@ static void test_eviction_policy(void **state)
 	uint64_t now = 5000000;
 	/* 16 keys, each refused once: all are refusing, none may go. */
 	for (uint64_t k = 1; k <= 16; k++) {
-		assert_int_equal(throttle_decide(t, SCOPE_API_KEY, k, now, 1, &d), 0);
+		assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), k, now, 1, &d), 0);
 		assert_true(d.admitted);
-		throttle_decide(t, SCOPE_API_KEY, k, now, 1, &d);
+		throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), k, now, 1, &d);
 		assert_false(d.admitted);
 	}
 	/* No room without evicting a refused key: the newcomer waits. */
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, 99, now + 1, 1, &d), 0);
+	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), 99, now + 1, 1, &d), 0);
 	assert_false(d.admitted);
 	for (uint64_t k = 1; k <= 16; k++) {
-		throttle_decide(t, SCOPE_API_KEY, k, now + 2, 0, &d);
+		throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), k, now + 2, 0, &d);
 		assert_false(d.admitted); /* every refused key still refused */
 	}
 	/* Once windows expire, their slots are reused first. */
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, 99, now + 60000, 1, &d), 0);
+	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), 99, now + 60000, 1, &d), 0);
 	assert_true(d.admitted);
 	throttle_close(t);
 	shm_unlink(small.shm_name);

@@ -43,7 +43,8 @@ static void test_exact_boundary(void **state)
 	(void)state;
 
 	assert_false(w->ws.bucketed);
-	assert_int_equal(w->ws.entry_size, 40 + 5 * 4 + 4); /* 8-aligned */
+	assert_int_equal(w->ws.slots, 8); /* N rounded up to a power of two */
+	assert_int_equal(w->ws.entry_size, 40 + 8 * 4);
 	uint64_t t0 = 1000000;
 	for (int i = 0; i < 5; i++) {
 		assert_true(hit(w, t0 + (uint64_t)i * 1000, &r));
@@ -210,6 +211,38 @@ static void test_exact_random_against_model(void **state)
 	win_free(w);
 }
 
+static void test_rate_change_on_same_layout(void **state)
+{
+	struct window_result r;
+	struct win *w = win_new(5, 60);
+	struct window_shape ws5 = w->ws, ws;
+	(void)state;
+
+	for (int i = 0; i < 5; i++)
+		assert_true(hit(w, 1000 + (uint64_t)i * 1000, &r));
+	assert_false(hit(w, 6000, &r));
+	/* Raise N to 8: the same entries, three more admissions. */
+	assert_int_equal(window_shape_with(&ws5, &(struct rate){ 8, 60 }, &ws), 0);
+	w->ws = ws;
+	for (int i = 0; i < 3; i++)
+		assert_true(hit(w, 7000, &r));
+	assert_false(hit(w, 7000, &r));
+	/* Lower N to 2: refused until 7 of the 8 times have expired; the wait
+	 * says so (the 7th oldest, at 7000, frees at 67000). */
+	assert_int_equal(window_shape_with(&ws5, &(struct rate){ 2, 60 }, &ws), 0);
+	w->ws = ws;
+	assert_false(hit(w, 8000, &r));
+	assert_int_equal(r.remaining, 0);
+	assert_int_equal(r.reset_ms, 59000);
+	assert_false(hit(w, 65999, &r));
+	assert_true(hit(w, 67000, &r));
+	/* Beyond the slots, or into buckets: another layout. */
+	assert_int_equal(window_shape_with(&ws5, &(struct rate){ 9, 60 }, &ws), -1);
+	assert_int_equal(window_shape_with(&ws5, &(struct rate){ 5000, 60 }, &ws), -1);
+	assert_int_equal(window_shape_with(&ws5, &(struct rate){ 5, 3600 }, &ws), 0);
+	win_free(w);
+}
+
 static void test_repair(void **state)
 {
 	struct win *w = win_new(5, 60);
@@ -233,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_long_idle_and_wrap),
 		cmocka_unit_test(test_bucketed_never_over_admits),
 		cmocka_unit_test(test_exact_random_against_model),
+		cmocka_unit_test(test_rate_change_on_same_layout),
 		cmocka_unit_test(test_repair),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
