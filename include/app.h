@@ -1,6 +1,9 @@
 #ifndef KEYGATE_APP_H
 #define KEYGATE_APP_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "apikey.h"
 #include "config.h"
 #include "password.h"
@@ -12,10 +15,13 @@ struct throttle;
 /*
  * What every request can reach: built by main() before the HTTP server
  * starts and read-only while it runs (each member documents its own
- * thread safety).
+ * thread safety), but for `cfg`: a reload publishes a new configuration
+ * by swapping the pointer (release); a request takes its snapshot once,
+ * when it starts (app_config, acquire), and keeps it to the end. Retired
+ * configurations are freed only at exit.
  */
 struct app {
-	const struct config *cfg;
+	const struct config *_Atomic cfg;
 	struct store *store;
 	struct throttle *throttle;
 	struct password_pool *passwords;
@@ -25,5 +31,10 @@ struct app {
 	 * the same whether or not the user exists. */
 	char dummy_hash[PASSWORD_HASH_MAX];
 };
+
+static inline const struct config *app_config(const struct app *app)
+{
+	return atomic_load_explicit(&((struct app *)(uintptr_t)app)->cfg, memory_order_acquire);
+}
 
 #endif

@@ -57,6 +57,25 @@ struct config {
 
 void config_defaults(struct config *cfg);
 
+/* Where a configuration comes from, so that a reload can read it again. */
+struct config_override {
+	const char *key; /* "section.key" */
+	const char *value;
+};
+struct config_source {
+	const char *file; /* NULL: no file */
+	char *const *envp;
+	const struct config_override *overrides;
+	int noverrides;
+};
+/* Defaults, then the file, the environment and the overrides, then
+ * config_finish: 0, or -1 with the first error in err. */
+int config_build(struct config *cfg, const struct config_source *src, char *err, size_t errlen);
+
+/* For a reload: every key that cannot change while running and differs in
+ * next is set back to cur's value, with a warning. Returns how many. */
+int config_keep_fixed(struct config *next, const struct config *cur);
+
 /* Each returns 0, or -1 with "where: [section] key: reason" in err. A
  * secret's value never appears in err. */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);

@@ -30,6 +30,7 @@ enum http_method {
 #define REQUEST_HEADERS_MAX 12
 
 struct app;
+struct config;
 struct route;
 
 struct reply_header {
@@ -40,6 +41,7 @@ struct reply_header {
 struct request {
 	struct MHD_Connection *conn;
 	const struct app *app;
+	const struct config *cfg; /* the configuration this request runs under */
 	enum http_method method;
 	const char *method_name; /* MHD's, valid for the request */
 	const char *path;        /* MHD's, decoded, no query string */
@@ -80,7 +82,7 @@ struct request {
 enum http_method http_method_from(const char *name);
 
 struct request *http_request_new(struct MHD_Connection *conn, const struct app *app, const char *method,
-    const char *path, size_t body_max);
+    const char *path);
 void http_request_free(struct request *req);
 
 /* Append body bytes; past the cap they are dropped and body_too_large set. */

@@ -34,7 +34,7 @@ static int forwarded_for(const struct config *cfg, const char *xff, unsigned cha
 
 int client_ip_get(struct request *req, unsigned char out[16])
 {
-	const struct config *cfg = req->app->cfg;
+	const struct config *cfg = req->cfg;
 	unsigned char hop[16];
 
 	if (req->client_addr_known) {

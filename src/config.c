@@ -23,42 +23,85 @@ struct key {
 	size_t size;   /* of the field, for strings */
 	uint64_t min;  /* for numbers, sizes and durations (ms) */
 	uint64_t max;
+	int live;      /* a reload (SIGHUP) may change it */
 };
 
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define MS(x) ((uint64_t)(x) * 1000)
+#define LIVE 1  /* a reload applies it */
+#define FIXED 0 /* read at start only */
 
 static const struct key keys[] = {
-	{ "server", "listen", K_LISTEN, F(listen), 0, 0 },
-	{ "server", "threads", K_UINT, F(threads), 0, 256 },
-	{ "server", "data_dir", K_STR, F(data_dir), 0, 0 },
-	{ "server", "connection_limit", K_UINT, F(connection_limit), 1, 100000 },
-	{ "server", "per_ip_connection_limit", K_UINT, F(per_ip_connection_limit), 0, 100000 },
-	{ "server", "connection_timeout", K_DURATION, F(connection_timeout_ms), MS(1), MS(3600) },
-	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024 },
-	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600) },
-	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0 },
-	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0 },
-	{ "database", "path", K_STR, F(db_path), 0, 0 },
-	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60) },
-	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0 },
-	{ "auth", "jwt_secret_file", K_STR, F(jwt_secret_file), 0, 0 },
-	{ "auth", "jwt_secret", K_SECRET, F(jwt_secret), 0, 0 },
-	{ "auth", "key_secret_file", K_STR, F(key_secret_file), 0, 0 },
-	{ "auth", "access_ttl", K_DURATION, F(access_ttl_ms), MS(1), MS(86400) * 30 },
-	{ "auth", "refresh_ttl", K_DURATION, F(refresh_ttl_ms), MS(1), MS(86400) * 365 },
-	{ "auth", "hash_threads", K_UINT, F(hash_threads), 0, 64 },
-	{ "auth", "hash_queue", K_UINT, F(hash_queue), 1, 100000 },
-	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0 },
-	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000 },
-	{ "throttle", "api_key", K_RATE, F(rate_api_key), 0, 0 },
-	{ "throttle", "login", K_RATE, F(rate_login), 0, 0 },
-	{ "throttle", "signup", K_RATE, F(rate_signup), 0, 0 },
-	{ "throttle", "invalid_key", K_RATE, F(rate_invalid_key), 0, 0 },
-	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0 },
-	{ "throttle", "on_error", K_ONERROR, F(fail_open), 0, 0 },
+	{ "server", "listen", K_LISTEN, F(listen), 0, 0, FIXED },
+	{ "server", "threads", K_UINT, F(threads), 0, 256, FIXED },
+	{ "server", "data_dir", K_STR, F(data_dir), 0, 0, FIXED },
+	{ "server", "connection_limit", K_UINT, F(connection_limit), 1, 100000, FIXED },
+	{ "server", "per_ip_connection_limit", K_UINT, F(per_ip_connection_limit), 0, 100000, FIXED },
+	{ "server", "connection_timeout", K_DURATION, F(connection_timeout_ms), MS(1), MS(3600), FIXED },
+	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024, LIVE },
+	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
+	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0, LIVE },
+	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
+	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
+	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
+	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0, FIXED },
+	{ "auth", "jwt_secret_file", K_STR, F(jwt_secret_file), 0, 0, FIXED },
+	{ "auth", "jwt_secret", K_SECRET, F(jwt_secret), 0, 0, FIXED },
+	{ "auth", "key_secret_file", K_STR, F(key_secret_file), 0, 0, FIXED },
+	{ "auth", "access_ttl", K_DURATION, F(access_ttl_ms), MS(1), MS(86400) * 30, FIXED },
+	{ "auth", "refresh_ttl", K_DURATION, F(refresh_ttl_ms), MS(1), MS(86400) * 365, FIXED },
+	{ "auth", "hash_threads", K_UINT, F(hash_threads), 0, 64, FIXED },
+	{ "auth", "hash_queue", K_UINT, F(hash_queue), 1, 100000, FIXED },
+	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0, FIXED },
+	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000, FIXED },
+	{ "throttle", "api_key", K_RATE, F(rate_api_key), 0, 0, LIVE },
+	{ "throttle", "login", K_RATE, F(rate_login), 0, 0, LIVE },
+	{ "throttle", "signup", K_RATE, F(rate_signup), 0, 0, LIVE },
+	{ "throttle", "invalid_key", K_RATE, F(rate_invalid_key), 0, 0, LIVE },
+	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0, LIVE },
+	{ "throttle", "on_error", K_ONERROR, F(fail_open), 0, 0, LIVE },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+int config_build(struct config *cfg, const struct config_source *src, char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	if (src->file != NULL && config_load_file(cfg, src->file, err, errlen) == -1)
+		return -1;
+	if (config_load_env(cfg, src->envp, err, errlen) == -1)
+		return -1;
+	for (int i = 0; i < src->noverrides; i++)
+		if (config_set(cfg, src->overrides[i].key, src->overrides[i].value, err, errlen) == -1)
+			return -1;
+	return config_finish(cfg, err, errlen);
+}
+
+static int field_equal(const struct key *k, const struct config *a, const struct config *b)
+{
+	const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+	if (k->kind == K_STR || k->kind == K_SECRET || k->kind == K_LISTEN || k->kind == K_NETS)
+		return strcmp(fa, fb) == 0;
+	return memcmp(fa, fb, k->size) == 0;
+}
+
+int config_keep_fixed(struct config *next, const struct config *cur)
+{
+	int kept = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		if (k->live || field_equal(k, next, cur))
+			continue;
+		memcpy((char *)next + k->offset, (const char *)cur + k->offset, k->size);
+		log_warnx("reload: [%s] %s cannot change while running; keeping the running value (restart to apply)",
+		    k->section, k->name);
+		kept++;
+	}
+	/* Derived from fixed keys. */
+	next->threads = cur->threads;
+	next->hash_threads = cur->hash_threads;
+	return kept;
+}
 
 void config_defaults(struct config *cfg)
 {

@@ -1,6 +1,8 @@
 /* http_request.c: per-request state, the capped body, header access. */
 #include "http_request.h"
 
+#include "app.h"
+
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,17 +48,18 @@ static int request_id_sane(const char *s)
 }
 
 struct request *http_request_new(struct MHD_Connection *conn, const struct app *app, const char *method,
-    const char *path, size_t body_max)
+    const char *path)
 {
 	struct request *req = calloc(1, sizeof(*req));
 	if (req == NULL)
 		return NULL;
 	req->conn = conn;
 	req->app = app;
+	req->cfg = app_config(app);
 	req->method_name = method;
 	req->method = http_method_from(method);
 	req->path = path;
-	req->body_cap = body_max;
+	req->body_cap = req->cfg->body_max;
 	req->started_ns = http_now_ns();
 	atomic_init(&req->offload_done, 0);
 

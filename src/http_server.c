@@ -92,7 +92,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	(void)version;
 
 	if (req == NULL) {
-		req = http_request_new(conn, srv->app, method, url, srv->app->cfg->body_max);
+		req = http_request_new(conn, srv->app, method, url);
 		if (req == NULL)
 			return http_reply_bare(conn, 500, REPLY_NOMEM);
 		*req_cls = req;
@@ -161,7 +161,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 struct http_server *http_server_start(const struct app *app, char *err, size_t errlen)
 {
-	const struct config *cfg = app->cfg;
+	const struct config *cfg = app_config(app);
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct http_server *srv = calloc(1, sizeof(*srv));

@@ -17,6 +17,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "password.h"
+#include "reload.h"
 #include "secret.h"
 #include "store.h"
 #include "throttle.h"
@@ -32,7 +33,7 @@ struct cli {
 	const char *command;
 	int check_config;
 	int noverrides;
-	char *overrides[MAX_OVERRIDES]; /* "section.key=value" */
+	struct config_override overrides[MAX_OVERRIDES]; /* point into argv */
 };
 
 static void usage(FILE *out)
@@ -60,12 +61,7 @@ static void add_override(struct cli *cli, const char *key, const char *value)
 {
 	if (cli->noverrides == MAX_OVERRIDES)
 		fatalx("too many -o options");
-	size_t len = strlen(key) + strlen(value) + 2;
-	char *s = malloc(len);
-	if (s == NULL)
-		fatalx("out of memory");
-	snprintf(s, len, "%s=%s", key, value);
-	cli->overrides[cli->noverrides++] = s;
+	cli->overrides[cli->noverrides++] = (struct config_override){ key, value };
 }
 
 static void cli_parse(int argc, char **argv, struct cli *cli)
@@ -110,24 +106,14 @@ static void cli_parse(int argc, char **argv, struct cli *cli)
 	}
 }
 
-static void config_build(struct config *cfg, struct cli *cli)
+static struct config_source config_source_of(const struct cli *cli)
 {
-	char err[512];
-
-	config_defaults(cfg);
-	if (cli->config_file != NULL && config_load_file(cfg, cli->config_file, err, sizeof(err)) == -1)
-		fatalx("config: %s", err);
-	if (config_load_env(cfg, environ, err, sizeof(err)) == -1)
-		fatalx("config: %s", err);
-	for (int i = 0; i < cli->noverrides; i++) {
-		char *eq = strchr(cli->overrides[i], '=');
-		*eq = '\0';
-		if (config_set(cfg, cli->overrides[i], eq + 1, err, sizeof(err)) == -1)
-			fatalx("config: %s", err);
-		free(cli->overrides[i]);
-	}
-	if (config_finish(cfg, err, sizeof(err)) == -1)
-		fatalx("config: %s", err);
+	return (struct config_source){
+		.file = cli->config_file,
+		.envp = environ,
+		.overrides = cli->overrides,
+		.noverrides = cli->noverrides,
+	};
 }
 
 static void data_dir_ensure(const struct config *cfg)
@@ -171,7 +157,7 @@ static void signals_block(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void serve(struct app *app, const struct config *cfg)
+static void serve(struct app *app, const struct config *cfg, const struct config_source *src)
 {
 	char err[512];
 	sigset_t set;
@@ -191,7 +177,7 @@ static void serve(struct app *app, const struct config *cfg)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: configuration reload is not supported yet; ignored");
+			reload_config(app, src);
 			continue;
 		}
 		break;
@@ -211,6 +197,7 @@ int main(int argc, char **argv)
 	struct cli cli = { 0 };
 	struct config cfg;
 	struct app app = { .cfg = &cfg };
+	struct config_source src;
 	char err[512];
 
 	if (sodium_init() < 0)
@@ -219,7 +206,9 @@ int main(int argc, char **argv)
 	if (validate_init() == -1)
 		fatalx("the C.UTF-8 locale is missing");
 	cli_parse(argc, argv, &cli);
-	config_build(&cfg, &cli);
+	src = config_source_of(&cli);
+	if (config_build(&cfg, &src, err, sizeof(err)) == -1)
+		fatalx("config: %s", err);
 	if (cli.check_config) {
 		config_print(&cfg, stdout);
 		return 0;
@@ -248,8 +237,9 @@ int main(int argc, char **argv)
 	if (password_hash_now("keygate-dummy-password", 22, app.dummy_hash) == -1)
 		fatalx("cannot hash a password (out of memory?)");
 
-	serve(&app, &cfg);
+	serve(&app, &cfg, &src);
 
+	reload_free_retired();
 	throttle_close(app.throttle);
 	store_close(app.store);
 	validate_shutdown();

@@ -20,7 +20,7 @@ static void quota_headers(struct request *req, enum throttle_scope scope, const 
 
 	http_request_add_header(req, "RateLimit-Policy", "\"%s\";q=%u;w=%u", name, d->limit, d->window_s);
 	http_request_add_header(req, "RateLimit", "\"%s\";r=%u;t=%llu", name, d->remaining, t);
-	if (req->app->cfg->legacy_headers) {
+	if (req->cfg->legacy_headers) {
 		http_request_add_header(req, "RateLimit-Limit", "%u", d->limit);
 		http_request_add_header(req, "RateLimit-Remaining", "%u", d->remaining);
 		http_request_add_header(req, "RateLimit-Reset", "%llu", t);
@@ -51,10 +51,10 @@ enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, 
 {
 	struct throttle_decision d;
 
-	const struct rate *rate = throttle_rate(req->app->cfg, scope);
+	const struct rate *rate = throttle_rate(req->cfg, scope);
 	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, &d) == -1) {
 		log_warnx("throttle: the %s store cannot answer", throttle_scope_name(scope));
-		if (req->app->cfg->fail_open)
+		if (req->cfg->fail_open)
 			return STAGE_NEXT;
 		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
 		return STAGE_DONE;
