@@ -127,6 +127,9 @@ static void clean_path(char *out, size_t cap, const char *in)
 void log_access_line(const struct log_access *a)
 {
 	char buf[1024], path[257];
+
+	if (atomic_load_explicit(&current_level, memory_order_relaxed) < LOG_LEVEL_INFO)
+		return;
 	size_t n = stamp(buf, sizeof(buf));
 
 	clean_path(path, sizeof(path), a->path);
