@@ -7,6 +7,9 @@ SYSCONFDIR ?= /etc
 else
 SYSCONFDIR ?= $(PREFIX)/etc
 endif
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD   ?= build
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
@@ -48,7 +51,7 @@ CORE_SRC := src/log.c src/parse.c src/addr.c src/config.c src/secret.c \
 	src/router.c src/pipeline.c src/mw_jwt.c src/mw_apikey.c src/mw_throttle.c \
 	src/handler_common.c src/handler_books.c \
 	src/handler_health.c src/handler_signup.c src/handler_auth.c \
-	src/handler_apikey.c src/reload.c
+	src/handler_apikey.c src/reload.c src/sdnotify.c
 MAIN_SRC := src/main.c
 GEN_SRC  := $(BUILD)/migrations_data.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -113,14 +116,23 @@ check: deps-test
 	@TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 		TEST_ONLY=concurrency UNIT_ONLY=test_throttle_shm sh tests/run.sh build/tsan
 
+# The units name the installed paths.
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/keygate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/keygate $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/keygate
 	install -m 0644 config.example.ini $(DESTDIR)$(SYSCONFDIR)/keygate/keygate.ini.example
+	install -m 0644 docs/man/man8/keygate.8 $(DESTDIR)$(MANDIR)/man8/keygate.8
+	sed -e 's|/usr/local/bin/keygate|$(BINDIR)/keygate|' -e 's|/etc/keygate/|$(SYSCONFDIR)/keygate/|g' \
+		deploy/systemd/keygate.service > $(DESTDIR)$(UNITDIR)/keygate.service
+	install -m 0644 deploy/systemd/keygate.socket $(DESTDIR)$(UNITDIR)/keygate.socket
+	install -m 0644 deploy/systemd/keygate.sysusers $(DESTDIR)$(SYSUSERSDIR)/keygate.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/keygate
+	rm -f $(DESTDIR)$(BINDIR)/keygate $(DESTDIR)$(MANDIR)/man8/keygate.8
 	rm -f $(DESTDIR)$(SYSCONFDIR)/keygate/keygate.ini.example
+	rm -f $(DESTDIR)$(UNITDIR)/keygate.service $(DESTDIR)$(UNITDIR)/keygate.socket
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/keygate.conf
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/keygate 2>/dev/null
 
 format:

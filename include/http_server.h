@@ -12,7 +12,9 @@ struct http_server;
  * workers, connection limits and timeouts from the config, one access-log
  * line per request. Start, quiesce, wait and stop are for the main thread.
  */
-struct http_server *http_server_start(const struct app *app, char *err, size_t errlen);
+/* listen_fd: a socket systemd passed (socket activation), or -1 to bind
+ * [server] listen. */
+struct http_server *http_server_start(const struct app *app, int listen_fd, char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
 unsigned http_server_port(const struct http_server *srv);
 /* Stop accepting new connections; requests in flight go on. */

@@ -23,6 +23,8 @@ if [ "${1:-}" = test ]; then
 	want_cmd python3 python3
 	want_cmd curl curl
 	want_cmd sqlite3 sqlite3
+	want_cmd systemd-analyze systemd
+	want_cmd man man-db
 fi
 
 [ -z "$need" ] && exit 0

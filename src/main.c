@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "password.h"
 #include "reload.h"
+#include "sdnotify.h"
 #include "secret.h"
 #include "store.h"
 #include "throttle.h"
@@ -157,6 +159,27 @@ static void signals_block(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Wait for a signal; with a systemd watchdog, ping it meanwhile. */
+static int next_signal(const sigset_t *set, uint64_t watchdog_usec)
+{
+	for (;;) {
+		if (watchdog_usec == 0) {
+			int sig;
+			if (sigwait(set, &sig) == 0)
+				return sig;
+			continue;
+		}
+		/* Ping at half the interval, as sd_watchdog_enabled(3) advises. */
+		uint64_t half = watchdog_usec / 2;
+		struct timespec ts = { (time_t)(half / 1000000), (long)(half % 1000000) * 1000 };
+		int sig = sigtimedwait(set, NULL, &ts);
+		if (sig > 0)
+			return sig;
+		if (errno == EAGAIN)
+			sdnotify("WATCHDOG=1");
+	}
+}
+
 static void serve(struct app *app, const struct config *cfg, const struct config_source *src)
 {
 	char err[512];
@@ -167,21 +190,23 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	app->passwords = password_pool_new(cfg->hash_threads, cfg->hash_queue, err, sizeof(err));
 	if (app->passwords == NULL)
 		fatalx("password pool: %s", err);
-	struct http_server *srv = http_server_start(app, err, sizeof(err));
+	int listen_fd = sdnotify_listen_fd();
+	struct http_server *srv = http_server_start(app, listen_fd, err, sizeof(err));
 	if (srv == NULL)
 		fatalx("http: %s", err);
-	log_info("keygate %s listening on %s (port %u), %u threads, database %s/%s", KEYGATE_VERSION, cfg->listen,
-	    http_server_port(srv), cfg->threads, cfg->data_dir, cfg->db_path);
+	log_info("keygate %s listening on %s (port %u), %u threads, database %s/%s", KEYGATE_VERSION,
+	    listen_fd >= 0 ? "a socket from systemd" : cfg->listen, http_server_port(srv), cfg->threads, cfg->data_dir,
+	    cfg->db_path);
+	/* Listening, migrated, secrets loaded: ready for traffic. */
+	sdnotify("READY=1");
 
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			reload_config(app, src);
-			continue;
-		}
-		break;
+	uint64_t watchdog = sdnotify_watchdog_usec();
+	while ((sig = next_signal(&set, watchdog)) == SIGHUP) {
+		sdnotify("RELOADING=1");
+		reload_config(app, src);
+		sdnotify("READY=1");
 	}
+	sdnotify("STOPPING=1");
 	log_info("%s: shutting down: no new connections, finishing requests in flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_server_quiesce(srv);
