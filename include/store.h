@@ -34,6 +34,9 @@ struct store_user {
 	int is_active;
 };
 
+/* Called for each user of a listing; return -1 to stop. */
+typedef int (*store_user_fn)(const struct store_user *user, int64_t date_joined, void *arg);
+
 struct store_apikey {
 	uint8_t hash[APIKEY_HASH_BYTES];
 	uint8_t box[APIKEY_BOX_BYTES];
@@ -64,6 +67,8 @@ struct store_ops {
 	int (*apikey_get)(struct store *st, int64_t user_id, struct store_apikey *out);
 	int (*apikey_replace)(struct store *st, int64_t user_id, const struct store_apikey *key);
 	int (*apikey_find)(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
+	int (*users_list)(struct store *st, store_user_fn each, void *arg);
+	int (*user_set_active)(struct store *st, const char *username, int active, int64_t *id);
 	int (*books_list)(struct store *st, int64_t author, store_book_fn each, void *arg);
 	int (*book_create)(struct store *st, int64_t author, const char *title, const char *date,
 	    struct store_book *out);
@@ -93,6 +98,11 @@ int store_user_create(struct store *st, const char *username, const char *email,
 int store_user_by_name(struct store *st, const char *username, struct store_user *out);
 int store_user_by_id(struct store *st, int64_t id, struct store_user *out);
 int store_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out);
+/* Every user, by id (the admin CLI). */
+int store_users_list(struct store *st, store_user_fn each, void *arg);
+/* Enable or disable a user by name; *id gets theirs. A disabled user's
+ * tokens and key are refused from the next request on. */
+int store_user_set_active(struct store *st, const char *username, int active, int64_t *id);
 /* Replace hash and sealed copy at once: the old key stops working. */
 int store_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key);
 /* The active user who owns the key with this hash. */

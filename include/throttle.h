@@ -37,6 +37,7 @@ struct throttle_ops {
 	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
 	    uint64_t now_ms, int spend, struct throttle_decision *out);
 	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
 	uint64_t (*key_addr)(const struct throttle *t, const uint8_t addr[16]);
 	void (*close)(struct throttle *t);
 };
@@ -59,6 +60,9 @@ int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct 
 int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
 /* The configured rate of a scope. */
 const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope scope);
+
+/* Forget key's window in scope (the admin's quota reset): 0 or -1. */
+int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key);
 
 /* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d). */
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);

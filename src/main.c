@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "app.h"
 #include "config.h"
+#include "healthcheck.h"
 #include "http_server.h"
 #include "log.h"
 #include "password.h"
@@ -33,6 +35,8 @@ extern char **environ;
 struct cli {
 	const char *config_file;
 	const char *command;
+	int nargs;
+	char **args; /* the command word and its arguments */
 	int check_config;
 	int noverrides;
 	struct config_override overrides[MAX_OVERRIDES]; /* point into argv */
@@ -41,10 +45,16 @@ struct cli {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: keygate [options] [serve | migrate]\n"
+	    "usage: keygate [options] [COMMAND]\n"
 	    "\n"
 	    "  serve (default)       run the HTTP API server\n"
 	    "  migrate               bring the database schema up to date and exit\n"
+	    "  user list             list users\n"
+	    "  user disable NAME     refuse a user's tokens and key from now on (user enable NAME undoes it)\n"
+	    "  key regenerate NAME   give a user a new API key, printed once\n"
+	    "  quota show NAME       a user's api_key window, without spending any\n"
+	    "  quota reset NAME      forget a user's api_key window\n"
+	    "  healthcheck [URL]     exit 0 if GET /healthz on the listen address (or URL) answers 200\n"
 	    "\n"
 	    "  -c, --config FILE     INI configuration file (or $KEYGATE_CONFIG)\n"
 	    "  -o section.key=VALUE  set one configuration key (repeatable)\n"
@@ -101,8 +111,12 @@ static void cli_parse(int argc, char **argv, struct cli *cli)
 		default: usage(stderr); exit(2);
 		}
 	}
-	cli->command = optind < argc ? argv[optind++] : "serve";
-	if (optind < argc || (strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0)) {
+	cli->command = optind < argc ? argv[optind] : "serve";
+	cli->args = argv + optind;
+	cli->nargs = argc - optind;
+	int takes_args = admin_is_command(cli->command) || strcmp(cli->command, "healthcheck") == 0;
+	if ((cli->nargs > 1 && !takes_args) ||
+	    (!takes_args && strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0)) {
 		usage(stderr);
 		exit(2);
 	}
@@ -238,6 +252,8 @@ int main(int argc, char **argv)
 		config_print(&cfg, stdout);
 		return 0;
 	}
+	if (strcmp(cli.command, "healthcheck") == 0)
+		return healthcheck_run(&cfg, cli.nargs > 1 ? cli.args[1] : NULL);
 	log_set_level(cfg.log_level);
 	umask(077); /* every file we create is ours alone */
 	data_dir_ensure(&cfg);
@@ -259,6 +275,12 @@ int main(int argc, char **argv)
 	    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN), throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
 	    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY), cfg.capacity);
 	secrets_load(&app, &cfg);
+	if (admin_is_command(cli.command)) {
+		int status = admin_run(&app, cli.nargs, cli.args);
+		throttle_close(app.throttle);
+		store_close(app.store);
+		return status;
+	}
 	if (password_hash_now("keygate-dummy-password", 22, app.dummy_hash) == -1)
 		fatalx("cannot hash a password (out of memory?)");
 

@@ -67,3 +67,10 @@ int store_book_update(struct store *st, int64_t id, int64_t author, const char *
 }
 
 int store_book_delete(struct store *st, int64_t id, int64_t author) { return st->ops->book_delete(st, id, author); }
+
+int store_users_list(struct store *st, store_user_fn each, void *arg) { return st->ops->users_list(st, each, arg); }
+
+int store_user_set_active(struct store *st, const char *username, int active, int64_t *id)
+{
+	return st->ops->user_set_active(st, username, active, id);
+}

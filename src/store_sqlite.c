@@ -40,6 +40,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_KEY_REPLACE] = "UPDATE api_keys SET key_hash = ?2, key_box = ?3, created_at = ?4 WHERE user_id = ?1",
 	[S_KEY_FIND] = "SELECT k.user_id FROM api_keys k JOIN users u ON u.id = k.user_id "
 		       "WHERE k.key_hash = ?1 AND u.is_active = 1",
+	[S_USERS_LIST] = "SELECT id, username, email, password_hash, is_active, date_joined FROM users ORDER BY id",
+	[S_USER_SET_ACTIVE] = "UPDATE users SET is_active = ?2 WHERE username = ?1 RETURNING id",
 	[S_BOOKS_LIST] = "SELECT id, title, author_id, publication_date FROM books WHERE author_id = ?1 ORDER BY id",
 	[S_BOOK_INSERT] = "INSERT INTO books (title, author_id, publication_date) VALUES (?1, ?2, ?3)",
 	[S_BOOK_GET] = "SELECT id, title, author_id, publication_date FROM books WHERE id = ?1 AND author_id = ?2",
@@ -210,6 +212,8 @@ static const struct store_ops sqlite_ops = {
 	.apikey_get = sqlite_apikey_get,
 	.apikey_replace = sqlite_apikey_replace,
 	.apikey_find = sqlite_apikey_find,
+	.users_list = sqlite_users_list,
+	.user_set_active = sqlite_user_set_active,
 	.books_list = sqlite_books_list,
 	.book_create = sqlite_book_create,
 	.book_get = sqlite_book_get,

@@ -40,16 +40,20 @@ rollback:
 	return rc;
 }
 
+static void user_columns(sqlite3_stmt *q, struct store_user *out)
+{
+	out->id = sqlite3_column_int64(q, 0);
+	sqlite_copy_text(out->username, sizeof(out->username), q, 1);
+	sqlite_copy_text(out->email, sizeof(out->email), q, 2);
+	sqlite_copy_text(out->password_hash, sizeof(out->password_hash), q, 3);
+	out->is_active = sqlite3_column_int(q, 4);
+}
+
 static int user_row(struct conn *c, sqlite3_stmt *q, struct store_user *out)
 {
 	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(q, 0);
-		sqlite_copy_text(out->username, sizeof(out->username), q, 1);
-		sqlite_copy_text(out->email, sizeof(out->email), q, 2);
-		sqlite_copy_text(out->password_hash, sizeof(out->password_hash), q, 3);
-		out->is_active = sqlite3_column_int(q, 4);
-	}
+	if (rc == SQLITE_ROW)
+		user_columns(q, out);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
@@ -139,3 +143,48 @@ int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], 
 	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
 }
 
+
+int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
+{
+	struct conn *c = sqlite_conn(st);
+	struct store_user u;
+	int rc;
+
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	sqlite3_stmt *q = c->stmt[S_USERS_LIST];
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		user_columns(q, &u);
+		if (each(&u, sqlite3_column_int64(q, 5), arg) == -1) {
+			sqlite_done(q);
+			return STORE_ERR;
+		}
+	}
+	sqlite_done(q);
+	return rc == SQLITE_DONE ? STORE_OK : sqlite_map_rc(c, rc);
+}
+
+int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id)
+{
+	struct conn *c = sqlite_conn(st);
+	int rc;
+
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	if ((rc = sqlite_begin(c)) != STORE_OK)
+		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	sqlite3_stmt *q = c->stmt[S_USER_SET_ACTIVE];
+	sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, active != 0);
+	int step = sqlite3_step(q);
+	if (step == SQLITE_ROW)
+		*id = sqlite3_column_int64(q, 0);
+	while (step == SQLITE_ROW)
+		step = sqlite3_step(q);
+	sqlite_done(q);
+	rc = step == SQLITE_DONE ? (sqlite3_changes(c->db) > 0 ? STORE_OK : STORE_NOT_FOUND) : sqlite_map_rc(c, step);
+	if (rc == STORE_OK && (rc = sqlite_commit(c)) == STORE_OK)
+		return STORE_OK;
+	sqlite_rollback(c);
+	return rc;
+}

@@ -39,6 +39,11 @@ const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope s
 	}
 }
 
+int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key)
+{
+	return t->ops->forget(t, scope, key);
+}
+
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]) { return t->ops->key_addr(t, addr); }
 
 uint64_t throttle_now_ms(void)

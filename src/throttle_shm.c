@@ -409,6 +409,25 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
 	return 0;
 }
 
+static int shm_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	uint64_t h = mix(key), wait_ms;
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
+		return -1;
+	struct shm_scope *sc = &ts->hdr->scopes[s];
+	uint32_t stripe = (uint32_t)(h % sc->nstripes);
+	if (stripe_enter(ts, s, stripe) == -1)
+		return -1;
+	struct window_entry *e = entry_find(ts, &ts->shapes[s], s, stripe, (uint32_t)((h >> 32) % sc->stripe_slots),
+	    key, 0, 0, &wait_ms);
+	if (e != NULL) /* keep the key in its slot: later keys probe past it */
+		window_reset(&ts->shapes[s], e, key);
+	pthread_mutex_unlock(&stripe_lock(ts->hdr, sc, stripe)->mutex);
+	return 0;
+}
+
 static uint64_t shm_key_addr(const struct throttle *t, const uint8_t addr[16])
 {
 	const struct throttle_shm *ts = (const struct throttle_shm *)t;
@@ -430,6 +449,7 @@ static void shm_close(struct throttle *t)
 static const struct throttle_ops shm_ops = {
 	.decide = shm_decide,
 	.fits = shm_fits,
+	.forget = shm_forget,
 	.key_addr = shm_key_addr,
 	.close = shm_close,
 };
