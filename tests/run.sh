@@ -28,7 +28,7 @@ if [ -z "${TEST_ONLY:-}" ] || [ -n "${UNIT_ONLY:-}" ]; then
 	done
 fi
 
-KEYGATE_BIN="$BUILD/keygate" python3 tests/http/run.py >"$out" 2>&1
+KG_TEST_BIN="$BUILD/keygate" python3 tests/http/run.py >"$out" 2>&1
 rc=$?
 cat "$out"
 line=$(tail -n 1 "$out")

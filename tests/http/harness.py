@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-BIN = os.environ.get("KEYGATE_BIN", "build/keygate")
+BIN = os.environ.get("KG_TEST_BIN", "build/keygate")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
 # Secrets seen by tests; the runner checks none of them reached a log.

@@ -5,7 +5,7 @@ failing server, and a closing "N passed, M failed" line.
 
 A module's SERVER dict (args, env, config_text) describes the server its
 tests share; tests that need their own start one with harness.Server.
-Environment: KEYGATE_BIN (the binary), TEST_ONLY (a file-name filter).
+Environment: KG_TEST_BIN (the binary), TEST_ONLY (a file-name filter).
 """
 import glob
 import importlib.util

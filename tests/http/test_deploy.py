@@ -8,7 +8,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def test_systemd_units_verify():
-    binary = os.path.abspath(os.environ.get("KEYGATE_BIN", "build/keygate"))
+    binary = os.path.abspath(os.environ.get("KG_TEST_BIN", "build/keygate"))
     d = tempfile.mkdtemp(prefix="kg-units-")
     with open(os.path.join(ROOT, "deploy/systemd/keygate.service")) as f:
         unit = f.read()
