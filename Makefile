@@ -51,7 +51,7 @@ CORE_SRC := src/log.c src/parse.c src/addr.c src/config.c src/secret.c \
 	src/router.c src/pipeline.c src/mw_jwt.c src/mw_apikey.c src/mw_throttle.c \
 	src/handler_common.c src/handler_books.c \
 	src/handler_health.c src/handler_signup.c src/handler_auth.c \
-	src/handler_apikey.c src/reload.c src/sdnotify.c src/admin.c src/healthcheck.c
+	src/handler_apikey.c src/reload.c src/sdnotify.c src/admin.c src/healthcheck.c src/metrics.c src/http_admin.c
 MAIN_SRC := src/main.c
 GEN_SRC  := $(BUILD)/migrations_data.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))

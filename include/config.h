@@ -29,6 +29,8 @@ struct config {
 	uint64_t body_max;
 	uint64_t shutdown_grace_ms;
 	enum log_level log_level;
+	int access_log_json; /* access_log = json */
+	char admin_listen[128]; /* "" = no admin listener */
 	char trusted_proxies[512];
 	struct addr_net trusted[ADDR_NETS_MAX]; /* parsed trusted_proxies */
 	int ntrusted;

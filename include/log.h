@@ -32,6 +32,7 @@ struct log_access {
 	size_t bytes;     /* response body bytes */
 	uint64_t usec;    /* first byte of headers to response queued */
 	int64_t user_id;  /* 0 when unknown */
+	int json;         /* one JSON object per line instead of text */
 };
 void log_access_line(const struct log_access *a);
 

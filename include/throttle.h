@@ -30,6 +30,15 @@ struct throttle_decision {
 			       refused, the wait after which a retry is admitted */
 };
 
+/* Table figures of one scope, shared by all processes. */
+struct throttle_stats {
+	uint64_t capacity;
+	uint64_t used;       /* entries that hold a key */
+	uint64_t evictions;  /* live windows dropped to make room */
+	uint64_t full;       /* requests refused for want of an entry */
+	uint64_t recoveries; /* stripes repaired after a dead holder */
+};
+
 struct throttle;
 struct config;
 
@@ -38,6 +47,7 @@ struct throttle_ops {
 	    uint64_t now_ms, int spend, struct throttle_decision *out);
 	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
 	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
+	int (*stats)(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
 	uint64_t (*key_addr)(const struct throttle *t, const uint8_t addr[16]);
 	void (*close)(struct throttle *t);
 };
@@ -63,6 +73,9 @@ const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope s
 
 /* Forget key's window in scope (the admin's quota reset): 0 or -1. */
 int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key);
+
+/* The scope's table figures, for /metrics: 0 or -1. */
+int throttle_stats(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
 
 /* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d). */
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);

@@ -13,7 +13,7 @@
 
 #include "addr.h"
 
-enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC, K_NETS, K_ONERROR };
+enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC, K_NETS, K_ONERROR, K_LISTEN_OPT, K_LOGFORMAT };
 
 struct key {
 	const char *section;
@@ -41,6 +41,8 @@ static const struct key keys[] = {
 	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024, LIVE },
 	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
 	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0, LIVE },
+	{ "server", "access_log", K_LOGFORMAT, F(access_log_json), 0, 0, LIVE },
+	{ "server", "admin_listen", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
 	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
 	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
 	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
@@ -79,7 +81,8 @@ int config_build(struct config *cfg, const struct config_source *src, char *err,
 static int field_equal(const struct key *k, const struct config *a, const struct config *b)
 {
 	const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
-	if (k->kind == K_STR || k->kind == K_SECRET || k->kind == K_LISTEN || k->kind == K_NETS)
+	if (k->kind == K_STR || k->kind == K_SECRET || k->kind == K_LISTEN || k->kind == K_NETS ||
+	    k->kind == K_LISTEN_OPT)
 		return strcmp(fa, fb) == 0;
 	return memcmp(fa, fb, k->size) == 0;
 }
@@ -115,6 +118,8 @@ void config_defaults(struct config *cfg)
 		.body_max = 64 * 1024,
 		.shutdown_grace_ms = MS(10),
 		.log_level = LOG_LEVEL_INFO,
+		.access_log_json = 0,
+		.admin_listen = "127.0.0.1:9100",
 		.db_path = "keygate.db",
 		.busy_timeout_ms = MS(5),
 		.synchronous_full = 1,
@@ -151,7 +156,7 @@ static int apply_str(const struct key *k, char *field, const char *value, char *
 		snprintf(err, errlen, "too long (at most %zu bytes)", k->size - 1);
 		return -1;
 	}
-	if (len == 0 && k->kind != K_SECRET && k->kind != K_NETS) {
+	if (len == 0 && k->kind != K_SECRET && k->kind != K_NETS && k->kind != K_LISTEN_OPT) {
 		snprintf(err, errlen, "must not be empty");
 		return -1;
 	}
@@ -169,13 +174,21 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 	case K_STR:
 	case K_SECRET:
 		return apply_str(k, field, value, err, errlen);
-	case K_LISTEN: {
+	case K_LISTEN:
+	case K_LISTEN_OPT: {
 		struct sockaddr_storage ss;
 		socklen_t sl;
-		if (addr_parse_listen(value, &ss, &sl, err, errlen) == -1)
+		if ((k->kind == K_LISTEN || value[0] != '\0') && addr_parse_listen(value, &ss, &sl, err, errlen) == -1)
 			return -1;
 		return apply_str(k, field, value, err, errlen);
 	}
+	case K_LOGFORMAT:
+		if (strcmp(value, "text") == 0 || strcmp(value, "json") == 0) {
+			*(int *)(void *)field = strcmp(value, "json") == 0;
+			return 0;
+		}
+		snprintf(err, errlen, "must be text or json");
+		return -1;
 	case K_UINT:
 		if (parse_uint(value, k->min, k->max, &v, err, errlen) == -1)
 			return -1;
@@ -370,7 +383,8 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "connection_timeout = %llums\nbody_max = %llu\nshutdown_grace = %llums\nlog_level = %s\n",
 	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
 	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
-	fprintf(out, "trusted_proxies = %s\n", cfg->trusted_proxies);
+	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
+	    cfg->access_log_json ? "json" : "text", cfg->admin_listen, cfg->trusted_proxies);
 	fprintf(out, "\n[database]\npath = %s\nbusy_timeout = %llums\nsynchronous = %s\n", cfg->db_path,
 	    (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal");
 	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,

@@ -26,6 +26,8 @@
 #include "http_reply.h"
 #include "http_request.h"
 #include "log.h"
+#include "metrics.h"
+#include "router.h"
 #include "pipeline.h"
 
 struct http_server {
@@ -138,11 +140,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		.bytes = req->bytes_out,
 		.usec = (http_now_ns() - req->started_ns) / 1000,
 		.user_id = req->user_id,
+		.json = req->cfg->access_log_json,
 	};
 	log_access_line(&a);
+	metrics_request(req->route != NULL && req->route_found ? (int)(req->route - router_routes)
+							       : METRICS_ROUTE_UNMATCHED,
+	    a.status, a.usec);
 	http_request_free(req);
 	*req_cls = NULL;
 	atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_release);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)conn;
+	(void)socket_context;
+	metrics_connection(code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -192,6 +207,7 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)((cfg->connection_timeout_ms + 999) / 1000), NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};

@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -124,12 +125,39 @@ static void clean_path(char *out, size_t cap, const char *in)
 	out[i] = '\0';
 }
 
+/* {"ts":..., "rid":..., ...}: jansson escapes the client's path. */
+static void access_json(const struct log_access *a)
+{
+	char ts[40], buf[1024];
+	size_t n = stamp(ts, sizeof(ts));
+
+	ts[n > 0 ? n - 1 : 0] = '\0'; /* drop the separating space */
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s%, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method",
+	    a->method, "path", a->path, strnlen(a->path, 256), "status", (int)a->status, "bytes", (json_int_t)a->bytes,
+	    "us", (json_int_t)a->usec);
+	if (o == NULL) /* a path that is not UTF-8 */
+		o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method", a->method,
+		    "path", "(not utf-8)", "status", (int)a->status, "bytes", (json_int_t)a->bytes, "us",
+		    (json_int_t)a->usec);
+	if (o == NULL)
+		return;
+	json_object_set_new(o, "user", a->user_id > 0 ? json_integer(a->user_id) : json_null());
+	n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT);
+	json_decref(o);
+	if (n > 0 && n < sizeof(buf) - 1)
+		emit(buf, n, sizeof(buf));
+}
+
 void log_access_line(const struct log_access *a)
 {
 	char buf[1024], path[257];
 
 	if (atomic_load_explicit(&current_level, memory_order_relaxed) < LOG_LEVEL_INFO)
 		return;
+	if (a->json) {
+		access_json(a);
+		return;
+	}
 	size_t n = stamp(buf, sizeof(buf));
 
 	clean_path(path, sizeof(path), a->path);

@@ -17,6 +17,7 @@
 #include "app.h"
 #include "config.h"
 #include "healthcheck.h"
+#include "http_admin.h"
 #include "http_server.h"
 #include "log.h"
 #include "password.h"
@@ -204,6 +205,13 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	app->passwords = password_pool_new(cfg->hash_threads, cfg->hash_queue, err, sizeof(err));
 	if (app->passwords == NULL)
 		fatalx("password pool: %s", err);
+	struct http_admin *adm = NULL;
+	if (cfg->admin_listen[0] != '\0') {
+		adm = http_admin_start(app, cfg->admin_listen, err, sizeof(err));
+		if (adm == NULL)
+			fatalx("admin listener ([server] admin_listen): %s", err);
+		log_info("metrics on http://%s/metrics (port %u)", cfg->admin_listen, http_admin_port(adm));
+	}
 	int listen_fd = sdnotify_listen_fd();
 	struct http_server *srv = http_server_start(app, listen_fd, err, sizeof(err));
 	if (srv == NULL)
@@ -229,6 +237,7 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	/* Resumes every suspended connection before MHD is stopped. */
 	password_pool_free(app->passwords);
 	http_server_stop(srv);
+	http_admin_stop(adm);
 }
 
 int main(int argc, char **argv)

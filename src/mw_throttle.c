@@ -7,6 +7,7 @@
 #include "client_ip.h"
 #include "http_reply.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 
 #define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
@@ -59,6 +60,8 @@ enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, 
 		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
 		return STAGE_DONE;
 	}
+	if (spend)
+		metrics_throttle(scope, d.admitted);
 	/* A look (spend = 0) that admits changes nothing and says nothing. */
 	if (spend || !d.admitted)
 		quota_headers(req, scope, &d);

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "store.h"
 #include "store_sqlite_int.h"
@@ -140,9 +141,11 @@ int sqlite_map_rc(struct conn *c, int rc)
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 		log_warnx("database unavailable: %s", sqlite3_errmsg(c->db));
+		metrics_store_error(1);
 		return STORE_UNAVAILABLE;
 	default:
 		log_warnx("database error: %s", sqlite3_errmsg(c->db));
+		metrics_store_error(0);
 		return STORE_ERR;
 	}
 }

@@ -44,6 +44,11 @@ int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key)
 	return t->ops->forget(t, scope, key);
 }
 
+int throttle_stats(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out)
+{
+	return t->ops->stats(t, scope, out);
+}
+
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]) { return t->ops->key_addr(t, addr); }
 
 uint64_t throttle_now_ms(void)

@@ -41,7 +41,7 @@
 #include "throttle_window.h"
 
 #define SHM_MAGIC "KGTHRTL"
-#define SHM_LAYOUT 1u
+#define SHM_LAYOUT 2u
 #define SHM_READY 0x52454459u
 #define STRIPES_MAX 256u
 #define STRIPE_MIN_SLOTS 16u
@@ -64,6 +64,7 @@ struct shm_scope {
 	_Atomic uint64_t evictions;  /* live windows dropped to make room */
 	_Atomic uint64_t full;       /* requests refused: no room at all */
 	_Atomic uint64_t recoveries; /* stripes repaired after a dead holder */
+	_Atomic uint64_t used;       /* entries ever given a key (slots never empty again) */
 };
 
 struct shm_header {
@@ -361,7 +362,9 @@ static struct window_entry *entry_find(struct throttle_shm *ts, const struct win
 	struct window_entry *e = empty != NULL ? empty : expired != NULL ? expired : lru;
 	if (e == NULL)
 		return NULL;
-	if (e == lru && empty == NULL && expired == NULL)
+	if (e == empty)
+		atomic_fetch_add_explicit(&sc->used, 1, memory_order_relaxed);
+	else if (e == lru && expired == NULL)
 		atomic_fetch_add_explicit(&sc->evictions, 1, memory_order_relaxed);
 	window_reset(ws, e, key);
 	return e;
@@ -428,6 +431,20 @@ static int shm_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 	return 0;
 }
 
+static int shm_stats(const struct throttle *t, enum throttle_scope s, struct throttle_stats *out)
+{
+	const struct throttle_shm *ts = (const struct throttle_shm *)t;
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT)
+		return -1;
+	struct shm_scope *sc = &ts->hdr->scopes[s];
+	out->capacity = (uint64_t)sc->nstripes * sc->stripe_slots;
+	out->used = atomic_load_explicit(&sc->used, memory_order_relaxed);
+	out->evictions = atomic_load_explicit(&sc->evictions, memory_order_relaxed);
+	out->full = atomic_load_explicit(&sc->full, memory_order_relaxed);
+	out->recoveries = atomic_load_explicit(&sc->recoveries, memory_order_relaxed);
+	return 0;
+}
+
 static uint64_t shm_key_addr(const struct throttle *t, const uint8_t addr[16])
 {
 	const struct throttle_shm *ts = (const struct throttle_shm *)t;
@@ -450,6 +467,7 @@ static const struct throttle_ops shm_ops = {
 	.decide = shm_decide,
 	.fits = shm_fits,
 	.forget = shm_forget,
+	.stats = shm_stats,
 	.key_addr = shm_key_addr,
 	.close = shm_close,
 };

@@ -59,7 +59,8 @@ class Server:
         cmd = [BIN, "-l", "127.0.0.1:0", "-d", self.data_dir,
                "-o", "throttle.shm_name=" + self.shm_name, "-o", "server.shutdown_grace=5s",
                "-o", "throttle.capacity=1024", "-o", "throttle.login=100000/m",
-               "-o", "throttle.signup=100000/m", "-o", "throttle.invalid_key=100000/m"]
+               "-o", "throttle.signup=100000/m", "-o", "throttle.invalid_key=100000/m",
+               "-o", "server.admin_listen=127.0.0.1:0"]
         if self.config_text is not None:
             path = os.path.join(self.tmp, "keygate.ini")
             with open(path, "w") as f:
@@ -79,9 +80,12 @@ class Server:
                                      stdin=subprocess.DEVNULL, env=self.environ())
         deadline = time.time() + timeout
         while time.time() < deadline:
-            m = re.search(r"listening on \S+ \(port (\d+)\)", self.log_text()[offset:])
+            text = self.log_text()[offset:]
+            m = re.search(r"listening on .* \(port (\d+)\)", text)
             if m:
                 self.port = int(m.group(1))
+                a = re.search(r"metrics on \S+ \(port (\d+)\)", text)
+                self.admin_port = int(a.group(1)) if a else None
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError("keygate exited %d at start:\n%s" % (self.proc.returncode, self.log_text()))
@@ -152,6 +156,16 @@ class Server:
             conn.close()
         assert reply.header("X-Request-Id"), "no X-Request-Id on %s %s" % (method, path)
         return reply
+
+    def metrics(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10)
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        body = r.read().decode()
+        conn.close()
+        assert r.status == 200, (r.status, body)
+        assert r.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+        return body
 
     def raw(self, data, timeout=10):
         """Send raw bytes; return everything the server answers until it closes or goes quiet."""

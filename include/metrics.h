@@ -1,0 +1,29 @@
+#ifndef KEYGATE_METRICS_H
+#define KEYGATE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "throttle.h"
+
+/*
+ * Process-wide counters for GET /metrics (Prometheus text format).
+ * THREAD SAFETY: every counter is a relaxed atomic; any thread may count,
+ * the admin listener's thread renders. Figures are per process; the
+ * throttle's come from the shared segment (all processes).
+ */
+#define METRICS_ROUTE_UNMATCHED (-1)
+
+/* A finished request: its route (index into router_routes, or
+ * METRICS_ROUTE_UNMATCHED), status and duration. */
+void metrics_request(int route, unsigned status, uint64_t usec);
+void metrics_throttle(enum throttle_scope scope, int admitted);
+void metrics_connection(int delta);
+void metrics_store_error(int unavailable);
+
+struct throttle;
+/* Render everything; the throttle's table figures from t (may be NULL). */
+void metrics_render(FILE *out, const struct throttle *t);
+
+#endif
