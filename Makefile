@@ -95,6 +95,8 @@ deps:
 	@sh scripts/deps.sh
 deps-test:
 	@sh scripts/deps.sh test
+	@[ -d tests/openapi/node_modules ] || { echo "deps: npm ci in tests/openapi (the OpenAPI validator)"; \
+		npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error; }
 
 # make run: the embedded SQLite file and the generated secrets live in ./data.
 run: deps

@@ -25,6 +25,8 @@ if [ "${1:-}" = test ]; then
 	want_cmd sqlite3 sqlite3
 	want_cmd systemd-analyze systemd
 	want_cmd man man-db
+	want_cmd node nodejs
+	want_cmd npm npm
 fi
 
 [ -z "$need" ] && exit 0

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "password.h"
 #include "reload.h"
+#include "router.h"
 #include "sdnotify.h"
 #include "secret.h"
 #include "store.h"
@@ -56,6 +57,7 @@ static void usage(FILE *out)
 	    "  quota show NAME       a user's api_key window, without spending any\n"
 	    "  quota reset NAME      forget a user's api_key window\n"
 	    "  healthcheck [URL]     exit 0 if GET /healthz on the listen address (or URL) answers 200\n"
+	    "  routes                print the route table (method, path, authentication, throttle scope)\n"
 	    "\n"
 	    "  -c, --config FILE     INI configuration file (or $KEYGATE_CONFIG)\n"
 	    "  -o section.key=VALUE  set one configuration key (repeatable)\n"
@@ -117,7 +119,8 @@ static void cli_parse(int argc, char **argv, struct cli *cli)
 	cli->nargs = argc - optind;
 	int takes_args = admin_is_command(cli->command) || strcmp(cli->command, "healthcheck") == 0;
 	if ((cli->nargs > 1 && !takes_args) ||
-	    (!takes_args && strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0)) {
+	    (!takes_args && strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0 &&
+		strcmp(cli->command, "routes") != 0)) {
 		usage(stderr);
 		exit(2);
 	}
@@ -172,6 +175,19 @@ static void signals_block(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static int print_routes(void)
+{
+	for (unsigned i = 0; i < router_nroutes; i++) {
+		const struct route *rt = &router_routes[i];
+		char method[16];
+		router_allow_string(rt->method, method, sizeof(method));
+		printf("%-7s %-24s %-7s %s\n", method, rt->path,
+		    rt->flags & ROUTE_F_JWT ? "jwt" : rt->flags & ROUTE_F_APIKEY ? "api_key" : "none",
+		    rt->scope != SCOPE_NONE ? throttle_scope_name(rt->scope) : "-");
+	}
+	return 0;
 }
 
 /* Wait for a signal; with a systemd watchdog, ping it meanwhile. */
@@ -261,6 +277,8 @@ int main(int argc, char **argv)
 		config_print(&cfg, stdout);
 		return 0;
 	}
+	if (strcmp(cli.command, "routes") == 0)
+		return print_routes();
 	if (strcmp(cli.command, "healthcheck") == 0)
 		return healthcheck_run(&cfg, cli.nargs > 1 ? cli.args[1] : NULL);
 	log_set_level(cfg.log_level);
