@@ -30,11 +30,19 @@ struct app {
 	/* Verified against when a login names no user, so that a login costs
 	 * the same whether or not the user exists. */
 	char dummy_hash[PASSWORD_HASH_MAX];
+	/* Set at shutdown: every reply then closes its connection, so that no
+	 * client sends another request on a connection about to go. */
+	atomic_int draining;
 };
 
 static inline const struct config *app_config(const struct app *app)
 {
 	return atomic_load_explicit(&((struct app *)(uintptr_t)app)->cfg, memory_order_acquire);
+}
+
+static inline int app_draining(const struct app *app)
+{
+	return atomic_load_explicit(&((struct app *)(uintptr_t)app)->draining, memory_order_relaxed);
 }
 
 #endif

@@ -19,8 +19,9 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 unsigned http_server_port(const struct http_server *srv);
 /* Stop accepting new connections; requests in flight go on. */
 void http_server_quiesce(struct http_server *srv);
-/* Wait up to timeout_ms for in-flight requests to finish: 0 when none are
- * left, -1 on timeout. */
+/* Wait up to timeout_ms for in-flight requests to finish and for clients
+ * to take their last reply (which says Connection: close once the app is
+ * draining): 0 when quiet, -1 on timeout. */
 int http_server_wait_idle(struct http_server *srv, uint64_t timeout_ms);
 /* Close every connection and join the workers. Suspended connections must
  * have been resumed first (the password pool drained). */

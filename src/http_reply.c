@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "http_request.h"
 #include "log.h"
 
@@ -41,6 +42,8 @@ static void queue(struct request *req, unsigned status, struct MHD_Response *res
 		return;
 	}
 	MHD_add_response_header(resp, "X-Request-Id", req->id);
+	if (app_draining(req->app))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (int i = 0; i < req->nheaders; i++)
 		MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
 	if (MHD_queue_response(req->conn, status, resp) == MHD_YES) {

@@ -34,8 +34,14 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	const struct app *app;
 	atomic_long inflight;
+	atomic_ulong last_done_ms; /* when the latest request completed (monotonic) */
+	atomic_long connections;   /* open client connections */
 	int listen_fd; /* after quiesce: ours to close, after MHD_stop_daemon */
+	int activated; /* the listening socket came from systemd */
 };
+
+/* At shutdown, connections silent this long are taken to be idle. */
+#define HTTP_QUIET_MS 250
 
 static const char REPLY_NOMEM[] = "{\"detail\":\"A server error occurred.\"}";
 
@@ -148,16 +154,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	    a.status, a.usec);
 	http_request_free(req);
 	*req_cls = NULL;
+	atomic_store_explicit(&srv->last_done_ms, http_now_ns() / 1000000, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_release);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode code)
 {
-	(void)cls;
+	struct http_server *srv = cls;
+	int delta = code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
 	(void)conn;
 	(void)socket_context;
-	metrics_connection(code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	atomic_fetch_add_explicit(&srv->connections, delta, memory_order_relaxed);
+	metrics_connection(delta);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -187,7 +196,10 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 	}
 	srv->app = app;
 	srv->listen_fd = -1;
+	srv->activated = listen_fd >= 0;
 	atomic_init(&srv->inflight, 0);
+	atomic_init(&srv->connections, 0);
+	atomic_init(&srv->last_done_ms, 0);
 	if (addr_parse_listen(cfg->listen, &ss, &sl, err, errlen) == -1) {
 		free(srv);
 		return NULL;
@@ -207,7 +219,7 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)((cfg->connection_timeout_ms + 999) / 1000), NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
-		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
@@ -230,22 +242,40 @@ unsigned http_server_port(const struct http_server *srv)
 void http_server_quiesce(struct http_server *srv)
 {
 	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		srv->listen_fd = fd;
+	if (fd == MHD_INVALID_SOCKET)
+		return;
+	srv->listen_fd = fd;
+	/* MHD no longer accepts, but the kernel still would, into a backlog
+	 * that is reset at close: stop listening now, so that new clients are
+	 * refused at once. Not a socket systemd holds for our successor. */
+	if (!srv->activated)
+		shutdown(fd, SHUT_RDWR);
+}
+
+static long open_connections(struct http_server *srv)
+{
+	return atomic_load_explicit(&srv->connections, memory_order_relaxed);
 }
 
 int http_server_wait_idle(struct http_server *srv, uint64_t timeout_ms)
 {
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	uint64_t waited = 0;
+	uint64_t start = http_now_ns() / 1000000;
 
-	while (atomic_load_explicit(&srv->inflight, memory_order_acquire) > 0) {
-		if (waited >= timeout_ms)
+	/* Done when nothing is in flight and either every connection has
+	 * closed (each got its last reply with Connection: close) or the
+	 * remaining ones have been quiet for a while (idle keep-alives that
+	 * will not speak again are closed by the stop). */
+	for (;;) {
+		uint64_t now = http_now_ns() / 1000000;
+		if (atomic_load_explicit(&srv->inflight, memory_order_acquire) == 0 &&
+		    (open_connections(srv) == 0 ||
+			now - atomic_load_explicit(&srv->last_done_ms, memory_order_relaxed) >= HTTP_QUIET_MS))
+			return 0;
+		if (now - start >= timeout_ms)
 			return -1;
 		nanosleep(&tick, NULL);
-		waited += 10;
 	}
-	return 0;
 }
 
 void http_server_stop(struct http_server *srv)
@@ -253,7 +283,7 @@ void http_server_stop(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	MHD_stop_daemon(srv->daemon);
-	if (srv->listen_fd != -1)
+	if (srv->listen_fd != -1 && !srv->activated)
 		close(srv->listen_fd);
 	free(srv);
 }

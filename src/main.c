@@ -245,6 +245,7 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 		sdnotify("READY=1");
 	}
 	sdnotify("STOPPING=1");
+	atomic_store(&app->draining, 1);
 	log_info("%s: shutting down: no new connections, finishing requests in flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_server_quiesce(srv);
