@@ -111,6 +111,7 @@ test: deps-test
 # Everything again under AddressSanitizer + UndefinedBehaviorSanitizer, then
 # the concurrency tests under ThreadSanitizer.
 check: deps-test
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined all unit
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run.sh build/asan

@@ -9,10 +9,11 @@ import subprocess
 import tempfile
 import time
 
-from harness import BIN
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+# The image holds the release build, whatever build the suite tests.
+RELEASE = os.path.join(ROOT, "build", "keygate")
 
 
 def dockerfile():
@@ -45,7 +46,7 @@ def test_runtime_stage_provides_every_library():
          "--no-breaks", "--no-replaces", "--no-enhances"] + pkgs, capture_output=True, text=True)
     assert closure.returncode == 0, closure.stderr
     installed = {l.strip() for l in closure.stdout.splitlines() if not l.startswith(" ")}
-    out = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    out = subprocess.run(["ldd", RELEASE], capture_output=True, text=True).stdout
     libs = [os.path.realpath(m.group(1)) for m in re.finditer(r"=> (/\S+)", out)]
     assert len(libs) >= 8, out
     missing = sorted({owner(lib) for lib in libs} - installed)
@@ -66,7 +67,7 @@ def test_entrypoint_serves_with_environment_only():
     env.update(KEYGATE_SERVER_LISTEN="0.0.0.0:0", KEYGATE_SERVER_ADMIN_LISTEN="",
                KEYGATE_SERVER_DATA_DIR=data, KEYGATE_THROTTLE_SHM_NAME="/kg-docker-%d" % os.getpid(),
                PATH=os.environ["PATH"])
-    binary = os.path.abspath(BIN)
+    binary = RELEASE
     argv = [binary if a == "/usr/local/bin/keygate" else a for a in entry + cmd]
     log = open(os.path.join(data, "log"), "w")
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
