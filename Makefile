@@ -38,7 +38,7 @@ endif
 endif
 
 CFLAGS  ?=
-CFLAGS  += $(CFLAGS_BASE) $(OPT) $(HARDEN) $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
+CFLAGS  += $(CFLAGS_BASE) $(OPT) $(HARDEN) $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null) $(EXTRA_CFLAGS)
 LDFLAGS += -pie -Wl,-z,relro,-z,now $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread
 
@@ -62,8 +62,13 @@ BIN      := $(BUILD)/keygate
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Fuzz targets: fuzzed by clang's libFuzzer (make fuzz); their kept inputs
+# are replayed by every test run through a plain driver.
+FUZZ_TARGETS := body router rate config token apikey
+FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
+FUZZ_SECONDS ?= 30
 
-.PHONY: all run test check unit http install uninstall clean deps deps-test format
+.PHONY: all run test check unit http install uninstall clean deps deps-test format fuzz
 all: $(BIN)
 
 # V=1 shows the full command lines.
@@ -91,6 +96,30 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/driver.c $(CORE_OBJ) $(LDLIBS)
+
+# libFuzzer with ASan and UBSan, each target for FUZZ_SECONDS; new inputs
+# go to build/fuzz/corpus-*, crashes to build/fuzz/crash-* (keep them in
+# tests/fuzz/regress/ once fixed).
+FUZZ_CFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SANITIZE=address,undefined \
+		EXTRA_CFLAGS="$(FUZZ_CFLAGS)" all
+	@for t in $(FUZZ_TARGETS); do \
+		clang -std=c11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined \
+			-o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(addprefix build/fuzz/,$(CORE_SRC:.c=.o)) \
+			build/fuzz/migrations_data.o $(LDLIBS) || exit 1; \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "== fuzz_$$t: $(FUZZ_SECONDS)s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/crash-$$t- build/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+			tests/fuzz/regress/$$t 2>&1 | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY)" ; \
+		ls build/fuzz/crash-$$t-* >/dev/null 2>&1 && { echo "fuzz_$$t: crash kept in build/fuzz"; exit 1; }; \
+	done; echo "fuzz: no crash"
+
 deps:
 	@sh scripts/deps.sh
 deps-test:
@@ -103,7 +132,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BIN) -c config.example.ini --data-dir ./data
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(FUZZ_REPLAY)
 test: deps-test
 	@$(MAKE) --no-print-directory all unit
 	@sh tests/run.sh $(BUILD)

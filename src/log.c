@@ -61,7 +61,7 @@ static void emit(char *buf, size_t len, size_t cap)
 	(void)rc;
 }
 
-static void vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char buf[2048];
 	int saved = errno;

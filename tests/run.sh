@@ -28,6 +28,22 @@ if [ -z "${TEST_ONLY:-}" ] || [ -n "${UNIT_ONLY:-}" ]; then
 	done
 fi
 
+# Every input the fuzzers keep (corpus and regressions), replayed.
+if [ -z "${TEST_ONLY:-}" ]; then
+	for t in "$BUILD"/tests/fuzz_*; do
+		case "$t" in *.d) continue ;; esac
+		name=${t##*/fuzz_}
+		if "$t" $(find tests/fuzz/corpus/"$name" tests/fuzz/regress/"$name" -type f ! -name .keep) >"$out" 2>&1; then
+			passed=$((passed + 1))
+			echo "fuzz replay $name: $(tail -n 1 "$out")"
+		else
+			failed=$((failed + 1))
+			cat "$out"
+			echo "FAIL fuzz replay $name"
+		fi
+	done
+fi
+
 KG_TEST_BIN="$BUILD/keygate" python3 tests/http/run.py >"$out" 2>&1
 rc=$?
 cat "$out"
