@@ -169,6 +169,22 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	metrics_connection(delta);
 }
 
+/* MHD's own unescaping, but a %00 can never shorten a path into another
+ * route ("/books/1/%00" must not read as "/books/1/"): such a string
+ * becomes one that matches nothing. */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	size_t len = MHD_http_unescape(s);
+	if (memchr(s, '\0', len) != NULL) {
+		s[0] = '\x7f';
+		s[1] = '\0';
+		return 1;
+	}
+	return len;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -221,6 +237,7 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
+		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	srv->daemon = MHD_start_daemon(flags, listen_fd >= 0 ? 0 : port, NULL, NULL, on_access, srv,

@@ -11,16 +11,23 @@
 #include "mw_throttle.h"
 #include "store.h"
 
-/* The key text in the request, or NULL. */
-static const char *key_text(const struct request *req)
+/* The key text in the request without the white space around it (HTTP's,
+ * not the key's), or NULL. */
+static const char *key_text(const struct request *req, size_t *len)
 {
 	const char *k = http_request_header(req, "X-API-Key");
-	if (k != NULL && k[0] != '\0')
-		return k;
-	k = http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (k != NULL && strncasecmp(k, "Api-Key ", 8) == 0)
-		k += 8;
-	return k != NULL && k[0] != '\0' ? k : NULL;
+	if (k == NULL || k[strspn(k, " \t")] == '\0') {
+		k = http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+		if (k != NULL && strncasecmp(k, "Api-Key ", 8) == 0)
+			k += 8;
+	}
+	if (k == NULL)
+		return NULL;
+	k += strspn(k, " \t");
+	*len = strlen(k);
+	while (*len > 0 && (k[*len - 1] == ' ' || k[*len - 1] == '\t'))
+		(*len)--;
+	return *len > 0 ? k : NULL;
 }
 
 enum stage_rc mw_apikey(struct request *req)
@@ -29,7 +36,8 @@ enum stage_rc mw_apikey(struct request *req)
 	uint64_t client;
 	int64_t uid;
 
-	const char *text = key_text(req);
+	size_t len;
+	const char *text = key_text(req, &len);
 	if (text == NULL) {
 		http_reply_error(req, HTTP_ERR_APIKEY_MISSING, NULL);
 		return STAGE_DONE;
@@ -43,7 +51,7 @@ enum stage_rc mw_apikey(struct request *req)
 		return STAGE_DONE;
 
 	int rc = STORE_NOT_FOUND;
-	if (apikey_parse(text, strlen(text), key) == 0) {
+	if (apikey_parse(text, len, key) == 0) {
 		apikey_hash(&req->app->keys, key, hash);
 		sodium_memzero(key, sizeof(key));
 		rc = store_apikey_find(req->app->store, hash, &uid);

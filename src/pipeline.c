@@ -76,7 +76,8 @@ static enum stage_rc stage_body(struct request *req)
 		http_reply_error(req, HTTP_ERR_MEDIA_TYPE, shown);
 		return STAGE_DONE;
 	}
-	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	/* DECODE_ANY: valid JSON that is not an object gets the one message. */
+	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (req->json == NULL) {
 		http_reply_error(req, HTTP_ERR_JSON_PARSE, jerr.text);
 		return STAGE_DONE;
