@@ -20,7 +20,8 @@ enum store_rc {
 	STORE_ERR = -1,          /* the engine failed: answer 500 */
 	STORE_NOT_FOUND = -2,
 	STORE_CONFLICT = -3,     /* a unique value is taken */
-	STORE_UNAVAILABLE = -4,  /* busy, full or read-only: answer 503 */
+	STORE_UNAVAILABLE = -4,  /* busy or cannot be opened: answer 503 */
+	STORE_FULL = -5,         /* disk full or read-only: writes wait, 503 */
 };
 
 #define STORE_USERNAME_MAX 600 /* 150 characters of up to 4 bytes */

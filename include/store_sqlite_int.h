@@ -7,6 +7,7 @@
  * THREAD SAFETY block of store_sqlite.c.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -35,17 +36,23 @@ enum stmt_id {
 	S_COUNT
 };
 
-struct conn {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[S_COUNT];
-};
-
 struct store_sqlite {
 	struct store base;
 	char path[CONFIG_PATH_MAX];
 	int busy_timeout_ms;
 	int synchronous_full;
 	pthread_key_t key;
+	/* Bumped when a connection finds the file read-only: every thread
+	 * then reopens its connection before its next use, so that writing
+	 * works again once the file is writable. */
+	atomic_uint generation;
+};
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+	struct store_sqlite *owner;
+	unsigned generation; /* of owner, when opened */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be. */

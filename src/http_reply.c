@@ -26,6 +26,8 @@ static const struct {
 	[HTTP_ERR_MEDIA_TYPE] = { 415, "detail", "Unsupported media type \"%s\" in request.", NULL },
 	[HTTP_ERR_INTERNAL] = { 500, "detail", "A server error occurred.", NULL },
 	[HTTP_ERR_UNAVAILABLE] = { 503, "detail", "The service is temporarily unavailable; try again later.", NULL },
+	[HTTP_ERR_STORAGE_FULL] = { 503, "detail",
+	    "The database cannot store anything right now (disk full or read-only); try again later.", NULL },
 	[HTTP_ERR_BUSY] = { 503, "detail", "Too many password checks in progress; try again shortly.", NULL },
 	[HTTP_ERR_NOT_AUTHENTICATED] = { 401, "detail", "Authentication credentials were not provided.", NULL },
 	[HTTP_ERR_TOKEN_INVALID] = { 401, "detail", "Given token not valid for any token type", "token_not_valid" },
@@ -102,7 +104,7 @@ void http_reply_error(struct request *req, enum http_error err, const char *arg)
 		json_object_set_new(body, "code", json_string(errors[err].code));
 	if (err == HTTP_ERR_NOT_AUTHENTICATED || err == HTTP_ERR_TOKEN_INVALID)
 		http_request_add_header(req, "WWW-Authenticate", "Bearer realm=\"api\"");
-	if (err == HTTP_ERR_UNAVAILABLE || err == HTTP_ERR_BUSY)
+	if (err == HTTP_ERR_UNAVAILABLE || err == HTTP_ERR_BUSY || err == HTTP_ERR_STORAGE_FULL)
 		http_request_add_header(req, "Retry-After", "1");
 	http_reply_json(req, errors[err].status, body);
 }

@@ -5,7 +5,8 @@
  * SQLITE_OPEN_NOMUTEX) with every statement prepared once, found through a
  * pthread key; it is closed when the thread exits, or by store close for
  * the thread that closes. Nothing else is shared between threads but the
- * read-only path and settings. Processes on one host share the file; WAL
+ * read-only path and settings, and `generation` (an atomic: a thread that
+ * finds the file read-only bumps it, and every thread reopens). Processes on one host share the file; WAL
  * lets readers and the one writer run at once. Every write transaction is
  * BEGIN IMMEDIATE, so it waits (busy_timeout) instead of failing with
  * SQLITE_BUSY_SNAPSHOT. Statements are reset right after use so no reader
@@ -71,6 +72,8 @@ static struct conn *conn_open(struct store_sqlite *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	c->owner = s;
+	c->generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
 	if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK)
 		goto fail;
@@ -107,8 +110,12 @@ static struct conn *conn_get(struct store_sqlite *s)
 	struct conn *c = pthread_getspecific(s->key);
 	char err[256];
 
-	if (c != NULL)
+	if (c != NULL && c->generation == atomic_load_explicit(&s->generation, memory_order_relaxed))
 		return c;
+	if (c != NULL) {
+		conn_free(c);
+		pthread_setspecific(s->key, NULL);
+	}
 	c = conn_open(s, err, sizeof(err));
 	if (c != NULL && conn_prepare(c, err, sizeof(err)) == -1) {
 		conn_free(c);
@@ -134,10 +141,15 @@ int sqlite_map_rc(struct conn *c, int rc)
 		return STORE_OK;
 	case SQLITE_CONSTRAINT:
 		return STORE_CONFLICT;
+	case SQLITE_READONLY:
+		atomic_fetch_add_explicit(&c->owner->generation, 1, memory_order_relaxed);
+		/* fall through */
+	case SQLITE_FULL:
+		log_warnx("database cannot store: %s", sqlite3_errmsg(c->db));
+		metrics_store_error(1);
+		return STORE_FULL;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-	case SQLITE_FULL:
-	case SQLITE_READONLY:
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 		log_warnx("database unavailable: %s", sqlite3_errmsg(c->db));

@@ -42,12 +42,13 @@ class Reply:
 
 
 class Server:
-    def __init__(self, args=(), env=None, data_dir=None, config_text=None, shm_name=None):
+    def __init__(self, args=(), env=None, data_dir=None, config_text=None, shm_name=None, prefix=()):
         self.tmp = tempfile.mkdtemp(prefix="kg-test-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.log_path = os.path.join(self.tmp, "keygate.log")
         self.shm_name = shm_name or "/kg-test-%d-%s" % (os.getpid(), os.path.basename(self.tmp))
         self.args = list(args)
+        self.prefix = list(prefix)  # e.g. setpriv, to run as another user
         self.env = dict(env or {})
         self.config_text = config_text
         self.proc = None
@@ -76,7 +77,7 @@ class Server:
     def start(self, timeout=20):
         self.log = open(self.log_path, "ab")
         offset = self.log.tell()
-        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log,
+        self.proc = subprocess.Popen(self.prefix + self.command(), stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL, env=self.environ())
         deadline = time.time() + timeout
         while time.time() < deadline:

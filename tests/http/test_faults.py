@@ -1,0 +1,141 @@
+"""Faults: a SIGKILL mid-burst loses no acknowledged write; a full or
+read-only disk answers 503 and recovers by itself."""
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+from harness import Server
+
+FAST = ["-o", "throttle.api_key=1000000/minute"]
+
+
+def burst(srv, key, stop, acked, errors):
+    while not stop.is_set():
+        try:
+            r = srv.books("POST", "/books/", key, {"title": "t%d" % time.monotonic_ns()}, timeout=5)
+        except OSError:
+            return  # the server is gone
+        if r.status == 201:
+            acked.append(r.json["data"]["id"])
+        else:
+            errors.append(r.status)
+
+
+def test_sigkill_during_writes_loses_nothing_acknowledged():
+    srv = Server(args=FAST)
+    srv.start()
+    _, _, key = srv.user("durable")
+    stop, acked, errors = threading.Event(), [], []
+    threads = [threading.Thread(target=burst, args=(srv, key, stop, acked, errors)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert srv.stop(sig=signal.SIGKILL) == -signal.SIGKILL
+    assert len(acked) > 50 and errors == [], (len(acked), errors)
+    db = os.path.join(srv.data_dir, "keygate.db")
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    srv.start()
+    have = {b["id"] for b in srv.books("GET", "/books/", key).json["data"]}
+    missing = set(acked) - have
+    assert not missing, "acknowledged but lost: %r" % sorted(missing)[:10]
+    print("    %d books acknowledged before SIGKILL, all present" % len(acked))
+    srv.stop()
+
+
+class Tmpfs:
+    """A small tmpfs of our own for the data directory (we are root)."""
+
+    def __init__(self, size):
+        self.path = os.path.join(Server().tmp, "mnt")
+        os.makedirs(self.path)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs", self.path], check=True)
+
+    def remount(self, mode):
+        subprocess.run(["mount", "-o", "remount,%s" % mode, self.path], check=True)
+
+    def fill(self):
+        """Fill it up; return the filler's path."""
+        path = os.path.join(self.path, "filler")
+        with open(path, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        return path
+
+    def close(self):
+        subprocess.run(["umount", "-l", self.path])
+
+
+UNAVAILABLE = "The database cannot store anything right now (disk full or read-only); try again later."
+
+
+def test_disk_full_then_space_returns():
+    fs = Tmpfs("4m")
+    try:
+        srv = Server(args=FAST, data_dir=os.path.join(fs.path, "data"))
+        srv.start()
+        _, _, key = srv.user("fuller")
+        assert srv.books("POST", "/books/", key, {"title": "before"}).status == 201
+        filler = fs.fill()
+        codes = []
+        for i in range(400):
+            r = srv.books("POST", "/books/", key, {"title": "x" * 100})
+            codes.append(r.status)
+            if r.status == 503:
+                assert r.json == {"detail": UNAVAILABLE}, r
+                assert r.header("Retry-After")
+                break
+            assert r.status == 201, r
+        assert codes[-1] == 503, codes[-5:]
+        # Reads keep working; the server stays up.
+        r = srv.books("GET", "/books/", key)
+        assert r.status == 200 and r.json["data"][0]["title"] == "before"
+        assert srv.request("GET", "/healthz").status == 200
+        os.unlink(filler)
+        r = srv.books("POST", "/books/", key, {"title": "after"})
+        assert r.status == 201, r
+        srv.stop()
+    finally:
+        fs.close()
+
+
+def test_read_only_database_then_writable_again():
+    """A database keygate may read but not write (here: a file it does not
+    own, keygate running as nobody). Writes get 503, reads work; once it
+    may write again, it does, without a restart."""
+    srv = Server(args=FAST)
+    srv.start()
+    _, _, key = srv.user("readonly")
+    assert srv.books("POST", "/books/", key, {"title": "before"}).status == 201
+    srv.stop()
+    os.unlink("/dev/shm" + srv.shm_name)  # root's; nobody makes its own
+    db = os.path.join(srv.data_dir, "keygate.db")
+    for p in [srv.data_dir] + [os.path.join(srv.data_dir, f) for f in os.listdir(srv.data_dir)]:
+        os.chown(p, 65534, 65534)
+    os.chown(db, 0, 0)
+    os.chmod(db, 0o644)
+    os.chmod(srv.tmp, 0o755)
+    srv.prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    srv.start()
+    r = srv.books("POST", "/books/", key, {"title": "refused"})
+    assert r.status == 503 and r.json == {"detail": UNAVAILABLE}, r
+    r = srv.books("GET", "/books/", key)
+    assert r.status == 200 and [b["title"] for b in r.json["data"]] == ["before"]
+    assert srv.request("GET", "/healthz").status == 200
+    os.chown(db, 65534, 65534)
+    r = srv.books("POST", "/books/", key, {"title": "after"})
+    assert r.status == 201, r
+    srv.stop()
