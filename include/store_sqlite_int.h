@@ -53,6 +53,7 @@ struct conn {
 	sqlite3_stmt *stmt[S_COUNT];
 	struct store_sqlite *owner;
 	unsigned generation; /* of owner, when opened */
+	int readonly;        /* the file could not be opened for writing */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be. */

@@ -85,6 +85,7 @@ static struct conn *conn_open(struct store_sqlite *s, char *err, size_t errlen)
 	    s->synchronous_full ? "FULL" : "NORMAL");
 	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	c->readonly = sqlite3_db_readonly(c->db, "main") == 1;
 	return c;
 fail:
 	snprintf(err, errlen, "%s: %s", s->path, c->db != NULL ? sqlite3_errmsg(c->db) : "cannot open");
@@ -110,7 +111,9 @@ static struct conn *conn_get(struct store_sqlite *s)
 	struct conn *c = pthread_getspecific(s->key);
 	char err[256];
 
-	if (c != NULL && c->generation == atomic_load_explicit(&s->generation, memory_order_relaxed))
+	/* A read-only connection is tried afresh each time, so that it writes
+	 * as soon as the file lets it. */
+	if (c != NULL && !c->readonly && c->generation == atomic_load_explicit(&s->generation, memory_order_relaxed))
 		return c;
 	if (c != NULL) {
 		conn_free(c);
