@@ -48,6 +48,8 @@ struct throttle_ops {
 	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
 	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
 	int (*stats)(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
+	int (*check)(struct throttle *t);
+	int (*healthy)(const struct throttle *t);
 	uint64_t (*key_addr)(const struct throttle *t, const uint8_t addr[16]);
 	void (*close)(struct throttle *t);
 };
@@ -76,6 +78,13 @@ int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key)
 
 /* The scope's table figures, for /metrics: 0 or -1. */
 int throttle_stats(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
+
+/* Main thread, periodically: verify the store and repair what can be
+ * (the shm segment removed or truncated: re-create or re-attach it).
+ * 0 when the store works. */
+int throttle_check(struct throttle *t);
+/* Whether decisions can be made now (for /healthz): 0 or -1. */
+int throttle_healthy(const struct throttle *t);
 
 /* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d). */
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);

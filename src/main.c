@@ -190,24 +190,27 @@ static int print_routes(void)
 	return 0;
 }
 
-/* Wait for a signal; with a systemd watchdog, ping it meanwhile. */
-static int next_signal(const sigset_t *set, uint64_t watchdog_usec)
+/* Wait for a signal. Meanwhile, every second, check the throttle store
+ * (and repair it), and ping the systemd watchdog when it asked to be. */
+static int next_signal(struct app *app, const sigset_t *set, uint64_t watchdog_usec)
 {
+	uint64_t tick_usec = 1000000, since_ping = 0;
+
+	if (watchdog_usec != 0 && watchdog_usec / 2 < tick_usec)
+		tick_usec = watchdog_usec / 2; /* as sd_watchdog_enabled(3) advises */
 	for (;;) {
-		if (watchdog_usec == 0) {
-			int sig;
-			if (sigwait(set, &sig) == 0)
-				return sig;
-			continue;
-		}
-		/* Ping at half the interval, as sd_watchdog_enabled(3) advises. */
-		uint64_t half = watchdog_usec / 2;
-		struct timespec ts = { (time_t)(half / 1000000), (long)(half % 1000000) * 1000 };
+		struct timespec ts = { (time_t)(tick_usec / 1000000), (long)(tick_usec % 1000000) * 1000 };
 		int sig = sigtimedwait(set, NULL, &ts);
 		if (sig > 0)
 			return sig;
-		if (errno == EAGAIN)
+		if (errno != EAGAIN)
+			continue;
+		throttle_check(app->throttle);
+		since_ping += tick_usec;
+		if (watchdog_usec != 0 && since_ping >= watchdog_usec / 2) {
 			sdnotify("WATCHDOG=1");
+			since_ping = 0;
+		}
 	}
 }
 
@@ -239,7 +242,7 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	sdnotify("READY=1");
 
 	uint64_t watchdog = sdnotify_watchdog_usec();
-	while ((sig = next_signal(&set, watchdog)) == SIGHUP) {
+	while ((sig = next_signal(app, &set, watchdog)) == SIGHUP) {
 		sdnotify("RELOADING=1");
 		reload_config(app, src);
 		sdnotify("READY=1");

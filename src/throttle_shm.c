@@ -1,20 +1,27 @@
 /*
  * throttle_shm.c: the rate-limit windows in a POSIX shared-memory segment.
  *
- * Layout: a header (magic, layout version, size, capacity, boot id, the
- * hash key, and per scope its rate and table geometry), then per scope an
- * array of stripe locks and a table of fixed-size entries
- * (throttle_window.h). Entry size depends on the scope's rate, so the
- * header records the rates, and a segment made for other rates is refused.
+ * Layout (throttle_shm_int.h): a header (magic, layout version, size,
+ * capacity, boot id, the hash key, and per scope its entry layout and
+ * table geometry), then per scope an array of stripe locks and a table of
+ * fixed-size entries (throttle_window.h). Rates are applied per decision,
+ * within the layout (window_shape_with).
  *
  * THREAD SAFETY (threads and processes): each scope's table is split in
  * stripes of stripe_slots entries; a stripe's entries are read and written
  * only under its lock, a robust process-shared mutex. A process that dies
  * holding one leaves it EOWNERDEAD: the next locker repairs that stripe's
  * entries (window_repair) and marks the mutex consistent. One lock is held
- * at a time, never nested. The header is written once by the creator before
- * `state` is set READY (release) and only read afterwards (acquire); the
- * counters in it are atomics.
+ * at a time, never nested. Counters in the header are atomics.
+ *
+ * The segment can be removed or truncated under us. The main thread checks
+ * it every second (throttle_check): then `broken` is set, decisions fail
+ * (the caller applies [throttle] on_error), and the check re-creates or
+ * re-attaches the segment by its name, publishing the new mapping through
+ * `hdr` (an atomic pointer; old mappings stay mapped until close, as a
+ * decision may still hold one). A decision that touches a truncated page
+ * before the check notices gets SIGBUS; a handler turns that into a failed
+ * decision instead of a crash.
  *
  * Times are CLOCK_MONOTONIC milliseconds, valid for the life of the segment
  * since /dev/shm and the monotonic clock both end at reboot; the boot id in
@@ -23,277 +30,59 @@
 #include "throttle_shm.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sodium.h>
-#include <stdalign.h>
-#include <stdatomic.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
-#include "throttle_window.h"
+#include "throttle_shm_int.h"
 
-#define SHM_MAGIC "KGTHRTL"
-#define SHM_LAYOUT 2u
-#define SHM_READY 0x52454459u
-#define STRIPES_MAX 256u
-#define STRIPE_MIN_SLOTS 16u
-#define PROBE_MAX 16u
-#define ATTACH_WAIT_MS 5000
-
-struct shm_lock {
-	alignas(64) pthread_mutex_t mutex;
-};
-
-struct shm_scope {
-	uint32_t slots;      /* ring times or bucket counters per entry */
-	uint32_t bucketed;
-	uint64_t bucket_ms;  /* bucketed: the width the counters were laid out for */
-	uint32_t entry_size;
-	uint32_t nstripes;
-	uint32_t stripe_slots;
-	uint64_t locks_off;
-	uint64_t table_off;
-	_Atomic uint64_t evictions;  /* live windows dropped to make room */
-	_Atomic uint64_t full;       /* requests refused: no room at all */
-	_Atomic uint64_t recoveries; /* stripes repaired after a dead holder */
-	_Atomic uint64_t used;       /* entries ever given a key (slots never empty again) */
-};
-
-struct shm_header {
-	char magic[8];
-	uint32_t layout;
-	_Atomic uint32_t state;
-	uint64_t size;
-	uint64_t capacity;
-	char boot_id[40];
-	uint8_t hash_key[crypto_shorthash_KEYBYTES];
-	struct shm_scope scopes[SCOPE_COUNT];
-};
+#define RETIRED_MAX 16
 
 struct throttle_shm {
 	struct throttle base;
-	struct shm_header *hdr;
-	size_t size;
+	struct shm_header *_Atomic hdr; /* the mapping decisions use */
+	atomic_int broken;              /* the segment is gone: fail decisions */
 	struct window_shape shapes[SCOPE_COUNT];
+	/* Main thread only: */
+	char name[64];
+	struct shm_header want;
+	struct shm_segment seg;
+	struct shm_segment retired[RETIRED_MAX];
+	int nretired;
+	char last_err[512];
+	int reported; /* the current incident has been logged */
+	/* The live segment's hash key, copied so that hashing an address
+	 * never touches shared memory. Written at open and re-attach. */
+	_Atomic uint64_t hash_key[2];
 };
 
-static void read_boot_id(char out[40])
+/* SIGBUS from a truncated segment: back to the decision that touched it. */
+static _Thread_local sigjmp_buf *sigbus_guard;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	memset(out, 0, 40);
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	if (f == NULL)
-		return;
-	if (fgets(out, 40, f) != NULL)
-		out[strcspn(out, "\n")] = '\0';
-	fclose(f);
+	(void)si;
+	(void)uc;
+	if (sigbus_guard != NULL)
+		siglongjmp(*sigbus_guard, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
-/* The header this configuration wants: geometry and total size. */
-static void layout_compute(const struct config *cfg, struct shm_header *h, struct window_shape *shapes)
+static void sigbus_install(void)
 {
-	uint64_t off = (sizeof(*h) + 63) & ~(uint64_t)63;
+	struct sigaction sa;
 
-	memset(h, 0, sizeof(*h));
-	memcpy(h->magic, SHM_MAGIC, sizeof(h->magic));
-	h->layout = SHM_LAYOUT;
-	h->capacity = cfg->capacity;
-	read_boot_id(h->boot_id);
-	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
-		struct shm_scope *sc = &h->scopes[s];
-		struct window_shape *ws = &shapes[s];
-		window_shape_init(ws, throttle_rate(cfg, (enum throttle_scope)s));
-		sc->slots = ws->slots;
-		sc->bucketed = (uint32_t)ws->bucketed;
-		sc->bucket_ms = ws->bucket_ms;
-		sc->entry_size = ws->entry_size;
-		sc->nstripes = cfg->capacity / STRIPE_MIN_SLOTS;
-		if (sc->nstripes > STRIPES_MAX)
-			sc->nstripes = STRIPES_MAX;
-		if (sc->nstripes == 0)
-			sc->nstripes = 1;
-		sc->stripe_slots = (cfg->capacity + sc->nstripes - 1) / sc->nstripes;
-		sc->locks_off = off;
-		off += (uint64_t)sc->nstripes * sizeof(struct shm_lock);
-		sc->table_off = off;
-		off += (uint64_t)sc->nstripes * sc->stripe_slots * sc->entry_size;
-		off = (off + 63) & ~(uint64_t)63;
-	}
-	h->size = off;
-}
-
-static struct shm_lock *stripe_lock(struct shm_header *h, const struct shm_scope *sc, uint32_t stripe)
-{
-	return (struct shm_lock *)((char *)h + sc->locks_off) + stripe;
-}
-
-static struct window_entry *entry_at(struct shm_header *h, const struct shm_scope *sc, uint32_t stripe, uint32_t i)
-{
-	uint64_t idx = (uint64_t)stripe * sc->stripe_slots + i;
-	return (struct window_entry *)((char *)h + sc->table_off + idx * sc->entry_size);
-}
-
-static int init_locks(struct shm_header *h)
-{
-	pthread_mutexattr_t attr;
-
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++)
-		for (uint32_t i = 0; i < h->scopes[s].nstripes; i++)
-			if (pthread_mutex_init(&stripe_lock(h, &h->scopes[s], i)->mutex, &attr) != 0) {
-				pthread_mutexattr_destroy(&attr);
-				return -1;
-			}
-	pthread_mutexattr_destroy(&attr);
-	return 0;
-}
-
-/* A new segment: size it (failing now, not with SIGBUS later, when tmpfs
- * is too small), then lay it out and publish it. */
-static struct shm_header *segment_create(int fd, const struct shm_header *want, char *err, size_t errlen)
-{
-	int rc;
-	if (ftruncate(fd, (off_t)want->size) == -1) {
-		snprintf(err, errlen, "cannot size the segment: %s", strerror(errno));
-		return NULL;
-	}
-	if ((rc = posix_fallocate(fd, 0, (off_t)want->size)) != 0) {
-		snprintf(err, errlen, "cannot reserve %llu bytes of shared memory: %s (too small a /dev/shm? "
-				      "docker run --shm-size)", (unsigned long long)want->size, strerror(rc));
-		return NULL;
-	}
-	struct shm_header *h = mmap(NULL, want->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		snprintf(err, errlen, "mmap: %s", strerror(errno));
-		return NULL;
-	}
-	memcpy(h, want, sizeof(*h));
-	atomic_store_explicit(&h->state, 0, memory_order_relaxed);
-	randombytes_buf(h->hash_key, sizeof(h->hash_key));
-	if (init_locks(h) == -1) {
-		snprintf(err, errlen, "cannot initialise the segment's locks");
-		munmap(h, want->size);
-		return NULL;
-	}
-	atomic_store_explicit(&h->state, SHM_READY, memory_order_release);
-	return h;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-/* Why an existing header does not fit this configuration, or NULL. */
-static const char *header_mismatch(const struct shm_header *have, const struct shm_header *want, char *buf, size_t len)
-{
-	if (memcmp(have->magic, SHM_MAGIC, sizeof(have->magic)) != 0)
-		return "it is not a keygate throttle segment";
-	if (have->layout != want->layout) {
-		snprintf(buf, len, "it has layout version %u, this keygate uses %u", have->layout, want->layout);
-		return buf;
-	}
-	if (strcmp(have->boot_id, want->boot_id) != 0)
-		return "it was made before the last reboot";
-	if (have->capacity != want->capacity) {
-		snprintf(buf, len, "it was made for capacity %llu, this configuration says %llu",
-		    (unsigned long long)have->capacity, (unsigned long long)want->capacity);
-		return buf;
-	}
-	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
-		const struct shm_scope *a = &have->scopes[s], *b = &want->scopes[s];
-		const char *name = throttle_scope_name((enum throttle_scope)s);
-		if (a->bucketed != b->bucketed || a->slots != b->slots || a->bucket_ms != b->bucket_ms) {
-			if (!a->bucketed && !b->bucketed)
-				snprintf(buf, len, "its %s entries hold %u times; this %s rate needs %u", name, a->slots,
-				    name, b->slots);
-			else
-				snprintf(buf, len, "its %s entries are laid out for another kind of %s rate", name, name);
-			return buf;
-		}
-		if (a->entry_size != b->entry_size || a->nstripes != b->nstripes || a->stripe_slots != b->stripe_slots ||
-		    a->table_off != b->table_off) {
-			snprintf(buf, len, "its %s table has another geometry", name);
-			return buf;
-		}
-	}
-	if (have->size != want->size)
-		return "its size differs";
-	return NULL;
-}
-
-/* Whether a header being written could still become ours: zeros, or our
- * magic (in part) followed by zeros. */
-static int magic_so_far(const char magic[8])
-{
-	int i = 0;
-	while (i < 8 && magic[i] == SHM_MAGIC[i] && magic[i] != '\0')
-		i++;
-	for (; i < 8; i++)
-		if (magic[i] != '\0')
-			return 0;
-	return 1;
-}
-
-static struct shm_header *segment_attach(int fd, const struct shm_header *want, char *err, size_t errlen)
-{
-	struct stat st;
-	char why[160];
-	long waited = 0;
-
-	/* The creator may still be sizing or initialising it. */
-	for (;; waited += 10) {
-		if (fstat(fd, &st) == -1) {
-			snprintf(err, errlen, "fstat: %s", strerror(errno));
-			return NULL;
-		}
-		if ((uint64_t)st.st_size >= sizeof(struct shm_header))
-			break;
-		if (waited >= ATTACH_WAIT_MS) {
-			snprintf(err, errlen, "the segment exists but is empty (a keygate died creating it?)");
-			return NULL;
-		}
-		sleep_ms(10);
-	}
-	size_t size = (size_t)st.st_size;
-	struct shm_header *h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		snprintf(err, errlen, "mmap: %s", strerror(errno));
-		return NULL;
-	}
-	while (atomic_load_explicit(&h->state, memory_order_acquire) != SHM_READY) {
-		if (!magic_so_far(h->magic)) {
-			snprintf(err, errlen, "it is not a keygate throttle segment");
-			goto fail;
-		}
-		if (waited >= ATTACH_WAIT_MS) {
-			snprintf(err, errlen, "the segment was never initialised (a keygate died creating it?)");
-			goto fail;
-		}
-		sleep_ms(10);
-		waited += 10;
-	}
-	const char *bad = header_mismatch(h, want, why, sizeof(why));
-	if (bad == NULL && size != want->size)
-		bad = "its size differs";
-	if (bad != NULL) {
-		snprintf(err, errlen, "%s", bad);
-		goto fail;
-	}
-	return h;
-fail:
-	munmap(h, size);
-	return NULL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	/* NODEFER: no mask to restore after the jump (sigsetjmp(env, 0)). */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 /* Mix the key so that user ids 1, 2, 3... spread over stripes and slots. */
@@ -307,9 +96,8 @@ static uint64_t mix(uint64_t x)
 	return x;
 }
 
-static int stripe_enter(struct throttle_shm *ts, enum throttle_scope s, uint32_t stripe)
+static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, uint32_t stripe)
 {
-	struct shm_header *h = ts->hdr;
 	struct shm_scope *sc = &h->scopes[s];
 	pthread_mutex_t *m = &stripe_lock(h, sc, stripe)->mutex;
 
@@ -334,16 +122,16 @@ static int stripe_enter(struct throttle_shm *ts, enum throttle_scope s, uint32_t
  * refusing anyone (its window is forgotten: counted in `evictions`). A key
  * being refused is never evicted. NULL when every candidate is refusing.
  */
-static struct window_entry *entry_find(struct throttle_shm *ts, const struct window_shape *ws,
-    enum throttle_scope s, uint32_t stripe, uint32_t start, uint64_t key, uint64_t now, int create, uint64_t *wait_ms)
+static struct window_entry *entry_find(struct shm_header *h, const struct window_shape *ws, enum throttle_scope s,
+    uint32_t stripe, uint32_t start, uint64_t key, uint64_t now, int create, uint64_t *wait_ms)
 {
-	struct shm_scope *sc = &ts->hdr->scopes[s];
+	struct shm_scope *sc = &h->scopes[s];
 	struct window_entry *empty = NULL, *expired = NULL, *lru = NULL;
 	uint32_t probe = sc->stripe_slots < PROBE_MAX ? sc->stripe_slots : PROBE_MAX;
 
 	*wait_ms = UINT64_MAX;
 	for (uint32_t i = 0; i < probe; i++) {
-		struct window_entry *e = entry_at(ts->hdr, sc, stripe, (start + i) % sc->stripe_slots);
+		struct window_entry *e = entry_at(h, sc, stripe, (start + i) % sc->stripe_slots);
 		if (e->key == key)
 			return e;
 		if (e->key == 0) {
@@ -377,33 +165,66 @@ static int shm_fits(const struct throttle *t, enum throttle_scope s, const struc
 	return window_shape_with(&ts->shapes[s], rate, &ws);
 }
 
+/* The entry of key under its stripe lock, in the live mapping. */
+struct locked {
+	struct shm_header *h;
+	struct shm_scope *sc;
+	uint32_t stripe;
+	struct window_entry *e;
+	uint64_t wait_ms;
+};
+
+static int lock_entry(struct throttle_shm *ts, const struct window_shape *ws, enum throttle_scope s, uint64_t key,
+    uint64_t now, int create, struct locked *l)
+{
+	uint64_t hash = mix(key);
+
+	l->h = atomic_load_explicit(&ts->hdr, memory_order_acquire);
+	l->sc = &l->h->scopes[s];
+	l->stripe = (uint32_t)(hash % l->sc->nstripes);
+	if (stripe_enter(ts, l->h, s, l->stripe) == -1)
+		return -1;
+	l->e = entry_find(l->h, ws, s, l->stripe, (uint32_t)((hash >> 32) % l->sc->stripe_slots), key, now, create,
+	    &l->wait_ms);
+	return 0;
+}
+
+static void unlock_entry(struct locked *l) { pthread_mutex_unlock(&stripe_lock(l->h, l->sc, l->stripe)->mutex); }
+
 static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key,
     uint64_t now_ms, int spend, struct throttle_decision *out)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct window_shape shape;
-	const struct window_shape *ws = &shape;
+	struct window_shape ws;
 	struct window_result r;
-	uint64_t h = mix(key), wait_ms;
+	struct locked l;
+	sigjmp_buf env;
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || window_shape_with(&ts->shapes[s], rate, &shape) == -1)
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || window_shape_with(&ts->shapes[s], rate, &ws) == -1)
 		return -1;
-	struct shm_scope *sc = &ts->hdr->scopes[s];
-	uint32_t stripe = (uint32_t)(h % sc->nstripes);
-	if (stripe_enter(ts, s, stripe) == -1)
+	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
 		return -1;
-	struct window_entry *e =
-	    entry_find(ts, ws, s, stripe, (uint32_t)((h >> 32) % sc->stripe_slots), key, now_ms, spend, &wait_ms);
-	if (e != NULL) {
-		window_decide(ws, e, now_ms, spend, &r);
-	} else if (!spend) { /* never seen: the whole quota */
-		r = (struct window_result){ .admitted = 1, .remaining = ws->limit, .reset_ms = 0 };
-	} else { /* no room: refuse rather than forget a refused key */
-		atomic_fetch_add_explicit(&sc->full, 1, memory_order_relaxed);
-		r = (struct window_result){ .admitted = 0, .remaining = 0,
-			.reset_ms = wait_ms == UINT64_MAX ? 1000 : wait_ms };
+	if (sigsetjmp(env, 0) != 0) { /* SIGBUS: the segment shrank under us */
+		sigbus_guard = NULL;
+		atomic_store_explicit(&ts->broken, 1, memory_order_release);
+		return -1;
 	}
-	pthread_mutex_unlock(&stripe_lock(ts->hdr, sc, stripe)->mutex);
+	sigbus_guard = &env;
+	if (lock_entry(ts, &ws, s, key, now_ms, spend, &l) == -1) {
+		sigbus_guard = NULL;
+		return -1;
+	}
+	if (l.e != NULL) {
+		window_decide(&ws, l.e, now_ms, spend, &r);
+	} else if (!spend) { /* never seen: the whole quota */
+		r = (struct window_result){ .admitted = 1, .remaining = ws.limit, .reset_ms = 0 };
+	} else { /* no room: refuse rather than forget a refused key */
+		atomic_fetch_add_explicit(&l.sc->full, 1, memory_order_relaxed);
+		r = (struct window_result){ .admitted = 0, .remaining = 0,
+			.reset_ms = l.wait_ms == UINT64_MAX ? 1000 : l.wait_ms };
+	}
+	unlock_entry(&l);
+	sigbus_guard = NULL;
 	out->admitted = r.admitted;
 	out->limit = rate->limit;
 	out->window_s = rate->window_s;
@@ -415,51 +236,114 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
 static int shm_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	uint64_t h = mix(key), wait_ms;
+	struct locked l;
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || atomic_load(&ts->broken))
 		return -1;
-	struct shm_scope *sc = &ts->hdr->scopes[s];
-	uint32_t stripe = (uint32_t)(h % sc->nstripes);
-	if (stripe_enter(ts, s, stripe) == -1)
+	if (lock_entry(ts, &ts->shapes[s], s, key, 0, 0, &l) == -1)
 		return -1;
-	struct window_entry *e = entry_find(ts, &ts->shapes[s], s, stripe, (uint32_t)((h >> 32) % sc->stripe_slots),
-	    key, 0, 0, &wait_ms);
-	if (e != NULL) /* keep the key in its slot: later keys probe past it */
-		window_reset(&ts->shapes[s], e, key);
-	pthread_mutex_unlock(&stripe_lock(ts->hdr, sc, stripe)->mutex);
+	if (l.e != NULL) /* keep the key in its slot: later keys probe past it */
+		window_reset(&ts->shapes[s], l.e, key);
+	unlock_entry(&l);
 	return 0;
 }
 
 static int shm_stats(const struct throttle *t, enum throttle_scope s, struct throttle_stats *out)
 {
-	const struct throttle_shm *ts = (const struct throttle_shm *)t;
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT)
+	struct throttle_shm *ts = (struct throttle_shm *)(uintptr_t)t;
+	sigjmp_buf env;
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || atomic_load(&ts->broken))
 		return -1;
-	struct shm_scope *sc = &ts->hdr->scopes[s];
+	if (sigsetjmp(env, 0) != 0) {
+		sigbus_guard = NULL;
+		atomic_store_explicit(&ts->broken, 1, memory_order_release);
+		return -1;
+	}
+	sigbus_guard = &env;
+	struct shm_scope *sc = &atomic_load_explicit(&ts->hdr, memory_order_acquire)->scopes[s];
 	out->capacity = (uint64_t)sc->nstripes * sc->stripe_slots;
 	out->used = atomic_load_explicit(&sc->used, memory_order_relaxed);
 	out->evictions = atomic_load_explicit(&sc->evictions, memory_order_relaxed);
 	out->full = atomic_load_explicit(&sc->full, memory_order_relaxed);
 	out->recoveries = atomic_load_explicit(&sc->recoveries, memory_order_relaxed);
+	sigbus_guard = NULL;
 	return 0;
 }
 
 static uint64_t shm_key_addr(const struct throttle *t, const uint8_t addr[16])
 {
-	const struct throttle_shm *ts = (const struct throttle_shm *)t;
-	uint64_t k;
+	struct throttle_shm *ts = (struct throttle_shm *)(uintptr_t)t;
+	uint64_t k, key[2];
 
-	/* Keyed (per segment): nobody can aim addresses at one stripe. */
-	crypto_shorthash((unsigned char *)&k, addr, 16, ts->hdr->hash_key);
+	/* Keyed (per segment): nobody can aim addresses at one stripe. A
+	 * re-created segment has a new key, and its windows are new too. */
+	key[0] = atomic_load_explicit(&ts->hash_key[0], memory_order_relaxed);
+	key[1] = atomic_load_explicit(&ts->hash_key[1], memory_order_relaxed);
+	crypto_shorthash((unsigned char *)&k, addr, 16, (const unsigned char *)key);
 	return k != 0 ? k : 1;
+}
+
+static int shm_healthy(const struct throttle *t)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)(uintptr_t)t;
+	return atomic_load_explicit(&ts->broken, memory_order_acquire) ? -1 : 0;
+}
+
+static void copy_hash_key(struct throttle_shm *ts, const struct shm_header *h)
+{
+	uint64_t key[2];
+	memcpy(key, h->hash_key, sizeof(key));
+	atomic_store_explicit(&ts->hash_key[0], key[0], memory_order_relaxed);
+	atomic_store_explicit(&ts->hash_key[1], key[1], memory_order_relaxed);
+}
+
+/* Main thread, every second: notice a segment removed, replaced or
+ * truncated; then re-create or re-attach it by name. */
+static int shm_check(struct throttle *t)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	char why[256], err[512];
+	struct shm_segment fresh;
+
+	int intact = shm_segment_intact(&ts->seg, ts->name, why, sizeof(why)) == 0;
+	if (intact && !atomic_load(&ts->broken))
+		return 0;
+	atomic_store_explicit(&ts->broken, 1, memory_order_release);
+	if (!ts->reported) {
+		if (intact) /* a decision met SIGBUS, yet the file looks whole */
+			snprintf(why, sizeof(why), "shared memory %s failed under a decision", ts->name);
+		log_warnx("throttle: %s; throttled requests get [throttle] on_error until it is back", why);
+		ts->reported = 1;
+	}
+	if (ts->nretired == RETIRED_MAX)
+		return -1; /* give up: something keeps destroying it */
+	/* No waiting here: this is the thread that takes signals. */
+	if (shm_segment_open(ts->name, &ts->want, 0, &fresh, err, sizeof(err)) == -1) {
+		if (strcmp(err, ts->last_err) != 0) /* once per distinct cause */
+			log_warnx("throttle: cannot re-attach: %s", err);
+		snprintf(ts->last_err, sizeof(ts->last_err), "%s", err);
+		return -1;
+	}
+	ts->last_err[0] = '\0';
+	ts->reported = 0;
+	/* The old mapping stays: a decision may still be using it. */
+	ts->retired[ts->nretired++] = ts->seg;
+	ts->seg = fresh;
+	copy_hash_key(ts, fresh.h);
+	atomic_store_explicit(&ts->hdr, fresh.h, memory_order_release);
+	atomic_store_explicit(&ts->broken, 0, memory_order_release);
+	log_warnx("throttle: shared memory %s is back (re-attached); windows start afresh", ts->name);
+	return 0;
 }
 
 static void shm_close(struct throttle *t)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	/* The segment stays: windows outlive a restart. */
-	munmap(ts->hdr, ts->size);
+	for (int i = 0; i < ts->nretired; i++)
+		shm_segment_close(&ts->retired[i]);
+	shm_segment_close(&ts->seg);
 	free(ts);
 }
 
@@ -468,6 +352,8 @@ static const struct throttle_ops shm_ops = {
 	.fits = shm_fits,
 	.forget = shm_forget,
 	.stats = shm_stats,
+	.check = shm_check,
+	.healthy = shm_healthy,
 	.key_addr = shm_key_addr,
 	.close = shm_close,
 };
@@ -475,46 +361,26 @@ static const struct throttle_ops shm_ops = {
 struct throttle *throttle_shm_open(const struct config *cfg, char *err, size_t errlen)
 {
 	struct throttle_shm *ts = calloc(1, sizeof(*ts));
-	struct shm_header want;
-	char why[256];
 
 	if (ts == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	ts->base.ops = &shm_ops;
-	layout_compute(cfg, &want, ts->shapes);
-	int created = 1;
-	int fd = shm_open(cfg->shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1 && errno == EEXIST) {
-		created = 0;
-		fd = shm_open(cfg->shm_name, O_RDWR | O_CLOEXEC, 0600);
-	}
-	if (fd == -1) {
-		snprintf(err, errlen, "shared memory %s: %s", cfg->shm_name, strerror(errno));
+	snprintf(ts->name, sizeof(ts->name), "%s", cfg->shm_name);
+	shm_layout_compute(cfg, &ts->want, ts->shapes);
+	if (shm_segment_open(ts->name, &ts->want, ATTACH_WAIT_MS, &ts->seg, err, errlen) == -1) {
 		free(ts);
 		return NULL;
 	}
-	ts->hdr = created ? segment_create(fd, &want, why, sizeof(why)) : segment_attach(fd, &want, why, sizeof(why));
-	close(fd);
-	if (ts->hdr == NULL) {
-		if (created)
-			shm_unlink(cfg->shm_name);
-		if (created)
-			snprintf(err, errlen, "shared memory %s: %s", cfg->shm_name, why);
-		else
-			snprintf(err, errlen,
-			    "shared memory %s: %s; stop the keygate processes using it and remove it "
-			    "(rm /dev/shm%s), or set [throttle] shm_name",
-			    cfg->shm_name, why, cfg->shm_name);
-		free(ts);
-		return NULL;
-	}
-	ts->size = want.size;
+	atomic_init(&ts->hdr, ts->seg.h);
+	atomic_init(&ts->broken, 0);
+	copy_hash_key(ts, ts->seg.h);
+	sigbus_install();
 	return &ts->base;
 }
 
-size_t throttle_shm_size(const struct throttle *t) { return ((const struct throttle_shm *)t)->size; }
+size_t throttle_shm_size(const struct throttle *t) { return ((const struct throttle_shm *)t)->seg.size; }
 
 uint32_t throttle_shm_entry_size(const struct throttle *t, enum throttle_scope scope)
 {
@@ -523,16 +389,17 @@ uint32_t throttle_shm_entry_size(const struct throttle *t, enum throttle_scope s
 
 uint64_t throttle_shm_recoveries(const struct throttle *t)
 {
-	const struct shm_header *h = ((const struct throttle_shm *)t)->hdr;
+	struct throttle_stats st;
 	uint64_t n = 0;
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++)
-		n += atomic_load_explicit(&h->scopes[s].recoveries, memory_order_relaxed);
+		if (shm_stats(t, (enum throttle_scope)s, &st) == 0)
+			n += st.recoveries;
 	return n;
 }
 
 void throttle_shm_hold_lock_for_test(struct throttle *t, enum throttle_scope scope, uint64_t key)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct shm_scope *sc = &ts->hdr->scopes[scope];
-	stripe_enter(ts, scope, (uint32_t)(mix(key) % sc->nstripes));
+	struct shm_header *h = ts->seg.h;
+	stripe_enter(ts, h, scope, (uint32_t)(mix(key) % h->scopes[scope].nstripes));
 }

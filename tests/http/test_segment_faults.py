@@ -1,0 +1,75 @@
+"""The throttle segment removed, truncated or replaced under a running
+server: a clear error, no crash, no silent fail-open (unless configured),
+and recovery by itself when it can."""
+import os
+import struct
+import time
+
+from harness import Server
+
+ARGS = ["-o", "throttle.api_key=3/hour"]
+
+
+def wait_log(srv, needle, timeout=5):
+    deadline = time.time() + timeout
+    while needle not in srv.log_text():
+        assert time.time() < deadline, "no %r in:\n%s" % (needle, srv.log_text()[-1500:])
+        time.sleep(0.02)
+
+
+def test_removed_segment_is_recreated():
+    srv = Server(args=ARGS)
+    srv.start()
+    _, _, key = srv.user("removed")
+    for _ in range(3):
+        assert srv.books("GET", "/books/", key).status == 200
+    assert srv.books("GET", "/books/", key).status == 429
+    os.unlink("/dev/shm" + srv.shm_name)
+    wait_log(srv, "was removed")
+    wait_log(srv, "is back (re-attached)")
+    # A new segment: windows start afresh, and every process shares it again.
+    assert os.path.exists("/dev/shm" + srv.shm_name)
+    assert srv.books("GET", "/books/", key).status == 200
+    assert srv.request("GET", "/healthz").status == 200
+    srv.stop()
+
+
+def test_truncated_segment_fails_closed_without_crashing():
+    srv = Server(args=ARGS)
+    srv.start()
+    _, _, key = srv.user("truncated")
+    assert srv.books("GET", "/books/", key).status == 200
+    os.truncate("/dev/shm" + srv.shm_name, 0)
+    # Touching the truncated pages raises SIGBUS: the decision fails, the
+    # server lives, and on_error = deny answers 503.
+    r = srv.books("GET", "/books/", key)
+    assert r.status == 503, r
+    wait_log(srv, "was truncated")
+    wait_log(srv, "cannot re-attach: shared memory %s: the segment exists but is empty" % srv.shm_name)
+    assert srv.request("GET", "/healthz").status == 503
+    assert srv.books("GET", "/books/", key).status == 503
+    assert srv.proc.poll() is None
+    # The operator removes it; keygate makes a new one by itself.
+    os.unlink("/dev/shm" + srv.shm_name)
+    wait_log(srv, "is back (re-attached)")
+    assert srv.books("GET", "/books/", key).status == 200
+    assert srv.request("GET", "/healthz").status == 200
+    srv.stop()
+
+
+def test_segment_of_another_version_and_fail_open_switch():
+    srv = Server(args=ARGS + ["-o", "throttle.on_error=allow"])
+    srv.start()
+    _, _, key = srv.user("replaced")
+    path = "/dev/shm" + srv.shm_name
+    size = os.path.getsize(path)
+    os.unlink(path)
+    with open(path, "wb") as f:  # what a future keygate might leave there
+        f.write(b"KGTHRTL\0" + struct.pack("<II", 99, 0x52454459) + b"\0" * (size - 16))
+    wait_log(srv, "it has layout version 99, this keygate uses 2")
+    # on_error = allow was chosen: requests pass, unthrottled, and say so.
+    for _ in range(5):
+        assert srv.books("GET", "/books/", key).status == 200
+    assert "store cannot answer" in srv.log_text()
+    assert srv.request("GET", "/healthz").status == 503
+    srv.stop()
