@@ -106,9 +106,10 @@ def test_secrets_generated_once_and_reused():
     srv = Server()
     srv.start()
     access, refresh, key = srv.user("restart")
-    for name in ("jwt.secret", "apikey.secret", "keygate.db"):
+    for name in ("jwt.secret", "apikey.secret", "keygate.db", "keygate.db-wal", "keygate.db-shm"):
         mode = stat.S_IMODE(os.stat(os.path.join(srv.data_dir, name)).st_mode)
         assert mode == 0o600, (name, oct(mode))
+    assert stat.S_IMODE(os.stat("/dev/shm" + srv.shm_name).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(srv.data_dir).st_mode) == 0o700
     with open(os.path.join(srv.data_dir, "jwt.secret")) as f:
         first = f.read()
