@@ -29,7 +29,7 @@ struct config {
 	uint64_t body_max;
 	uint64_t shutdown_grace_ms;
 	enum log_level log_level;
-	int access_log_json; /* access_log = json */
+	enum access_log { ACCESS_LOG_TEXT, ACCESS_LOG_JSON, ACCESS_LOG_OFF } access_log;
 	char admin_listen[128]; /* "" = no admin listener */
 	char trusted_proxies[512];
 	struct addr_net trusted[ADDR_NETS_MAX]; /* parsed trusted_proxies */

@@ -41,7 +41,7 @@ static const struct key keys[] = {
 	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024, LIVE },
 	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
 	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0, LIVE },
-	{ "server", "access_log", K_LOGFORMAT, F(access_log_json), 0, 0, LIVE },
+	{ "server", "access_log", K_LOGFORMAT, F(access_log), 0, 0, LIVE },
 	{ "server", "admin_listen", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
 	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
 	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
@@ -118,7 +118,7 @@ void config_defaults(struct config *cfg)
 		.body_max = 64 * 1024,
 		.shutdown_grace_ms = MS(10),
 		.log_level = LOG_LEVEL_INFO,
-		.access_log_json = 0,
+		.access_log = ACCESS_LOG_TEXT,
 		.admin_listen = "127.0.0.1:9100",
 		.db_path = "keygate.db",
 		.busy_timeout_ms = MS(5),
@@ -182,13 +182,18 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 			return -1;
 		return apply_str(k, field, value, err, errlen);
 	}
-	case K_LOGFORMAT:
-		if (strcmp(value, "text") == 0 || strcmp(value, "json") == 0) {
-			*(int *)(void *)field = strcmp(value, "json") == 0;
-			return 0;
+	case K_LOGFORMAT: {
+		static const char *const formats[] = { [ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json",
+			[ACCESS_LOG_OFF] = "off" };
+		for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+			if (strcmp(value, formats[i]) == 0) {
+				*(enum access_log *)(void *)field = (enum access_log)i;
+				return 0;
+			}
 		}
-		snprintf(err, errlen, "must be text or json");
+		snprintf(err, errlen, "must be text, json or off");
 		return -1;
+	}
 	case K_UINT:
 		if (parse_uint(value, k->min, k->max, &v, err, errlen) == -1)
 			return -1;
@@ -384,7 +389,8 @@ void config_print(const struct config *cfg, FILE *out)
 	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
 	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
 	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
-	    cfg->access_log_json ? "json" : "text", cfg->admin_listen, cfg->trusted_proxies);
+	    cfg->access_log == ACCESS_LOG_JSON ? "json" : cfg->access_log == ACCESS_LOG_OFF ? "off" : "text",
+	    cfg->admin_listen, cfg->trusted_proxies);
 	fprintf(out, "\n[database]\npath = %s\nbusy_timeout = %llums\nsynchronous = %s\n", cfg->db_path,
 	    (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal");
 	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,

@@ -146,9 +146,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		.bytes = req->bytes_out,
 		.usec = (http_now_ns() - req->started_ns) / 1000,
 		.user_id = req->user_id,
-		.json = req->cfg->access_log_json,
+		.json = req->cfg->access_log == ACCESS_LOG_JSON,
 	};
-	log_access_line(&a);
+	if (req->cfg->access_log != ACCESS_LOG_OFF)
+		log_access_line(&a);
 	metrics_request(req->route != NULL && req->route_found ? (int)(req->route - router_routes)
 							       : METRICS_ROUTE_UNMATCHED,
 	    a.status, a.usec);
