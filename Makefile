@@ -68,7 +68,7 @@ FUZZ_TARGETS := body router rate config token apikey
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all run test check unit http install uninstall clean deps deps-test format fuzz soak
+.PHONY: all run test check unit http install uninstall clean deps deps-test format fuzz soak bench
 all: $(BIN)
 
 # V=1 shows the full command lines.
@@ -119,6 +119,19 @@ fuzz: deps-test
 			tests/fuzz/regress/$$t 2>&1 | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY)" ; \
 		ls build/fuzz/crash-$$t-* >/dev/null 2>&1 && { echo "fuzz_$$t: crash kept in build/fuzz"; exit 1; }; \
 	done; echo "fuzz: no crash"
+
+# Benchmarks against a bare libmicrohttpd baseline, in one run (BENCH_SECONDS per scenario).
+BENCH_SECONDS ?= 10
+BENCH_BIN := $(BUILD)/bench/baseline $(BUILD)/bench/throttle_bench $(BUILD)/bench/populate
+$(BUILD)/bench/baseline: bench/baseline.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+bench: deps-test all $(BENCH_BIN)
+	@command -v wrk >/dev/null || { echo "deps: installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+	python3 bench/bench.py $(BUILD) $(BENCH_SECONDS)
 
 # A bounded soak of mixed traffic on loopback (SOAK_SECONDS, default 180).
 SOAK_SECONDS ?= 180

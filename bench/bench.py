@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""make bench: keygate against the bare libmicrohttpd ceiling, in one run.
+
+Everything on loopback; wrk shares the machine's cores with the server.
+Reports requests/s, p50/p99 latency and server CPU per request (from
+/proc, so it holds on a busy machine), each as a ratio to the baseline
+measured in the same run; then the throttle micro-benchmark and the
+scaling of GET /books/ with 1,000 to 1,000,000 users. Writes the figures
+to build/bench.json.
+
+Usage: bench.py BUILD_DIR [SECONDS]
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "http"))
+import harness  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def wrk(url, seconds, conns=32, script=None, env=None, pid=None):
+    cmd = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", script]
+    c0 = cpu_seconds(pid)
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, env=env).stdout
+    c1 = cpu_seconds(pid)
+    reqs = int(re.search(r"(\d+) requests in", out).group(1))
+    unit = {"us": 1, "ms": 1000, "s": 1000000}
+
+    def pct(p):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)$" % p, out, re.M)
+        return float(m.group(1)) * unit[m.group(2)] if m else None
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests": reqs, "rps": reqs / seconds, "p50_us": pct(50), "p99_us": pct(99),
+            "cpu_us_per_req": (c1 - c0) * 1e6 / max(reqs, 1), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def lua(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def start_baseline(build):
+    p = subprocess.Popen([os.path.join(build, "bench", "baseline"), "0", str(NCPU)], stdout=subprocess.PIPE,
+                         text=True)
+    port = int(re.search(r"port (\d+)", p.stdout.readline()).group(1))
+    return p, port
+
+
+def keygate(build, *args, data_dir=None, shm_name=None):
+    harness.BIN = os.path.join(build, "keygate")
+    srv = harness.Server(args=["-o", "server.admin_listen=", "-o", "throttle.login=1000000/minute",
+                               "-o", "throttle.invalid_key=1000000/minute"] + list(args),
+                         data_dir=data_dir, shm_name=shm_name)
+    return srv.start()
+
+
+def scaling(build, tmp, seconds, counts):
+    results = {}
+    capacity = 1 << 20
+    for n in counts:
+        data = os.path.join(tmp, "scale%d" % n)
+        shm = "/kg-bench-scale-%d" % os.getpid()
+        keys = os.path.join(tmp, "keys%d" % n)
+        t0 = time.time()
+        subprocess.run([os.path.join(build, "bench", "populate"), data, shm, str(capacity), str(n), "10000", keys],
+                       check=True, capture_output=True)
+        populate_s = time.time() - t0
+        srv = keygate(build, "-o", "throttle.api_key=1000000/s", "-o", "throttle.capacity=%d" % capacity,
+                      "-o", "throttle.login=1/s", "-o", "throttle.signup=1/s", "-o", "throttle.invalid_key=1/s",
+                      "-o", "server.access_log=off", data_dir=data, shm_name=shm)
+        script = lua(tmp, "rotate.lua", """
+local keys = {}
+for line in io.lines("%s") do keys[#keys + 1] = line end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("GET", "/books/", { ["Authorization"] = keys[(n * 7919) %% #keys + 1] })
+end
+""" % keys)
+        r = wrk("http://127.0.0.1:%d/books/" % srv.port, seconds, script=script, pid=srv.proc.pid)
+        r["populate_s"] = round(populate_s, 1)
+        results[n] = r
+        srv.stop()
+        srv.cleanup()
+        try:
+            os.unlink("/dev/shm" + shm)
+        except OSError:
+            pass
+        shutil.rmtree(data, ignore_errors=True)
+    return results
+
+
+def main():
+    build = sys.argv[1]
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    tmp = tempfile.mkdtemp(prefix="kg-bench-")
+    results = {"machine": {"cpus": NCPU}, "wrk": "wrk -t2 -c32 -d%ds --latency, loopback" % seconds}
+
+    base, port = start_baseline(build)
+    results["baseline"] = wrk("http://127.0.0.1:%d/" % port, seconds, pid=base.pid)
+    base.terminate()
+    base.wait()
+
+    srv = keygate(build, "-o", "throttle.api_key=1000000/s")
+    _, _, key = srv.user("bench")
+    for t in ("Dune", "Emma", "Ulysses"):
+        srv.books("POST", "/books/", key, {"title": t})
+    url = "http://127.0.0.1:%d" % srv.port
+    get = lua(tmp, "get.lua", 'wrk.headers["Authorization"] = "%s"\n' % key)
+    post = lua(tmp, "post.lua", 'wrk.method = "POST"\nwrk.body = \'{"title":"bench"}\'\n'
+               'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "%s"\n' % key)
+    bad = lua(tmp, "bad.lua", 'wrk.headers["Authorization"] = "00000000-0000-4000-8000-000000000000"\n')
+    login = lua(tmp, "login.lua", 'wrk.method = "POST"\nwrk.body = \'{"username":"bench","password":"correct-horse-9"}\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n')
+    results["get_books"] = wrk(url + "/books/", seconds, script=get, pid=srv.proc.pid)
+    results["get_books_access_log_off"] = None
+    results["post_books"] = wrk(url + "/books/", seconds, script=post, pid=srv.proc.pid)
+    results["invalid_key_401"] = wrk(url + "/books/", seconds, script=bad, pid=srv.proc.pid)
+    results["login"] = wrk(url + "/users/login/", seconds, conns=8, script=login, pid=srv.proc.pid)
+    srv.stop()
+    srv.cleanup()
+
+    quiet = keygate(build, "-o", "throttle.api_key=1000000/s", "-o", "server.access_log=off")
+    _, _, qkey = quiet.user("quiet")
+    qget = lua(tmp, "qget.lua", 'wrk.headers["Authorization"] = "%s"\n' % qkey)
+    results["get_books_access_log_off"] = wrk("http://127.0.0.1:%d/books/" % quiet.port, seconds, script=qget,
+                                              pid=quiet.proc.pid)
+    quiet.stop()
+    quiet.cleanup()
+
+    refused = keygate(build, "-o", "throttle.api_key=1/hour")
+    _, _, rkey = refused.user("refused")
+    refused.books("GET", "/books/", rkey)
+    rget = lua(tmp, "rget.lua", 'wrk.headers["Authorization"] = "%s"\n' % rkey)
+    results["throttled_429"] = wrk("http://127.0.0.1:%d/books/" % refused.port, seconds, script=rget,
+                                   pid=refused.proc.pid)
+    refused.stop()
+    refused.cleanup()
+
+    out = subprocess.run([os.path.join(build, "bench", "throttle_bench"), "/kg-bench-micro-%d" % os.getpid()],
+                         capture_output=True, text=True, check=True).stdout
+    results["throttle"] = json.loads(out)
+    results["scaling"] = scaling(build, tmp, seconds, (1000, 100000, 1000000))
+    shutil.rmtree(tmp, ignore_errors=True)
+    report(results)
+
+
+def report(r):
+    b = r["baseline"]
+    print("\n%-26s %10s %8s %9s %9s %8s %8s" % ("scenario", "req/s", "x base", "p50 us", "p99 us", "cpu us", "x base"))
+    for name in ("baseline", "get_books", "get_books_access_log_off", "post_books", "throttled_429",
+                 "invalid_key_401", "login"):
+        x = r[name]
+        x["rps_ratio"] = round(x["rps"] / b["rps"], 3)
+        x["cpu_ratio"] = round(x["cpu_us_per_req"] / b["cpu_us_per_req"], 3)
+        print("%-26s %10.0f %8.2f %9.0f %9.0f %8.2f %8.2f" % (name, x["rps"], x["rps_ratio"], x["p50_us"] or 0,
+                                                          x["p99_us"] or 0, x["cpu_us_per_req"], x["cpu_ratio"]))
+    t = r["throttle"]
+    print("\nthrottle decision: one key %.0f ns, distinct keys %.0f ns (1 thread); 2 threads on distinct keys: "
+          "%.2fx one; %u bytes of shared memory per tracked key (default 5/minute: %u)" % (
+              t["one_key_1t_ns"], t["distinct_1t_ns"], t["distinct_2t_over_1t"], t["bytes_per_key_api_key"],
+              t["bytes_per_key_default_config"]))
+    s = r["scaling"]
+    for n, x in s.items():
+        print("scaling: %8d users: GET /books/ %8.0f req/s (populated in %.1fs)" % (n, x["rps"], x["populate_s"]))
+    r["scaling_ratio_largest_smallest"] = round(s[1000000]["rps"] / s[1000]["rps"], 3)
+    print("scaling ratio 1,000,000 / 1,000 users: %.2f" % r["scaling_ratio_largest_smallest"])
+    targets = {
+        "get_books_rps_ge_0.5x": r["get_books"]["rps_ratio"] >= 0.5,
+        "get_books_cpu_le_2.5x": r["get_books"]["cpu_ratio"] <= 2.5,
+        "throttled_429_rps_ge_0.8x": r["throttled_429"]["rps_ratio"] >= 0.8,
+        "invalid_key_401_rps_ge_0.8x": r["invalid_key_401"]["rps_ratio"] >= 0.8,
+        "throttle_decision_le_100ns": t["one_key_1t_ns"] <= 100 and t["distinct_1t_ns"] <= 100,
+        "throttle_2t_ge_1.6x": t["distinct_2t_over_1t"] >= 1.6,
+        "scaling_ge_0.9": r["scaling_ratio_largest_smallest"] >= 0.9,
+    }
+    r["targets"] = targets
+    print("\ntargets: " + ", ".join("%s %s" % (k, "met" if v else "MISSED") for k, v in targets.items()))
+    os.makedirs("build", exist_ok=True)
+    with open("build/bench.json", "w") as f:
+        json.dump(r, f, indent=1, default=str)
+    print("figures in build/bench.json")
+
+
+if __name__ == "__main__":
+    main()
