@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "apikey.h"
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 	cfg.rate_login = cfg.rate_signup = cfg.rate_invalid_key = (struct rate){ 1, 1 };
 	if (config_finish(&cfg, err, sizeof(err)) == -1)
 		die(err, NULL);
+	mkdir(cfg.data_dir, 0700);
 	/* The store makes the schema; the rows go in with plain SQLite. */
 	struct store *st = store_open(&cfg, err, sizeof(err));
 	if (st == NULL)

