@@ -10,8 +10,15 @@
 
 static json_t *book_json(const struct store_book *b)
 {
-	return json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)b->id, "title", b->title, "author",
-	    (json_int_t)b->author, "publication_date", b->publication_date);
+	json_t *o = json_object();
+
+	/* Fields in the contract's order; the store's text is UTF-8 already
+	 * (titles were validated on the way in). */
+	json_object_set_new_nocheck(o, "id", json_integer(b->id));
+	json_object_set_new_nocheck(o, "title", json_stringn_nocheck(b->title, strlen(b->title)));
+	json_object_set_new_nocheck(o, "author", json_integer(b->author));
+	json_object_set_new_nocheck(o, "publication_date", json_string_nocheck(b->publication_date));
+	return o;
 }
 
 static enum handler_rc reply_book(struct request *req, unsigned status, const struct store_book *b)

@@ -63,23 +63,29 @@ void http_reply_json(struct request *req, unsigned status, json_t *body)
 
 void http_reply_json_as(struct request *req, unsigned status, json_t *body, const char *content_type)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (text == NULL) {
-		/* Out of memory while rendering: still answer. */
-		static const char fallback[] = "{\"detail\":\"A server error occurred.\"}";
-		struct MHD_Response *r =
-		    MHD_create_response_from_buffer(sizeof(fallback) - 1, (void *)(uintptr_t)fallback, MHD_RESPMEM_PERSISTENT);
-		if (r != NULL)
-			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
-		queue(req, 500, r, sizeof(fallback) - 1);
-		return;
+	/* Rendered into a per-thread buffer, so that a reply costs one copy
+	 * instead of jansson's growing string buffer; MHD copies it. */
+	static _Thread_local char buf[16384];
+	size_t len = json_dumpb(body, buf, sizeof(buf), JSON_COMPACT);
+	struct MHD_Response *r = NULL;
+
+	if (len > 0 && len <= sizeof(buf)) {
+		r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_COPY);
+	} else { /* larger than the buffer, or could not render */
+		char *text = json_dumps(body, JSON_COMPACT);
+		len = text != NULL ? strlen(text) : 0;
+		if (text != NULL && (r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)) == NULL)
+			free(text);
+		if (text == NULL) {
+			/* Out of memory while rendering: still answer. */
+			static const char fallback[] = "{\"detail\":\"A server error occurred.\"}";
+			len = sizeof(fallback) - 1;
+			status = 500;
+			r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)fallback, MHD_RESPMEM_PERSISTENT);
+		}
 	}
-	size_t len = strlen(text);
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL)
-		free(text);
-	else
+	json_decref(body);
+	if (r != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	queue(req, status, r, len);
 }
