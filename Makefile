@@ -121,7 +121,7 @@ fuzz: deps-test
 	done; echo "fuzz: no crash"
 
 # Benchmarks against a bare libmicrohttpd baseline, in one run (BENCH_SECONDS per scenario).
-BENCH_SECONDS ?= 10
+BENCH_SECONDS ?= 5
 BENCH_BIN := $(BUILD)/bench/baseline $(BUILD)/bench/throttle_bench $(BUILD)/bench/populate
 $(BUILD)/bench/baseline: bench/baseline.c
 	@mkdir -p $(dir $@)

@@ -1,7 +1,9 @@
 /*
  * Throttle micro-benchmark: nanoseconds per decision of the shared-memory
- * throttle, on one key and on distinct keys, with 1 and 2 threads; and the
- * shared memory per tracked key. Prints one JSON object.
+ * throttle with the default rate (5/minute), on one key (every thread the
+ * same key) and on distinct keys (each thread cycling over 64 keys of its
+ * own), with 1 and 2 threads; and the shared memory per tracked key.
+ * Prints one JSON object.
  * Usage: throttle_bench SHM_NAME
  */
 #include <pthread.h>
@@ -18,7 +20,7 @@
 #include "throttle_window.h"
 
 #define DECISIONS 2000000u
-#define KEYS (1u << 20)
+#define KEYS_PER_THREAD 64u /* each thread its own keys: no key is shared */
 #define REPEAT 5
 
 static struct config cfg;
@@ -44,7 +46,7 @@ static void *worker(void *arg)
 	uint64_t now = throttle_now_ms();
 	double t0 = now_ns();
 	for (uint32_t i = 0; i < DECISIONS; i++) {
-		uint64_t key = r->distinct ? r->base + (i % (KEYS / 2)) + 1 : 42;
+		uint64_t key = r->distinct ? r->base + (i % KEYS_PER_THREAD) + 1 : 42;
 		throttle_decide(thr, SCOPE_API_KEY, &cfg.rate_api_key, key, now + i / 1000, 1, &d);
 	}
 	r->ns = (now_ns() - t0) / DECISIONS;
@@ -64,7 +66,7 @@ static void measure(int nthreads, int distinct, double *ns, double *per_s)
 	double v[REPEAT], rate[REPEAT];
 	for (int k = 0; k < REPEAT; k++) {
 		pthread_t th[2];
-		struct run runs[2] = { { distinct, 0, 0 }, { distinct, KEYS / 2, 0 } };
+		struct run runs[2] = { { distinct, 0, 0 }, { distinct, 1000000, 0 } };
 		double t0 = now_ns();
 		for (int i = 0; i < nthreads; i++)
 			pthread_create(&th[i], NULL, worker, &runs[i]);
@@ -97,8 +99,8 @@ int main(int argc, char **argv)
 		return 2;
 	config_defaults(&cfg);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "%s", argv[1]);
-	cfg.capacity = KEYS;
-	cfg.rate_api_key = (struct rate){ 100, 1 }; /* exact ring of 128 */
+	cfg.capacity = 65536;
+	cfg.rate_api_key = (struct rate){ 5, 60 }; /* the default: exact ring of 8 */
 	cfg.rate_login = cfg.rate_signup = cfg.rate_invalid_key = (struct rate){ 1, 1 };
 	if (config_finish(&cfg, err, sizeof(err)) == -1)
 		return 2;
@@ -114,8 +116,9 @@ int main(int argc, char **argv)
 	measure(2, 1, &ns[3], &rate[3]);
 	printf("{\"one_key_1t_ns\":%.1f,\"distinct_1t_ns\":%.1f,\"one_key_2t_ns\":%.1f,\"distinct_2t_ns\":%.1f,"
 	       "\"distinct_1t_per_s\":%.0f,\"distinct_2t_per_s\":%.0f,\"distinct_2t_over_1t\":%.2f,"
-	       "\"one_key_2t_over_1t\":%.2f,\"bytes_per_key_api_key\":%u,\"bytes_per_key_default_config\":%u}\n",
-	    ns[0], ns[1], ns[2], ns[3], rate[1], rate[3], rate[3] / rate[1], rate[2] / rate[0],
+	       "\"one_key_2t_over_1t\":%.2f,\"keys_per_thread\":%u,\"bytes_per_key_api_key\":%u,"
+	       "\"bytes_per_key_default_config\":%u}\n",
+	    ns[0], ns[1], ns[2], ns[3], rate[1], rate[3], rate[3] / rate[1], rate[2] / rate[0], KEYS_PER_THREAD,
 	    throttle_shm_entry_size(thr, SCOPE_API_KEY), default_entry_size());
 	throttle_close(thr);
 	shm_unlink(cfg.shm_name);

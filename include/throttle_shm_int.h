@@ -20,7 +20,7 @@
 #define SHM_MAGIC "KGTHRTL"
 #define SHM_LAYOUT 2u
 #define SHM_READY 0x52454459u
-#define STRIPES_MAX 256u
+#define STRIPES_MAX 4096u
 #define STRIPE_MIN_SLOTS 16u
 #define PROBE_MAX 16u
 #define ATTACH_WAIT_MS 5000
