@@ -38,6 +38,7 @@ struct config {
 	char db_path[CONFIG_PATH_MAX]; /* relative to data_dir unless absolute */
 	uint64_t busy_timeout_ms;
 	int synchronous_full;
+	uint64_t mmap_size;
 	/* [auth] */
 	char jwt_secret_file[CONFIG_PATH_MAX]; /* relative to data_dir */
 	char jwt_secret[CONFIG_SECRET_MAX];    /* wins over the file when set */
@@ -45,6 +46,7 @@ struct config {
 	uint64_t access_ttl_ms;
 	uint64_t refresh_ttl_ms;
 	unsigned hash_threads; /* 0 until config_finish: then the number of CPUs */
+	unsigned key_cache;
 	unsigned hash_queue;
 	/* [throttle] */
 	char shm_name[64];

@@ -42,6 +42,7 @@ struct store_sqlite {
 	char path[CONFIG_PATH_MAX];
 	int busy_timeout_ms;
 	int synchronous_full;
+	uint64_t mmap_size;
 	pthread_key_t key;
 	/* Bumped when a connection finds the file read-only: every thread
 	 * then reopens its connection before its next use, so that writing

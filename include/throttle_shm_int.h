@@ -18,7 +18,7 @@
 #include "throttle_window.h"
 
 #define SHM_MAGIC "KGTHRTL"
-#define SHM_LAYOUT 2u
+#define SHM_LAYOUT 3u
 #define SHM_READY 0x52454459u
 #define STRIPES_MAX 4096u
 #define STRIPE_MIN_SLOTS 16u
@@ -52,6 +52,9 @@ struct shm_header {
 	uint64_t capacity;
 	char boot_id[40];
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
+	/* Bumped whenever an API key or a user's standing changes, by any
+	 * process: the per-thread key caches are valid for one value. */
+	_Atomic uint64_t key_epoch;
 	struct shm_scope scopes[SCOPE_COUNT];
 };
 

@@ -47,6 +47,7 @@ static const struct key keys[] = {
 	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
 	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
 	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0, FIXED },
+	{ "database", "mmap_size", K_SIZE, F(mmap_size), 0, (uint64_t)1 << 40, FIXED },
 	{ "auth", "jwt_secret_file", K_STR, F(jwt_secret_file), 0, 0, FIXED },
 	{ "auth", "jwt_secret", K_SECRET, F(jwt_secret), 0, 0, FIXED },
 	{ "auth", "key_secret_file", K_STR, F(key_secret_file), 0, 0, FIXED },
@@ -54,6 +55,7 @@ static const struct key keys[] = {
 	{ "auth", "refresh_ttl", K_DURATION, F(refresh_ttl_ms), MS(1), MS(86400) * 365, FIXED },
 	{ "auth", "hash_threads", K_UINT, F(hash_threads), 0, 64, FIXED },
 	{ "auth", "hash_queue", K_UINT, F(hash_queue), 1, 100000, FIXED },
+	{ "auth", "key_cache", K_UINT, F(key_cache), 0, 16777216, FIXED },
 	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0, FIXED },
 	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000, FIXED },
 	{ "throttle", "api_key", K_RATE, F(rate_api_key), 0, 0, LIVE },
@@ -123,6 +125,7 @@ void config_defaults(struct config *cfg)
 		.db_path = "keygate.db",
 		.busy_timeout_ms = MS(5),
 		.synchronous_full = 1,
+		.mmap_size = 256 * 1024 * 1024,
 		.jwt_secret_file = "jwt.secret",
 		.jwt_secret = "",
 		.key_secret_file = "apikey.secret",
@@ -130,6 +133,7 @@ void config_defaults(struct config *cfg)
 		.refresh_ttl_ms = MS(86400),
 		.hash_threads = 0,
 		.hash_queue = 64,
+		.key_cache = 65536,
 		.shm_name = "/keygate-throttle",
 		.capacity = 65536,
 		.rate_api_key = { 5, 60 },
@@ -391,13 +395,14 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
 	    cfg->access_log == ACCESS_LOG_JSON ? "json" : cfg->access_log == ACCESS_LOG_OFF ? "off" : "text",
 	    cfg->admin_listen, cfg->trusted_proxies);
-	fprintf(out, "\n[database]\npath = %s\nbusy_timeout = %llums\nsynchronous = %s\n", cfg->db_path,
-	    (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal");
+	fprintf(out, "\n[database]\npath = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\n",
+	    cfg->db_path, (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
+	    (unsigned long long)cfg->mmap_size);
 	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,
 	    cfg->jwt_secret[0] ? "(set)" : "", cfg->key_secret_file);
-	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\n",
+	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\nkey_cache = %u\n",
 	    (unsigned long long)cfg->access_ttl_ms, (unsigned long long)cfg->refresh_ttl_ms, cfg->hash_threads,
-	    cfg->hash_queue);
+	    cfg->hash_queue, cfg->key_cache);
 	fprintf(out, "\n[throttle]\nshm_name = %s\ncapacity = %u\n", cfg->shm_name, cfg->capacity);
 	print_rate(out, "api_key", &cfg->rate_api_key);
 	print_rate(out, "login", &cfg->rate_login);

@@ -17,6 +17,7 @@
 #include "app.h"
 #include "config.h"
 #include "healthcheck.h"
+#include "keycache.h"
 #include "http_admin.h"
 #include "http_server.h"
 #include "log.h"
@@ -306,6 +307,7 @@ int main(int argc, char **argv)
 	    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN), throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
 	    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY), cfg.capacity);
 	secrets_load(&app, &cfg);
+	keycache_init(cfg.key_cache);
 	if (admin_is_command(cli.command)) {
 		int status = admin_run(&app, cli.nargs, cli.args);
 		throttle_close(app.throttle);

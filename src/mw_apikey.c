@@ -8,8 +8,10 @@
 #include "app.h"
 #include "handlers.h"
 #include "http_reply.h"
+#include "keycache.h"
 #include "mw_throttle.h"
 #include "store.h"
+#include "throttle.h"
 
 /* The key text in the request without the white space around it (HTTP's,
  * not the key's), or NULL. */
@@ -30,9 +32,25 @@ static const char *key_text(const struct request *req, size_t *len)
 	return *len > 0 ? k : NULL;
 }
 
+/* The active user who owns key: from this thread's cache when it is valid
+ * for the host's key epoch, else from the store (then cached, found or not). */
+static int key_owner(struct request *req, const uint8_t key[APIKEY_BYTES], int64_t *uid)
+{
+	uint8_t hash[APIKEY_HASH_BYTES];
+	uint64_t epoch = throttle_key_epoch(req->app->throttle);
+
+	if (epoch != 0 && keycache_get(key, epoch, uid))
+		return *uid != 0 ? STORE_OK : STORE_NOT_FOUND;
+	apikey_hash(&req->app->keys, key, hash);
+	int rc = store_apikey_find(req->app->store, hash, uid);
+	if (epoch != 0 && (rc == STORE_OK || rc == STORE_NOT_FOUND))
+		keycache_put(key, epoch, rc == STORE_OK ? *uid : 0);
+	return rc;
+}
+
 enum stage_rc mw_apikey(struct request *req)
 {
-	uint8_t key[APIKEY_BYTES], hash[APIKEY_HASH_BYTES];
+	uint8_t key[APIKEY_BYTES];
 	uint64_t client;
 	int64_t uid;
 
@@ -51,11 +69,9 @@ enum stage_rc mw_apikey(struct request *req)
 		return STAGE_DONE;
 
 	int rc = STORE_NOT_FOUND;
-	if (apikey_parse(text, len, key) == 0) {
-		apikey_hash(&req->app->keys, key, hash);
-		sodium_memzero(key, sizeof(key));
-		rc = store_apikey_find(req->app->store, hash, &uid);
-	}
+	if (apikey_parse(text, len, key) == 0)
+		rc = key_owner(req, key, &uid);
+	sodium_memzero(key, sizeof(key));
 	if (rc == STORE_OK) {
 		req->user_id = uid;
 		return STAGE_NEXT;

@@ -67,7 +67,7 @@ static void conn_free(void *arg)
 static struct conn *conn_open(struct store_sqlite *s, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	char pragmas[160];
+	char pragmas[256];
 
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -82,8 +82,8 @@ static struct conn *conn_open(struct store_sqlite *s, char *err, size_t errlen)
 	/* Pragmas are per connection; Debian's defaults are not ours. The
 	 * values are constants, not client data. */
 	snprintf(pragmas, sizeof(pragmas),
-	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
-	    s->synchronous_full ? "FULL" : "NORMAL");
+	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA mmap_size=%llu;",
+	    s->synchronous_full ? "FULL" : "NORMAL", (unsigned long long)s->mmap_size);
 	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	c->readonly = sqlite3_db_readonly(c->db, "main") == 1;
@@ -294,6 +294,7 @@ struct store *store_sqlite_open(const struct config *cfg, char *err, size_t errl
 	s->base.ops = &sqlite_ops;
 	s->busy_timeout_ms = (int)cfg->busy_timeout_ms;
 	s->synchronous_full = cfg->synchronous_full;
+	s->mmap_size = cfg->mmap_size;
 	if (config_path(cfg, cfg->db_path, s->path, sizeof(s->path)) == -1) {
 		snprintf(err, errlen, "[database] path: too long");
 		free(s);

@@ -66,7 +66,7 @@ def test_segment_of_another_version_and_fail_open_switch():
     os.unlink(path)
     with open(path, "wb") as f:  # what a future keygate might leave there
         f.write(b"KGTHRTL\0" + struct.pack("<II", 99, 0x52454459) + b"\0" * (size - 16))
-    wait_log(srv, "it has layout version 99, this keygate uses 2")
+    wait_log(srv, "it has layout version 99, this keygate uses ")
     # on_error = allow was chosen: requests pass, unthrottled, and say so.
     for _ in range(5):
         assert srv.books("GET", "/books/", key).status == 200

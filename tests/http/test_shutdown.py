@@ -43,6 +43,12 @@ def test_sigterm_under_load():
                     outcomes["cut"] += 1
                 conn.close()
                 conn = None
+            except OSError:  # reconnecting after the listener went: refused
+                with lock:
+                    outcomes["refused"] += 1
+                conn.close()
+                conn = None
+                time.sleep(0.01)
 
     threads = [threading.Thread(target=client) for _ in range(16)]
     for t in threads:
