@@ -60,8 +60,6 @@ struct store;
 
 struct store_ops {
 	void (*close)(struct store *st);
-	void (*read_begin)(struct store *st);
-	void (*read_end)(struct store *st);
 	int (*ping)(struct store *st);
 	int (*user_create)(struct store *st, const char *username, const char *email, const char *password_hash,
 	    const struct store_apikey *key, int64_t *id);
@@ -92,12 +90,6 @@ struct config;
  * only. */
 struct store *store_open(const struct config *cfg, char *err, size_t errlen);
 void store_close(struct store *st);
-
-/* Group the reads of one pass through the pipeline into one snapshot (one
- * lock round trip instead of one per query). A write in between ends it
- * first. Call on the thread that reads; read_end always follows. */
-void store_read_begin(struct store *st);
-void store_read_end(struct store *st);
 
 int store_ping(struct store *st);
 /* The user and their API key, in one transaction. STORE_CONFLICT when the

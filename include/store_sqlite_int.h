@@ -16,7 +16,6 @@
 
 enum stmt_id {
 	S_BEGIN,
-	S_BEGIN_READ,
 	S_COMMIT,
 	S_ROLLBACK,
 	S_PING,
@@ -56,7 +55,6 @@ struct conn {
 	struct store_sqlite *owner;
 	unsigned generation; /* of owner, when opened */
 	int readonly;        /* the file could not be opened for writing */
-	int in_read;         /* a read transaction (store_read_begin) is open */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be. */
@@ -75,8 +73,6 @@ void sqlite_copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col);
 /* Reset a statement and drop its bindings. */
 void sqlite_done(sqlite3_stmt *q);
 
-void sqlite_read_begin(struct store *st);
-void sqlite_read_end(struct store *st);
 int sqlite_ping(struct store *st);
 int sqlite_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
     const struct store_apikey *key, int64_t *id);

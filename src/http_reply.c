@@ -47,7 +47,7 @@ static void queue(struct request *req, unsigned status, struct MHD_Response *res
 	if (app_draining(req->app))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (int i = 0; i < req->nheaders; i++)
-		MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+		MHD_add_response_header(resp, req->header_name[i], req->header_bytes + req->header_value[i]);
 	if (MHD_queue_response(req->conn, status, resp) == MHD_YES) {
 		req->status = status;
 		req->bytes_out = len;

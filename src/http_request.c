@@ -156,12 +156,16 @@ const char *http_request_header(const struct request *req, const char *name)
 void http_request_add_header(struct request *req, const char *name, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = REQUEST_HEADER_BYTES - req->header_used;
 
-	if (req->nheaders == REQUEST_HEADERS_MAX)
+	if (req->nheaders == REQUEST_HEADERS_MAX || room < 2)
 		return;
-	struct reply_header *h = &req->headers[req->nheaders++];
-	h->name = name;
 	va_start(ap, fmt);
-	vsnprintf(h->value, sizeof(h->value), fmt, ap);
+	int n = vsnprintf(req->header_bytes + req->header_used, room, fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return;
+	req->header_name[req->nheaders] = name;
+	req->header_value[req->nheaders++] = req->header_used;
+	req->header_used = (uint16_t)(req->header_used + (size_t)n + 1);
 }

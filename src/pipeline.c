@@ -10,7 +10,6 @@
 #include "mw_jwt.h"
 #include "mw_throttle.h"
 #include "router.h"
-#include "store.h"
 
 static enum stage_rc stage_route(struct request *req)
 {
@@ -98,7 +97,7 @@ static enum stage_rc (*const stages[])(struct request *) = {
 	stage_body,
 };
 
-static void run_stages(struct request *req)
+void pipeline_run(struct request *req)
 {
 	if (!req->suspended) {
 		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
@@ -106,13 +105,4 @@ static void run_stages(struct request *req)
 				return;
 	}
 	req->route->handler(req);
-}
-
-void pipeline_run(struct request *req)
-{
-	/* The key lookup and the handler's reads share one snapshot, and it
-	 * never outlives this pass (a suspended request holds none). */
-	store_read_begin(req->app->store);
-	run_stages(req);
-	store_read_end(req->app->store);
 }

@@ -15,10 +15,6 @@ void store_close(struct store *st)
 		st->ops->close(st);
 }
 
-void store_read_begin(struct store *st) { st->ops->read_begin(st); }
-
-void store_read_end(struct store *st) { st->ops->read_end(st); }
-
 int store_ping(struct store *st) { return st->ops->ping(st); }
 
 int store_user_create(struct store *st, const char *username, const char *email, const char *password_hash,

@@ -31,7 +31,6 @@
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_BEGIN_READ] = "BEGIN DEFERRED",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_PING] = "SELECT 1",
@@ -188,34 +187,7 @@ static void sqlite_close(struct store *st)
 
 struct conn *sqlite_conn(struct store *st) { return conn_get(to_sqlite(st)); }
 
-int sqlite_begin(struct conn *c)
-{
-	/* A write ends the pass's read snapshot first: it must see the
-	 * newest data, and transactions do not nest. */
-	if (c->in_read) {
-		c->in_read = 0;
-		if (sqlite_exec_stmt(c, S_COMMIT) != STORE_OK)
-			sqlite_exec_stmt(c, S_ROLLBACK);
-	}
-	return sqlite_exec_stmt(c, S_BEGIN);
-}
-
-void sqlite_read_begin(struct store *st)
-{
-	struct conn *c = sqlite_conn(st);
-	if (c != NULL && !c->in_read && sqlite_exec_stmt(c, S_BEGIN_READ) == STORE_OK)
-		c->in_read = 1;
-}
-
-void sqlite_read_end(struct store *st)
-{
-	struct conn *c = sqlite_conn(st);
-	if (c == NULL || !c->in_read)
-		return;
-	c->in_read = 0;
-	if (sqlite_exec_stmt(c, S_COMMIT) != STORE_OK)
-		sqlite_exec_stmt(c, S_ROLLBACK);
-}
+int sqlite_begin(struct conn *c) { return sqlite_exec_stmt(c, S_BEGIN); }
 
 int sqlite_commit(struct conn *c) { return sqlite_exec_stmt(c, S_COMMIT); }
 
@@ -251,8 +223,6 @@ int sqlite_ping(struct store *st)
 
 static const struct store_ops sqlite_ops = {
 	.close = sqlite_close,
-	.read_begin = sqlite_read_begin,
-	.read_end = sqlite_read_end,
 	.ping = sqlite_ping,
 	.user_create = sqlite_user_create,
 	.user_by_name = sqlite_user_by_name,
