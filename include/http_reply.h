@@ -37,6 +37,8 @@ enum http_error {
 void http_reply_json(struct request *req, unsigned status, json_t *body);
 /* The same with another media type (e.g. application/problem+json). */
 void http_reply_json_as(struct request *req, unsigned status, json_t *body, const char *content_type);
+/* A body already rendered (copied). */
+void http_reply_text(struct request *req, unsigned status, const char *body, size_t len, const char *content_type);
 /* 204 and friends. */
 void http_reply_empty(struct request *req, unsigned status);
 void http_reply_error(struct request *req, enum http_error err, const char *arg);

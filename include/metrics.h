@@ -9,8 +9,9 @@
 
 /*
  * Process-wide counters for GET /metrics (Prometheus text format).
- * THREAD SAFETY: every counter is a relaxed atomic; any thread may count,
- * the admin listener's thread renders. Figures are per process; the
+ * THREAD SAFETY: each thread counts in a shard of its own (relaxed
+ * atomics, so the renderer may read them); shards join a lock-free list on
+ * first use; the admin listener's thread renders the sums. Figures are per process; the
  * throttle's come from the shared segment (all processes).
  */
 #define METRICS_ROUTE_UNMATCHED (-1)

@@ -2,6 +2,7 @@
 #include "http_reply.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,12 +91,21 @@ void http_reply_json_as(struct request *req, unsigned status, json_t *body, cons
 	queue(req, status, r, len);
 }
 
+void http_reply_text(struct request *req, unsigned status, const char *body, size_t len, const char *content_type)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	queue(req, status, r, len);
+}
+
 void http_reply_empty(struct request *req, unsigned status)
 {
 	queue(req, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), 0);
 }
 
-void http_reply_error(struct request *req, enum http_error err, const char *arg)
+static json_t *error_body(enum http_error err, const char *arg)
 {
 	char text[512];
 
@@ -108,11 +118,47 @@ void http_reply_error(struct request *req, enum http_error err, const char *arg)
 	json_object_set_new(body, errors[err].key, json_string(text));
 	if (errors[err].code != NULL)
 		json_object_set_new(body, "code", json_string(errors[err].code));
+	return body;
+}
+
+/*
+ * The bodies of the errors that take no argument never change: rendered
+ * (by jansson) once per process, then served from memory. The hot
+ * rejections (unknown key, missing key, not found) cost no JSON work.
+ */
+#define NERRORS (sizeof(errors) / sizeof(errors[0]))
+static char *constant_body[NERRORS];
+static pthread_once_t constant_once = PTHREAD_ONCE_INIT;
+
+static void render_constants(void)
+{
+	for (size_t i = 0; i < NERRORS; i++) {
+		if (strstr(errors[i].text, "%s") != NULL)
+			continue;
+		json_t *body = error_body((enum http_error)i, NULL);
+		constant_body[i] = json_dumps(body, JSON_COMPACT); /* NULL: rendered per reply */
+		json_decref(body);
+	}
+}
+
+void http_reply_error(struct request *req, enum http_error err, const char *arg)
+{
 	if (err == HTTP_ERR_NOT_AUTHENTICATED || err == HTTP_ERR_TOKEN_INVALID)
 		http_request_add_header(req, "WWW-Authenticate", "Bearer realm=\"api\"");
 	if (err == HTTP_ERR_UNAVAILABLE || err == HTTP_ERR_BUSY || err == HTTP_ERR_STORAGE_FULL)
 		http_request_add_header(req, "Retry-After", "1");
-	http_reply_json(req, errors[err].status, body);
+	pthread_once(&constant_once, render_constants);
+	const char *text = constant_body[err];
+	if (text != NULL) {
+		size_t len = strlen(text);
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(len, (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+		if (r != NULL)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+		queue(req, errors[err].status, r, len);
+		return;
+	}
+	http_reply_json(req, errors[err].status, error_body(err, arg));
 }
 
 void http_reply_invalid(struct request *req, const char *message, json_t *errors_obj)

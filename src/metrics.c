@@ -2,6 +2,8 @@
 #include "metrics.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
 
 #include "router.h"
 
@@ -13,12 +15,50 @@ static const double bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 	0.5, 1, 2.5, 5 };
 #define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 
-static atomic_ulong requests[NROUTES_MAX + 1][NSTATUS];
-static atomic_ulong latency_buckets[NBOUNDS + 1]; /* the last is +Inf */
-static atomic_ulong latency_sum_usec;
-static atomic_ulong decisions[SCOPE_COUNT][2];
-static atomic_long connections;
-static atomic_ulong store_errors[2];
+/* Counters live in per-thread shards: a thread counts in its own (no cache
+ * line shared between cores on the request path), the renderer sums them.
+ * Shards are made on a thread's first count and kept to the end. */
+struct shard {
+	atomic_ulong requests[NROUTES_MAX + 1][NSTATUS];
+	atomic_ulong latency_buckets[NBOUNDS + 1]; /* the last is +Inf */
+	atomic_ulong latency_sum_usec;
+	atomic_ulong decisions[SCOPE_COUNT][2];
+	atomic_long connections;
+	atomic_ulong store_errors[2];
+	struct shard *next;
+};
+
+static struct shard *_Atomic shards;
+static _Thread_local struct shard *mine;
+
+static struct shard *my_shard(void)
+{
+	if (mine == NULL) {
+		/* Out of memory: count in a shared fallback shard instead. */
+		static struct shard fallback;
+		struct shard *s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return &fallback;
+		s->next = atomic_load_explicit(&shards, memory_order_relaxed);
+		while (!atomic_compare_exchange_weak_explicit(&shards, &s->next, s, memory_order_release,
+		    memory_order_relaxed))
+			;
+		mine = s;
+	}
+	return mine;
+}
+
+static void add(atomic_ulong *c, unsigned long n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
+
+static unsigned long sum_of(size_t offset)
+{
+	unsigned long n = 0;
+	for (struct shard *s = atomic_load_explicit(&shards, memory_order_acquire); s != NULL; s = s->next)
+		n += atomic_load_explicit((atomic_ulong *)(void *)((char *)s + offset), memory_order_relaxed);
+	return n;
+}
+
+#define SUM(field) sum_of(offsetof(struct shard, field))
 
 _Static_assert(sizeof(atomic_ulong) == 8, "64-bit counters");
 
@@ -32,29 +72,30 @@ static size_t status_index(unsigned status)
 
 void metrics_request(int route, unsigned status, uint64_t usec)
 {
+	struct shard *s = my_shard();
 	size_t r = route >= 0 && route < NROUTES_MAX ? (size_t)route : NROUTES_MAX;
-	atomic_fetch_add_explicit(&requests[r][status_index(status)], 1, memory_order_relaxed);
+	add(&s->requests[r][status_index(status)], 1);
 	size_t b = 0;
 	while (b < NBOUNDS && (double)usec / 1e6 > bounds[b])
 		b++;
-	atomic_fetch_add_explicit(&latency_buckets[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&latency_sum_usec, usec, memory_order_relaxed);
+	add(&s->latency_buckets[b], 1);
+	add(&s->latency_sum_usec, usec);
 }
 
 void metrics_throttle(enum throttle_scope scope, int admitted)
 {
 	if (scope > SCOPE_NONE && scope < SCOPE_COUNT)
-		atomic_fetch_add_explicit(&decisions[scope][admitted ? 0 : 1], 1, memory_order_relaxed);
+		add(&my_shard()->decisions[scope][admitted ? 0 : 1], 1);
 }
 
-void metrics_connection(int delta) { atomic_fetch_add_explicit(&connections, delta, memory_order_relaxed); }
-
-void metrics_store_error(int unavailable)
+/* A connection may close on another thread than it opened on (at stop):
+ * the sum over shards is what counts. */
+void metrics_connection(int delta)
 {
-	atomic_fetch_add_explicit(&store_errors[unavailable ? 1 : 0], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&my_shard()->connections, delta, memory_order_relaxed);
 }
 
-static unsigned long load(atomic_ulong *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+void metrics_store_error(int unavailable) { add(&my_shard()->store_errors[unavailable ? 1 : 0], 1); }
 
 static void render_requests(FILE *out)
 {
@@ -64,7 +105,7 @@ static void render_requests(FILE *out)
 		if (r < NROUTES_MAX && r >= router_nroutes)
 			continue;
 		for (size_t s = 0; s < NSTATUS; s++) {
-			unsigned long n = load(&requests[r][s]);
+			unsigned long n = SUM(requests[r][s]);
 			if (n == 0)
 				continue;
 			char status[8];
@@ -88,13 +129,13 @@ static void render_latency(FILE *out)
 	fprintf(out, "# HELP keygate_http_request_duration_seconds Time from request headers to response queued.\n"
 		     "# TYPE keygate_http_request_duration_seconds histogram\n");
 	for (size_t b = 0; b <= NBOUNDS; b++) {
-		cumulative += load(&latency_buckets[b]);
+		cumulative += SUM(latency_buckets[b]);
 		if (b < NBOUNDS)
 			fprintf(out, "keygate_http_request_duration_seconds_bucket{le=\"%g\"} %lu\n", bounds[b], cumulative);
 		else
 			fprintf(out, "keygate_http_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cumulative);
 	}
-	fprintf(out, "keygate_http_request_duration_seconds_sum %.6f\n", (double)load(&latency_sum_usec) / 1e6);
+	fprintf(out, "keygate_http_request_duration_seconds_sum %.6f\n", (double)SUM(latency_sum_usec) / 1e6);
 	fprintf(out, "keygate_http_request_duration_seconds_count %lu\n", cumulative);
 }
 
@@ -108,8 +149,8 @@ static void render_throttle(FILE *out, const struct throttle *t)
 		fprintf(out,
 		    "keygate_throttle_decisions_total{scope=\"%s\",decision=\"admitted\"} %lu\n"
 		    "keygate_throttle_decisions_total{scope=\"%s\",decision=\"refused\"} %lu\n",
-		    throttle_scope_name((enum throttle_scope)s), load(&decisions[s][0]),
-		    throttle_scope_name((enum throttle_scope)s), load(&decisions[s][1]));
+		    throttle_scope_name((enum throttle_scope)s), SUM(decisions[s][0]),
+		    throttle_scope_name((enum throttle_scope)s), SUM(decisions[s][1]));
 	if (t == NULL)
 		return;
 	static const struct {
@@ -139,10 +180,10 @@ void metrics_render(FILE *out, const struct throttle *t)
 	render_latency(out);
 	fprintf(out, "# HELP keygate_http_open_connections Open client connections.\n"
 		     "# TYPE keygate_http_open_connections gauge\nkeygate_http_open_connections %ld\n",
-	    atomic_load_explicit(&connections, memory_order_relaxed));
+	    (long)SUM(connections));
 	render_throttle(out, t);
 	fprintf(out, "# HELP keygate_store_errors_total Storage failures, by kind.\n"
 		     "# TYPE keygate_store_errors_total counter\n"
 		     "keygate_store_errors_total{kind=\"unavailable\"} %lu\nkeygate_store_errors_total{kind=\"error\"} %lu\n",
-	    load(&store_errors[1]), load(&store_errors[0]));
+	    SUM(store_errors[1]), SUM(store_errors[0]));
 }

@@ -31,20 +31,49 @@ static void quota_headers(struct request *req, enum throttle_scope scope, const 
 	}
 }
 
+/* The problem body for (scope, seconds), rendered by jansson; each thread
+ * keeps the last one per scope, as a refused client hears the same wait
+ * many times. */
+static const char *problem_body(enum throttle_scope scope, unsigned long long s, size_t *len)
+{
+	static _Thread_local struct {
+		unsigned long long s;
+		size_t len;
+		char text[320];
+	} last[SCOPE_COUNT];
+	char detail[96];
+
+	if (last[scope].len > 0 && last[scope].s == s) {
+		*len = last[scope].len;
+		return last[scope].text;
+	}
+	snprintf(detail, sizeof(detail), "Request was throttled. Expected available in %llu seconds.", s);
+	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", PROBLEM_TYPE, "title", "Too Many Requests",
+	    "status", 429, "detail", detail, "violated-policies", throttle_scope_name(scope));
+	size_t n = body != NULL ? json_dumpb(body, last[scope].text, sizeof(last[scope].text), JSON_COMPACT) : 0;
+	json_decref(body);
+	last[scope].len = n < sizeof(last[scope].text) ? n : 0;
+	last[scope].s = s;
+	*len = last[scope].len;
+	return last[scope].len > 0 ? last[scope].text : NULL;
+}
+
 static void refuse(struct request *req, enum throttle_scope scope, const struct throttle_decision *d)
 {
-	char detail[96];
 	unsigned long long s = (unsigned long long)ceil_s(d->reset_ms);
 	const char *accept = http_request_header(req, MHD_HTTP_HEADER_ACCEPT);
+	size_t len;
 
 	if (s == 0)
 		s = 1;
 	http_request_add_header(req, "Retry-After", "%llu", s);
-	snprintf(detail, sizeof(detail), "Request was throttled. Expected available in %llu seconds.", s);
-	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", PROBLEM_TYPE, "title", "Too Many Requests",
-	    "status", 429, "detail", detail, "violated-policies", throttle_scope_name(scope));
 	int problem = accept != NULL && strstr(accept, "application/problem+json") != NULL;
-	http_reply_json_as(req, 429, body,
+	const char *body = problem_body(scope, s, &len);
+	if (body == NULL) {
+		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
+		return;
+	}
+	http_reply_text(req, 429, body, len,
 	    problem ? "application/problem+json; charset=utf-8" : "application/json; charset=utf-8");
 }
 
