@@ -39,16 +39,24 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* "2026-11-29T06:46:16.070Z ": the date part is formatted once a second
+ * per thread (gmtime_r and strftime on every access line cost more than
+ * the rest of the line). */
 static size_t stamp(char *buf, size_t cap)
 {
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[24];
 	struct timespec ts;
-	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	int m = snprintf(buf + n, cap - n, ".%03ldZ ", ts.tv_nsec / 1000000);
-	return n + (m > 0 ? (size_t)m : 0);
+	if (ts.tv_sec != cached_sec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts.tv_sec;
+	}
+	int m = snprintf(buf, cap, "%s.%03ldZ ", cached, ts.tv_nsec / 1000000);
+	return m > 0 && (size_t)m < cap ? (size_t)m : 0;
 }
 
 static void emit(char *buf, size_t len, size_t cap)
