@@ -30,6 +30,7 @@ struct config {
 	uint64_t shutdown_grace_ms;
 	enum log_level log_level;
 	enum access_log { ACCESS_LOG_TEXT, ACCESS_LOG_JSON, ACCESS_LOG_OFF } access_log;
+	uint64_t access_log_buffer; /* bytes per thread; 0 = a write per line */
 	char admin_listen[128]; /* "" = no admin listener */
 	char trusted_proxies[512];
 	struct addr_net trusted[ADDR_NETS_MAX]; /* parsed trusted_proxies */

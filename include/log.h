@@ -13,6 +13,7 @@
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
 int log_level_parse(const char *s, enum log_level *out);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -35,5 +36,14 @@ struct log_access {
 	int json;         /* one JSON object per line instead of text */
 };
 void log_access_line(const struct log_access *a);
+
+/* Gather access lines in per-thread buffers of this many bytes (0: write
+ * each at once). Start-up, before threads. */
+void log_access_buffer(size_t bytes);
+/* Write out what the buffers hold: the main thread, every second and at
+ * shutdown. */
+void log_access_flush(void);
+/* Flush and free the buffers: at exit, after the HTTP threads are gone. */
+void log_access_free(void);
 
 #endif

@@ -42,6 +42,7 @@ static const struct key keys[] = {
 	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
 	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0, LIVE },
 	{ "server", "access_log", K_LOGFORMAT, F(access_log), 0, 0, LIVE },
+	{ "server", "access_log_buffer", K_SIZE, F(access_log_buffer), 0, 1024 * 1024, FIXED },
 	{ "server", "admin_listen", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
 	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
 	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
@@ -121,6 +122,7 @@ void config_defaults(struct config *cfg)
 		.shutdown_grace_ms = MS(10),
 		.log_level = LOG_LEVEL_INFO,
 		.access_log = ACCESS_LOG_TEXT,
+		.access_log_buffer = 0,
 		.admin_listen = "127.0.0.1:9100",
 		.db_path = "keygate.db",
 		.busy_timeout_ms = MS(5),
@@ -392,6 +394,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "connection_timeout = %llums\nbody_max = %llu\nshutdown_grace = %llums\nlog_level = %s\n",
 	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
 	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
+	fprintf(out, "access_log_buffer = %llu\n", (unsigned long long)cfg->access_log_buffer);
 	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
 	    cfg->access_log == ACCESS_LOG_JSON ? "json" : cfg->access_log == ACCESS_LOG_OFF ? "off" : "text",
 	    cfg->admin_listen, cfg->trusted_proxies);

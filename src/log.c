@@ -6,9 +6,9 @@
  * a stack buffer and written with one write(2).
  */
 #include "log.h"
+#include "log_int.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +28,11 @@ static const char *const level_names[] = {
 
 void log_set_level(enum log_level level) { atomic_store_explicit(&current_level, level, memory_order_relaxed); }
 
+enum log_level log_get_level(void)
+{
+	return (enum log_level)atomic_load_explicit(&current_level, memory_order_relaxed);
+}
+
 int log_level_parse(const char *s, enum log_level *out)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -42,7 +47,7 @@ int log_level_parse(const char *s, enum log_level *out)
 /* "2026-11-29T06:46:16.070Z ": the date part is formatted once a second
  * per thread (gmtime_r and strftime on every access line cost more than
  * the rest of the line). */
-static size_t stamp(char *buf, size_t cap)
+size_t log_stamp(char *buf, size_t cap)
 {
 	static _Thread_local time_t cached_sec = -1;
 	static _Thread_local char cached[24];
@@ -59,7 +64,7 @@ static size_t stamp(char *buf, size_t cap)
 	return m > 0 && (size_t)m < cap ? (size_t)m : 0;
 }
 
-static void emit(char *buf, size_t len, size_t cap)
+void log_emit(char *buf, size_t len, size_t cap)
 {
 	if (len >= cap - 1)
 		len = cap - 2;
@@ -76,7 +81,7 @@ __attribute__((format(printf, 3, 0))) static void vlog(enum log_level level, int
 
 	if ((int)level > atomic_load_explicit(&current_level, memory_order_relaxed))
 		return;
-	size_t n = stamp(buf, sizeof(buf));
+	size_t n = log_stamp(buf, sizeof(buf));
 	int m = snprintf(buf + n, sizeof(buf) - n, "%s: ", level_names[level]);
 	n += (size_t)m;
 	m = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
@@ -87,7 +92,7 @@ __attribute__((format(printf, 3, 0))) static void vlog(enum log_level level, int
 		if (m > 0)
 			n += (size_t)m;
 	}
-	emit(buf, n < sizeof(buf) ? n : sizeof(buf), sizeof(buf));
+	log_emit(buf, n < sizeof(buf) ? n : sizeof(buf), sizeof(buf));
 	errno = saved;
 }
 
@@ -123,62 +128,3 @@ void fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-/* The path is the client's: bound it and make control bytes and spaces
- * visible, so one request can never forge or split a log line. */
-static void clean_path(char *out, size_t cap, const char *in)
-{
-	size_t i = 0;
-	for (; *in != '\0' && i + 1 < cap; in++)
-		out[i++] = ((unsigned char)*in <= 0x20 || *in == 0x7f) ? '?' : *in;
-	out[i] = '\0';
-}
-
-/* {"ts":..., "rid":..., ...}: jansson escapes the client's path. */
-static void access_json(const struct log_access *a)
-{
-	char ts[40], buf[1024];
-	size_t n = stamp(ts, sizeof(ts));
-
-	ts[n > 0 ? n - 1 : 0] = '\0'; /* drop the separating space */
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s%, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method",
-	    a->method, "path", a->path, strnlen(a->path, 256), "status", (int)a->status, "bytes", (json_int_t)a->bytes,
-	    "us", (json_int_t)a->usec);
-	if (o == NULL) /* a path that is not UTF-8 */
-		o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method", a->method,
-		    "path", "(not utf-8)", "status", (int)a->status, "bytes", (json_int_t)a->bytes, "us",
-		    (json_int_t)a->usec);
-	if (o == NULL)
-		return;
-	json_object_set_new(o, "user", a->user_id > 0 ? json_integer(a->user_id) : json_null());
-	n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT);
-	json_decref(o);
-	if (n > 0 && n < sizeof(buf) - 1)
-		emit(buf, n, sizeof(buf));
-}
-
-void log_access_line(const struct log_access *a)
-{
-	char buf[1024], path[257];
-
-	if (atomic_load_explicit(&current_level, memory_order_relaxed) < LOG_LEVEL_INFO)
-		return;
-	if (a->json) {
-		access_json(a);
-		return;
-	}
-	size_t n = stamp(buf, sizeof(buf));
-
-	clean_path(path, sizeof(path), a->path);
-	int m = snprintf(buf + n, sizeof(buf) - n, "access: rid=%s %s %s %u %zu %lluus user=",
-	    a->request_id, a->method, path, a->status, a->bytes, (unsigned long long)a->usec);
-	if (m < 0)
-		return;
-	n += (size_t)m;
-	if (n < sizeof(buf)) {
-		m = a->user_id > 0 ? snprintf(buf + n, sizeof(buf) - n, "%lld", (long long)a->user_id)
-				   : snprintf(buf + n, sizeof(buf) - n, "-");
-		if (m > 0)
-			n += (size_t)m;
-	}
-	emit(buf, n < sizeof(buf) ? n : sizeof(buf), sizeof(buf));
-}

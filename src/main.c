@@ -207,6 +207,7 @@ static int next_signal(struct app *app, const sigset_t *set, uint64_t watchdog_u
 		if (errno != EAGAIN)
 			continue;
 		throttle_check(app->throttle);
+		log_access_flush();
 		since_ping += tick_usec;
 		if (watchdog_usec != 0 && since_ping >= watchdog_usec / 2) {
 			sdnotify("WATCHDOG=1");
@@ -222,6 +223,7 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	int sig;
 
 	signals_block(&set);
+	log_access_buffer(cfg->access_log_buffer);
 	app->passwords = password_pool_new(cfg->hash_threads, cfg->hash_queue, err, sizeof(err));
 	if (app->passwords == NULL)
 		fatalx("password pool: %s", err);
@@ -259,6 +261,7 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	password_pool_free(app->passwords);
 	http_server_stop(srv);
 	http_admin_stop(adm);
+	log_access_free();
 }
 
 int main(int argc, char **argv)

@@ -63,3 +63,15 @@ def test_admin_listener_off_when_empty():
     srv.start()
     assert srv.admin_port is None and "metrics on" not in srv.log_text()
     srv.stop()
+
+
+def test_buffered_access_log_is_flushed():
+    srv = Server(args=["-o", "server.access_log_buffer=64KiB"])
+    srv.start()
+    rids = [srv.request("GET", "/healthz").header("X-Request-Id") for _ in range(50)]
+    # Written within the once-a-second flush, not one write per request.
+    text = srv.wait_log(rids[-1], timeout=3)
+    assert all(rid in text for rid in rids)
+    last = srv.request("GET", "/nope").header("X-Request-Id")
+    srv.stop()  # the shutdown writes out what is left
+    assert "rid=%s GET /nope 404" % last in srv.log_text()

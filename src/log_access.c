@@ -1,0 +1,163 @@
+/*
+ * log_access.c: the access log: one line per request, text or JSON, written
+ * at once or, with [server] access_log_buffer, gathered per thread and
+ * written in blocks (when a block fills, and every second by the main
+ * thread).
+ *
+ * THREAD SAFETY: each HTTP thread appends to its own buffer under that
+ * buffer's mutex; the main thread takes each mutex in turn to flush. The
+ * list of buffers only grows (a mutex guards the insertion); buffers live
+ * to the end. Lines are whole in every write(2), so they never interleave.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "log_int.h"
+
+struct access_buffer {
+	pthread_mutex_t lock;
+	size_t len;
+	struct access_buffer *next;
+	char data[];
+};
+
+static size_t buffer_size; /* 0: unbuffered; set once at start-up */
+static struct access_buffer *buffers;
+static pthread_mutex_t buffers_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local struct access_buffer *mine;
+
+void log_access_buffer(size_t bytes) { buffer_size = bytes; }
+
+static void write_all(const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, p, len);
+		if (n <= 0)
+			return; /* a failing stderr is not worth a retry loop */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static struct access_buffer *my_buffer(void)
+{
+	if (mine == NULL && (mine = malloc(sizeof(*mine) + buffer_size)) != NULL) {
+		pthread_mutex_init(&mine->lock, NULL);
+		mine->len = 0;
+		pthread_mutex_lock(&buffers_lock);
+		mine->next = buffers;
+		buffers = mine;
+		pthread_mutex_unlock(&buffers_lock);
+	}
+	return mine;
+}
+
+/* One finished line (with room for its newline at buf[len]). */
+static void access_out(char *buf, size_t len, size_t cap)
+{
+	struct access_buffer *b = buffer_size > 0 ? my_buffer() : NULL;
+
+	if (len >= cap - 1)
+		len = cap - 2;
+	buf[len++] = '\n';
+	if (b == NULL || len > buffer_size) {
+		write_all(buf, len);
+		return;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (b->len + len > buffer_size) {
+		write_all(b->data, b->len);
+		b->len = 0;
+	}
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	pthread_mutex_unlock(&b->lock);
+}
+
+void log_access_flush(void)
+{
+	pthread_mutex_lock(&buffers_lock);
+	for (struct access_buffer *b = buffers; b != NULL; b = b->next) {
+		pthread_mutex_lock(&b->lock);
+		write_all(b->data, b->len);
+		b->len = 0;
+		pthread_mutex_unlock(&b->lock);
+	}
+	pthread_mutex_unlock(&buffers_lock);
+}
+
+void log_access_free(void)
+{
+	log_access_flush();
+	while (buffers != NULL) {
+		struct access_buffer *b = buffers;
+		buffers = b->next;
+		pthread_mutex_destroy(&b->lock);
+		free(b);
+	}
+}
+
+/* The path is the client's: bound it and make control bytes and spaces
+ * visible, so one request can never forge or split a log line. */
+static void clean_path(char *out, size_t cap, const char *in)
+{
+	size_t i = 0;
+	for (; *in != '\0' && i + 1 < cap; in++)
+		out[i++] = ((unsigned char)*in <= 0x20 || *in == 0x7f) ? '?' : *in;
+	out[i] = '\0';
+}
+
+/* {"ts":..., "rid":..., ...}: jansson escapes the client's path. */
+static void access_json(const struct log_access *a)
+{
+	char ts[40], buf[1024];
+	size_t n = log_stamp(ts, sizeof(ts));
+
+	ts[n > 0 ? n - 1 : 0] = '\0'; /* drop the separating space */
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s%, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method",
+	    a->method, "path", a->path, strnlen(a->path, 256), "status", (int)a->status, "bytes", (json_int_t)a->bytes,
+	    "us", (json_int_t)a->usec);
+	if (o == NULL) /* a path that is not UTF-8 */
+		o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method", a->method,
+		    "path", "(not utf-8)", "status", (int)a->status, "bytes", (json_int_t)a->bytes, "us",
+		    (json_int_t)a->usec);
+	if (o == NULL)
+		return;
+	json_object_set_new(o, "user", a->user_id > 0 ? json_integer(a->user_id) : json_null());
+	n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT);
+	json_decref(o);
+	if (n > 0 && n < sizeof(buf) - 1)
+		access_out(buf, n, sizeof(buf));
+}
+
+void log_access_line(const struct log_access *a)
+{
+	char buf[1024], path[257];
+
+	if (log_get_level() < LOG_LEVEL_INFO)
+		return;
+	if (a->json) {
+		access_json(a);
+		return;
+	}
+	size_t n = log_stamp(buf, sizeof(buf));
+
+	clean_path(path, sizeof(path), a->path);
+	int m = snprintf(buf + n, sizeof(buf) - n, "access: rid=%s %s %s %u %zu %lluus user=",
+	    a->request_id, a->method, path, a->status, a->bytes, (unsigned long long)a->usec);
+	if (m < 0)
+		return;
+	n += (size_t)m;
+	if (n < sizeof(buf)) {
+		m = a->user_id > 0 ? snprintf(buf + n, sizeof(buf) - n, "%lld", (long long)a->user_id)
+				   : snprintf(buf + n, sizeof(buf) - n, "-");
+		if (m > 0)
+			n += (size_t)m;
+	}
+	access_out(buf, n < sizeof(buf) ? n : sizeof(buf), sizeof(buf));
+}
