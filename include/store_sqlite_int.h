@@ -63,11 +63,16 @@ struct conn *sqlite_conn(struct store *st);
 int sqlite_map_rc(struct conn *c, int rc);
 /* Step a statement whose rows are not wanted, then reset it. */
 int sqlite_exec_stmt(struct conn *c, enum stmt_id id);
-/* Write transactions: BEGIN IMMEDIATE waits for the write lock up front,
- * so a write never fails with SQLITE_BUSY_SNAPSHOT half-way. */
-int sqlite_begin(struct conn *c);
-int sqlite_commit(struct conn *c);
-void sqlite_rollback(struct conn *c);
+/* A write: this thread's connection in a BEGIN IMMEDIATE transaction
+ * (which waits for the write lock up front, so a write never fails with
+ * SQLITE_BUSY_SNAPSHOT half-way). STORE_OK and *c, or the failure. */
+int sqlite_write_begin(struct store *st, struct conn **c);
+/* Commit when rc is STORE_OK, else roll back; returns the final code. */
+int sqlite_write_end(struct conn *c, int rc);
+/* Step a statement that writes and may return one row (RETURNING) to its
+ * end; row(q, arg) sees the row. STORE_OK, STORE_NOT_FOUND when it changed
+ * nothing, or the failure. The statement is reset. */
+int sqlite_write_stmt(struct conn *c, enum stmt_id id, void (*row)(sqlite3_stmt *q, void *arg), void *arg);
 /* Copy a TEXT column into dst (cap bytes with the NUL). */
 void sqlite_copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col);
 /* Reset a statement and drop its bindings. */

@@ -187,11 +187,42 @@ static void sqlite_close(struct store *st)
 
 struct conn *sqlite_conn(struct store *st) { return conn_get(to_sqlite(st)); }
 
-int sqlite_begin(struct conn *c) { return sqlite_exec_stmt(c, S_BEGIN); }
+int sqlite_write_begin(struct store *st, struct conn **out)
+{
+	struct conn *c = sqlite_conn(st);
 
-int sqlite_commit(struct conn *c) { return sqlite_exec_stmt(c, S_COMMIT); }
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	int rc = sqlite_exec_stmt(c, S_BEGIN);
+	if (rc != STORE_OK)
+		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	*out = c;
+	return STORE_OK;
+}
 
-void sqlite_rollback(struct conn *c) { sqlite_exec_stmt(c, S_ROLLBACK); }
+int sqlite_write_end(struct conn *c, int rc)
+{
+	if (rc == STORE_OK && (rc = sqlite_exec_stmt(c, S_COMMIT)) == STORE_OK)
+		return STORE_OK;
+	sqlite_exec_stmt(c, S_ROLLBACK);
+	return rc;
+}
+
+int sqlite_write_stmt(struct conn *c, enum stmt_id id, void (*row)(sqlite3_stmt *q, void *arg), void *arg)
+{
+	sqlite3_stmt *q = c->stmt[id];
+	int step = sqlite3_step(q);
+
+	if (step == SQLITE_ROW && row != NULL)
+		row(q, arg);
+	/* Run it to its end: RETURNING completes the change only then. */
+	while (step == SQLITE_ROW)
+		step = sqlite3_step(q);
+	sqlite_done(q);
+	if (step != SQLITE_DONE)
+		return sqlite_map_rc(c, step);
+	return sqlite3_changes(c->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
+}
 
 void sqlite_done(sqlite3_stmt *q)
 {

@@ -8,36 +8,28 @@
 int sqlite_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
     const struct store_apikey *key, int64_t *id)
 {
-	struct conn *c = sqlite_conn(st);
 	sqlite3_int64 now = (sqlite3_int64)time(NULL);
-	int rc;
+	struct conn *c;
+	int rc = sqlite_write_begin(st, &c);
 
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	if ((rc = sqlite_begin(c)) != STORE_OK)
-		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	if (rc != STORE_OK)
+		return rc;
 	sqlite3_stmt *u = c->stmt[S_USER_INSERT];
 	sqlite3_bind_text(u, 1, username, -1, SQLITE_STATIC);
 	sqlite3_bind_text(u, 2, email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(u, 3, password_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(u, 4, now);
 	if ((rc = sqlite_exec_stmt(c, S_USER_INSERT)) != STORE_OK)
-		goto rollback;
+		return sqlite_write_end(c, rc); /* STORE_CONFLICT: the name is taken */
 	*id = sqlite3_last_insert_rowid(c->db);
 	sqlite3_stmt *k = c->stmt[S_KEY_INSERT];
 	sqlite3_bind_int64(k, 1, *id);
 	sqlite3_bind_blob(k, 2, key->hash, sizeof(key->hash), SQLITE_STATIC);
 	sqlite3_bind_blob(k, 3, key->box, sizeof(key->box), SQLITE_STATIC);
 	sqlite3_bind_int64(k, 4, now);
-	if ((rc = sqlite_exec_stmt(c, S_KEY_INSERT)) != STORE_OK) {
-		rc = rc == STORE_CONFLICT ? STORE_ERR : rc; /* a key hash collision: not the client's fault */
-		goto rollback;
-	}
-	if ((rc = sqlite_commit(c)) == STORE_OK)
-		return STORE_OK;
-rollback:
-	sqlite_rollback(c);
-	return rc;
+	rc = sqlite_exec_stmt(c, S_KEY_INSERT);
+	/* A key hash collision is no conflict of the client's making. */
+	return sqlite_write_end(c, rc == STORE_CONFLICT ? STORE_ERR : rc);
 }
 
 static void user_columns(sqlite3_stmt *q, struct store_user *out)
@@ -106,25 +98,18 @@ int sqlite_apikey_get(struct store *st, int64_t user_id, struct store_apikey *ou
 
 int sqlite_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key)
 {
-	struct conn *c = sqlite_conn(st);
-	int rc;
+	struct conn *c;
+	int rc = sqlite_write_begin(st, &c);
 
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	if ((rc = sqlite_begin(c)) != STORE_OK)
-		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	if (rc != STORE_OK)
+		return rc;
 	/* One UPDATE: hash and sealed copy change together. */
 	sqlite3_stmt *q = c->stmt[S_KEY_REPLACE];
 	sqlite3_bind_int64(q, 1, user_id);
 	sqlite3_bind_blob(q, 2, key->hash, sizeof(key->hash), SQLITE_STATIC);
 	sqlite3_bind_blob(q, 3, key->box, sizeof(key->box), SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
-	rc = sqlite_exec_stmt(c, S_KEY_REPLACE);
-	if (rc == STORE_OK && sqlite3_changes(c->db) == 0)
-		rc = STORE_NOT_FOUND;
-	if (rc == STORE_OK && (rc = sqlite_commit(c)) == STORE_OK)
-		return STORE_OK;
-	sqlite_rollback(c);
+	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_KEY_REPLACE, NULL, NULL));
 	return rc == STORE_CONFLICT ? STORE_ERR : rc;
 }
 
@@ -164,27 +149,17 @@ int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
 	return rc == SQLITE_DONE ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
+static void id_column(sqlite3_stmt *q, void *arg) { *(int64_t *)arg = sqlite3_column_int64(q, 0); }
+
 int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id)
 {
-	struct conn *c = sqlite_conn(st);
-	int rc;
+	struct conn *c;
+	int rc = sqlite_write_begin(st, &c);
 
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	if ((rc = sqlite_begin(c)) != STORE_OK)
-		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	if (rc != STORE_OK)
+		return rc;
 	sqlite3_stmt *q = c->stmt[S_USER_SET_ACTIVE];
 	sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, active != 0);
-	int step = sqlite3_step(q);
-	if (step == SQLITE_ROW)
-		*id = sqlite3_column_int64(q, 0);
-	while (step == SQLITE_ROW)
-		step = sqlite3_step(q);
-	sqlite_done(q);
-	rc = step == SQLITE_DONE ? (sqlite3_changes(c->db) > 0 ? STORE_OK : STORE_NOT_FOUND) : sqlite_map_rc(c, step);
-	if (rc == STORE_OK && (rc = sqlite_commit(c)) == STORE_OK)
-		return STORE_OK;
-	sqlite_rollback(c);
-	return rc;
+	return sqlite_write_end(c, sqlite_write_stmt(c, S_USER_SET_ACTIVE, id_column, id));
 }
