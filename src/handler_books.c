@@ -110,11 +110,7 @@ enum handler_rc handler_book_get(struct request *req)
 	struct store_book b;
 	int rc = store_book_get(req->app->store, req->path_id, req->user_id, &b);
 
-	if (rc == STORE_NOT_FOUND) {
-		http_reply_error(req, HTTP_ERR_NOT_FOUND, NULL);
-		return HANDLER_DONE;
-	}
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) /* another user's book is not found either */
 		return handler_store_failed(req, rc);
 	return reply_book(req, 200, &b);
 }
@@ -131,11 +127,7 @@ enum handler_rc handler_book_update(struct request *req)
 		return HANDLER_DONE;
 	today(date);
 	int rc = store_book_update(req->app->store, req->path_id, req->user_id, has ? title : NULL, date, &b);
-	if (rc == STORE_NOT_FOUND) {
-		http_reply_error(req, HTTP_ERR_NOT_FOUND, NULL);
-		return HANDLER_DONE;
-	}
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) /* another user's book is not found either */
 		return handler_store_failed(req, rc);
 	return reply_book(req, 200, &b);
 }
@@ -144,11 +136,7 @@ enum handler_rc handler_book_delete(struct request *req)
 {
 	int rc = store_book_delete(req->app->store, req->path_id, req->user_id);
 
-	if (rc == STORE_NOT_FOUND) {
-		http_reply_error(req, HTTP_ERR_NOT_FOUND, NULL);
-		return HANDLER_DONE;
-	}
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) /* another user's book is not found either */
 		return handler_store_failed(req, rc);
 	http_reply_empty(req, 204);
 	return HANDLER_DONE;
