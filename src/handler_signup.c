@@ -16,8 +16,8 @@ struct signup_fields {
 	size_t ulen, plen, elen;
 };
 
-/* Django's rules; the uniqueness check is repeated by the insert. Returns
- * HANDLER_DONE when it replied. */
+/* Django's rules; the uniqueness check is repeated by the insert. 0 when
+ * the fields pass, -1 after replying (400, or a store failure). */
 static int signup_validate(struct request *req, struct signup_fields *f)
 {
 	json_t *errors = json_object();
@@ -38,15 +38,16 @@ static int signup_validate(struct request *req, struct signup_fields *f)
 			validate_fail(errors, "username", USERNAME_TAKEN);
 		else if (rc != STORE_NOT_FOUND) {
 			json_decref(errors);
-			return handler_store_failed(req, rc);
+			handler_store_failed(req, rc);
+			return -1;
 		}
 	}
 	if (json_object_size(errors) > 0) {
 		http_reply_invalid(req, "failed", errors);
-		return HANDLER_DONE;
+		return -1;
 	}
 	json_decref(errors);
-	return -1;
+	return 0;
 }
 
 /* After the hash: create the user and the key in one transaction. */
@@ -92,7 +93,7 @@ enum handler_rc handler_signup(struct request *req)
 			return HANDLER_SUSPENDED;
 		return signup_finish(req);
 	}
-	if (signup_validate(req, &f) == HANDLER_DONE)
+	if (signup_validate(req, &f) == -1)
 		return HANDLER_DONE;
 	req->job.op = PASSWORD_HASH;
 	req->job.password = f.password; /* borrowed from req->json */
