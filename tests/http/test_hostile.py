@@ -120,10 +120,12 @@ def test_keys_of_every_bad_shape(srv):
 
 
 def test_oversized_headers_and_urls(srv):
+    # libmicrohttpd 0.9.75 answers these itself, before keygate sees the
+    # request, with its own (HTML) body: the status is what we can assert.
     out = srv.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
-    assert re.match(r"HTTP/1\.1 (431|413|400)", out), out[:100]
+    assert out.startswith("HTTP/1.1 431 "), out[:100]
     out = srv.raw(b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert re.match(r"HTTP/1\.1 (414|431|413|400)", out), out[:100]
+    assert out.startswith("HTTP/1.1 414 "), out[:100]
     assert srv.request("GET", "/healthz").status == 200
 
 
