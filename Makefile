@@ -15,7 +15,7 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
-LIBS_PC := libmicrohttpd sqlite3 jansson uuid libjwt libsodium inih
+LIBS_PC := libmicrohttpd sqlite3 jansson uuid libjwt libsodium inih hiredis
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare \
@@ -46,7 +46,7 @@ LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread
 CORE_SRC := src/log.c src/log_access.c src/parse.c src/addr.c src/config.c src/secret.c \
 	src/apikey.c src/keycache.c src/token.c src/password.c src/validate.c \
 	src/store.c src/store_sqlite.c src/store_sqlite_users.c src/store_sqlite_books.c \
-	src/migrate.c src/throttle.c src/throttle_window.c src/throttle_shm.c src/throttle_shm_segment.c src/client_ip.c \
+	src/migrate.c src/throttle.c src/throttle_window.c src/throttle_shm.c src/throttle_shm_segment.c src/throttle_redis.c src/client_ip.c \
 	src/http_request.c src/http_reply.c src/http_server.c \
 	src/router.c src/pipeline.c src/mw_jwt.c src/mw_apikey.c src/mw_throttle.c \
 	src/handler_common.c src/handler_books.c \

@@ -50,6 +50,9 @@ struct config {
 	unsigned key_cache;
 	unsigned hash_queue;
 	/* [throttle] */
+	int backend_redis; /* backend = redis (else shm) */
+	char redis_address[256];
+	uint64_t redis_timeout_ms;
 	char shm_name[64];
 	unsigned capacity;
 	struct rate rate_api_key;

@@ -18,6 +18,7 @@ want_pc uuid uuid-dev
 want_pc libjwt libjwt-dev
 want_pc libsodium libsodium-dev
 want_pc inih libinih-dev
+want_pc hiredis libhiredis-dev
 if [ "${1:-}" = test ]; then
 	want_pc cmocka libcmocka-dev
 	want_cmd python3 python3
@@ -25,6 +26,7 @@ if [ "${1:-}" = test ]; then
 	want_cmd sqlite3 sqlite3
 	want_cmd systemd-analyze systemd
 	want_cmd man man-db
+	want_cmd redis-server redis-server
 	want_cmd node nodejs
 	want_cmd npm npm
 fi

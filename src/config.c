@@ -13,7 +13,7 @@
 
 #include "addr.h"
 
-enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC, K_NETS, K_ONERROR, K_LISTEN_OPT, K_LOGFORMAT };
+enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC, K_NETS, K_ONERROR, K_LISTEN_OPT, K_LOGFORMAT, K_BACKEND };
 
 struct key {
 	const char *section;
@@ -57,6 +57,9 @@ static const struct key keys[] = {
 	{ "auth", "hash_threads", K_UINT, F(hash_threads), 0, 64, FIXED },
 	{ "auth", "hash_queue", K_UINT, F(hash_queue), 1, 100000, FIXED },
 	{ "auth", "key_cache", K_UINT, F(key_cache), 0, 16777216, FIXED },
+	{ "throttle", "backend", K_BACKEND, F(backend_redis), 0, 0, FIXED },
+	{ "throttle", "redis_address", K_STR, F(redis_address), 0, 0, FIXED },
+	{ "throttle", "redis_timeout", K_DURATION, F(redis_timeout_ms), 1, MS(60), FIXED },
 	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0, FIXED },
 	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000, FIXED },
 	{ "throttle", "api_key", K_RATE, F(rate_api_key), 0, 0, LIVE },
@@ -136,6 +139,9 @@ void config_defaults(struct config *cfg)
 		.hash_threads = 0,
 		.hash_queue = 64,
 		.key_cache = 65536,
+		.backend_redis = 0,
+		.redis_address = "127.0.0.1:6379",
+		.redis_timeout_ms = 100,
 		.shm_name = "/keygate-throttle",
 		.capacity = 65536,
 		.rate_api_key = { 5, 60 },
@@ -188,6 +194,13 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 			return -1;
 		return apply_str(k, field, value, err, errlen);
 	}
+	case K_BACKEND:
+		if (strcmp(value, "shm") == 0 || strcmp(value, "redis") == 0) {
+			*(int *)(void *)field = strcmp(value, "redis") == 0;
+			return 0;
+		}
+		snprintf(err, errlen, "must be shm or redis");
+		return -1;
 	case K_LOGFORMAT: {
 		static const char *const formats[] = { [ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json",
 			[ACCESS_LOG_OFF] = "off" };
@@ -406,7 +419,9 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\nkey_cache = %u\n",
 	    (unsigned long long)cfg->access_ttl_ms, (unsigned long long)cfg->refresh_ttl_ms, cfg->hash_threads,
 	    cfg->hash_queue, cfg->key_cache);
-	fprintf(out, "\n[throttle]\nshm_name = %s\ncapacity = %u\n", cfg->shm_name, cfg->capacity);
+	fprintf(out, "\n[throttle]\nbackend = %s\nredis_address = %s\nredis_timeout = %llums\n",
+	    cfg->backend_redis ? "redis" : "shm", cfg->redis_address, (unsigned long long)cfg->redis_timeout_ms);
+	fprintf(out, "shm_name = %s\ncapacity = %u\n", cfg->shm_name, cfg->capacity);
 	print_rate(out, "api_key", &cfg->rate_api_key);
 	print_rate(out, "login", &cfg->rate_login);
 	print_rate(out, "signup", &cfg->rate_signup);

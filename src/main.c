@@ -304,11 +304,14 @@ int main(int argc, char **argv)
 	app.throttle = throttle_open(&cfg, err, sizeof(err));
 	if (app.throttle == NULL)
 		fatalx("throttle: %s", err);
-	log_info("throttle: segment %s, %zu bytes; bytes per tracked key: api_key %u, login %u, signup %u, "
-		 "invalid_key %u; capacity %u keys per scope",
-	    cfg.shm_name, throttle_shm_size(app.throttle), throttle_shm_entry_size(app.throttle, SCOPE_API_KEY),
-	    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN), throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
-	    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY), cfg.capacity);
+	if (cfg.backend_redis)
+		log_info("throttle: redis %s", cfg.redis_address);
+	else
+		log_info("throttle: segment %s, %zu bytes; bytes per tracked key: api_key %u, login %u, signup %u, "
+			 "invalid_key %u; capacity %u keys per scope",
+		    cfg.shm_name, throttle_shm_size(app.throttle), throttle_shm_entry_size(app.throttle, SCOPE_API_KEY),
+		    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN), throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
+		    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY), cfg.capacity);
 	secrets_load(&app, &cfg);
 	keycache_init(cfg.key_cache);
 	if (admin_is_command(cli.command)) {

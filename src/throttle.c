@@ -4,11 +4,12 @@
 #include <time.h>
 
 #include "config.h"
+#include "throttle_redis.h"
 #include "throttle_shm.h"
 
 struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen)
 {
-	return throttle_shm_open(cfg, err, errlen);
+	return cfg->backend_redis ? throttle_redis_open(cfg, err, errlen) : throttle_shm_open(cfg, err, errlen);
 }
 
 void throttle_close(struct throttle *t)

@@ -1,0 +1,132 @@
+"""The throttle on Redis ([throttle] backend = redis): the same exact
+window, shared by keygate processes through Redis, and on_error when
+Redis goes away, with recovery when it returns."""
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from harness import Server
+
+
+class Redis:
+    def __init__(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.01)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def args(self, *more):
+        return ["-o", "throttle.backend=redis", "-o", "throttle.redis_address=127.0.0.1:%d" % self.port] + list(more)
+
+
+def test_exact_window_on_redis():
+    redis = Redis()
+    try:
+        srv = Server(args=redis.args("-o", "throttle.api_key=5/minute"))
+        srv.start()
+        _, _, key = srv.user("onredis")
+        for i in range(5):
+            r = srv.books("GET", "/books/", key)
+            assert r.status == 200, r
+            assert r.header("RateLimit") == '"api_key";r=%d;t=%s' % (4 - i, r.header("RateLimit").split("t=")[1])
+        r = srv.books("GET", "/books/", key)
+        assert r.status == 429 and 55 <= int(r.header("Retry-After")) <= 60, r
+        srv.stop()
+    finally:
+        redis.stop()
+
+
+def test_two_processes_share_one_redis():
+    redis = Redis()
+    try:
+        a = Server(args=redis.args("-o", "throttle.api_key=25/hour"))
+        a.start()
+        b = Server(args=redis.args("-o", "throttle.api_key=25/hour"), data_dir=a.data_dir)
+        b.start()
+        _, _, key = a.user("shared-redis")
+        codes, lock = [], threading.Lock()
+
+        def client(i):
+            srv = (a, b)[i % 2]
+            for _ in range(2):
+                r = srv.books("GET", "/books/", key)
+                with lock:
+                    codes.append(r.status)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert codes.count(200) == 25 and codes.count(429) == 128 - 25, codes
+        a.stop()
+        b.stop()
+    finally:
+        redis.stop()
+
+
+def test_redis_away_then_back():
+    redis = Redis()
+    try:
+        srv = Server(args=redis.args("-o", "throttle.api_key=100/minute", "-o", "throttle.redis_timeout=200ms"))
+        srv.start()
+        _, _, key = srv.user("flaky")
+        assert srv.books("GET", "/books/", key).status == 200
+        redis.stop()
+        t0 = time.monotonic()
+        r = srv.books("GET", "/books/", key)
+        assert r.status == 503, r  # on_error = deny
+        codes = [srv.books("GET", "/books/", key).status for _ in range(20)]
+        assert codes == [503] * 20, codes
+        assert time.monotonic() - t0 < 5  # answers fast, no stuck threads
+        assert srv.request("GET", "/healthz").status == 503
+        assert srv.log_text().count("throttled requests get [throttle] on_error") == 1  # once per incident
+        redis.start()
+        deadline = time.time() + 10
+        while srv.books("GET", "/books/", key).status != 200:
+            assert time.time() < deadline, srv.log_text()[-1500:]
+            time.sleep(0.2)
+        assert "answers again" in srv.log_text()
+        assert srv.request("GET", "/healthz").status == 200
+        assert srv.proc.poll() is None
+        srv.stop()
+    finally:
+        redis.stop()
+
+
+def test_redis_away_with_on_error_allow():
+    redis = Redis()
+    try:
+        srv = Server(args=redis.args("-o", "throttle.on_error=allow", "-o", "throttle.api_key=1/hour"))
+        srv.start()
+        _, _, key = srv.user("allowed")
+        assert srv.books("GET", "/books/", key).status == 200
+        assert srv.books("GET", "/books/", key).status == 429
+        redis.stop()
+        # Chosen by the operator: admitted, unthrottled, while Redis is away.
+        assert [srv.books("GET", "/books/", key).status for _ in range(3)] == [200] * 3
+        srv.stop()
+    finally:
+        redis.stop()
