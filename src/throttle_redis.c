@@ -94,18 +94,20 @@ static void conn_free(void *arg)
 	free(c);
 }
 
+/* what may point into the context (its errstr): logged before the
+ * context is freed. */
 static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
 {
-	if (c->ctx != NULL) {
-		redisFree(c->ctx);
-		c->ctx = NULL;
-	}
-	c->retry_at_ms = mono_ms() + RETRY_MS;
 	metrics_store_error(1);
 	/* Once per incident, not once per request. */
 	if (atomic_exchange(&tr->incident, 1) == 0)
 		log_warnx("throttle: redis %s:%d: %s; throttled requests get [throttle] on_error until it answers",
 		    tr->host, tr->port, what);
+	if (c->ctx != NULL) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
+	}
+	c->retry_at_ms = mono_ms() + RETRY_MS;
 }
 
 static void recovered(struct throttle_redis *tr)
