@@ -7,7 +7,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
       libmicrohttpd-dev libsqlite3-dev libjansson-dev uuid-dev libjwt-dev \
-      libsodium-dev libinih-dev libhiredis-dev libcmocka-dev \
+      libsodium-dev libinih-dev libhiredis-dev libpq-dev libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +20,7 @@ FROM debian:bookworm-slim
 # what the binary links).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libsqlite3-0 libjansson4 libuuid1 libjwt0 libsodium23 libinih1 libhiredis0.14 \
+      libmicrohttpd12 libsqlite3-0 libjansson4 libuuid1 libjwt0 libsodium23 libinih1 libhiredis0.14 libpq5 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/keygate --no-create-home \
       --shell /usr/sbin/nologin keygate \

@@ -15,7 +15,7 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
-LIBS_PC := libmicrohttpd sqlite3 jansson uuid libjwt libsodium inih hiredis
+LIBS_PC := libmicrohttpd sqlite3 jansson uuid libjwt libsodium inih hiredis libpq
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare \
@@ -45,7 +45,7 @@ LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread
 # The request path, in order, is readable off this list.
 CORE_SRC := src/log.c src/log_access.c src/parse.c src/addr.c src/config.c src/secret.c \
 	src/apikey.c src/keycache.c src/token.c src/password.c src/validate.c \
-	src/store.c src/store_sqlite.c src/store_sqlite_users.c src/store_sqlite_books.c \
+	src/store.c src/store_sqlite.c src/store_sqlite_users.c src/store_sqlite_books.c src/store_pg.c \
 	src/migrate.c src/throttle.c src/throttle_window.c src/throttle_shm.c src/throttle_shm_segment.c src/throttle_redis.c src/client_ip.c \
 	src/http_request.c src/http_reply.c src/http_server.c \
 	src/router.c src/pipeline.c src/mw_jwt.c src/mw_apikey.c src/mw_throttle.c \
@@ -53,8 +53,9 @@ CORE_SRC := src/log.c src/log_access.c src/parse.c src/addr.c src/config.c src/s
 	src/handler_health.c src/handler_signup.c src/handler_auth.c \
 	src/handler_apikey.c src/reload.c src/sdnotify.c src/admin.c src/healthcheck.c src/metrics.c src/http_admin.c
 MAIN_SRC := src/main.c
-GEN_SRC  := $(BUILD)/migrations_data.c
+GEN_SRC  := $(BUILD)/migrations_data.c $(BUILD)/migrations_pg_data.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+MIGRATIONS_PG := $(sort $(wildcard migrations/postgresql/*.sql))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
@@ -83,13 +84,17 @@ $(BUILD)/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/migrations_data.o: $(BUILD)/migrations_data.c
+$(BUILD)/migrations_%.o: $(BUILD)/migrations_%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/migrations_data.c: $(MIGRATIONS) scripts/embed_migrations.sh
 	@mkdir -p $(BUILD)
-	sh scripts/embed_migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	$(Q)sh scripts/embed_migrations.sh "" $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/migrations_pg_data.c: $(MIGRATIONS_PG) scripts/embed_migrations.sh
+	@mkdir -p $(BUILD)
+	$(Q)sh scripts/embed_migrations.sh pg_ $(MIGRATIONS_PG) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -111,7 +116,7 @@ fuzz: deps-test
 	@for t in $(FUZZ_TARGETS); do \
 		clang -std=c11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined \
 			-o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(addprefix build/fuzz/,$(CORE_SRC:.c=.o)) \
-			build/fuzz/migrations_data.o $(LDLIBS) || exit 1; \
+			build/fuzz/migrations_data.o build/fuzz/migrations_pg_data.o $(LDLIBS) || exit 1; \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "== fuzz_$$t: $(FUZZ_SECONDS)s"; \
 		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \

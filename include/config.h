@@ -37,6 +37,7 @@ struct config {
 	int ntrusted;
 	/* [database] */
 	char db_path[CONFIG_PATH_MAX]; /* relative to data_dir unless absolute */
+	char db_url[CONFIG_SECRET_MAX]; /* postgresql://...: then PostgreSQL, not db_path */
 	uint64_t busy_timeout_ms;
 	int synchronous_full;
 	uint64_t mmap_size;

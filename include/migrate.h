@@ -12,6 +12,9 @@ struct migration {
 };
 extern const struct migration migrations[];
 extern const int migrations_count;
+/* The same schema in PostgreSQL's dialect (migrations/postgresql/). */
+extern const struct migration pg_migrations[];
+extern const int pg_migrations_count;
 
 /* Apply every migration newer than the database's user_version, each in its
  * own IMMEDIATE transaction (so two processes never both apply one).

@@ -19,6 +19,7 @@ want_pc libjwt libjwt-dev
 want_pc libsodium libsodium-dev
 want_pc inih libinih-dev
 want_pc hiredis libhiredis-dev
+want_pc libpq libpq-dev
 if [ "${1:-}" = test ]; then
 	want_pc cmocka libcmocka-dev
 	want_cmd python3 python3
@@ -27,6 +28,7 @@ if [ "${1:-}" = test ]; then
 	want_cmd systemd-analyze systemd
 	want_cmd man man-db
 	want_cmd redis-server redis-server
+	[ -x /usr/lib/postgresql/15/bin/initdb ] || need="$need postgresql"
 	want_cmd node nodejs
 	want_cmd npm npm
 fi

@@ -46,6 +46,7 @@ static const struct key keys[] = {
 	{ "server", "admin_listen", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
 	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
 	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
+	{ "database", "url", K_SECRET, F(db_url), 0, 0, FIXED },
 	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
 	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0, FIXED },
 	{ "database", "mmap_size", K_SIZE, F(mmap_size), 0, (uint64_t)1 << 40, FIXED },
@@ -128,6 +129,7 @@ void config_defaults(struct config *cfg)
 		.access_log_buffer = 0,
 		.admin_listen = "127.0.0.1:9100",
 		.db_path = "keygate.db",
+		.db_url = "",
 		.busy_timeout_ms = MS(5),
 		.synchronous_full = 1,
 		.mmap_size = 256 * 1024 * 1024,
@@ -411,7 +413,8 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
 	    cfg->access_log == ACCESS_LOG_JSON ? "json" : cfg->access_log == ACCESS_LOG_OFF ? "off" : "text",
 	    cfg->admin_listen, cfg->trusted_proxies);
-	fprintf(out, "\n[database]\npath = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\n",
+	fprintf(out, "\n[database]\nurl = %s\n", cfg->db_url[0] ? "(set)" : "");
+	fprintf(out, "path = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\n",
 	    cfg->db_path, (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
 	    (unsigned long long)cfg->mmap_size);
 	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,

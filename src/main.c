@@ -238,9 +238,9 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	struct http_server *srv = http_server_start(app, listen_fd, err, sizeof(err));
 	if (srv == NULL)
 		fatalx("http: %s", err);
-	log_info("keygate %s listening on %s (port %u), %u threads, database %s/%s", KEYGATE_VERSION,
-	    listen_fd >= 0 ? "a socket from systemd" : cfg->listen, http_server_port(srv), cfg->threads, cfg->data_dir,
-	    cfg->db_path);
+	log_info("keygate %s listening on %s (port %u), %u threads, database %s%s%s", KEYGATE_VERSION,
+	    listen_fd >= 0 ? "a socket from systemd" : cfg->listen, http_server_port(srv), cfg->threads,
+	    cfg->db_url[0] ? "postgresql" : cfg->data_dir, cfg->db_url[0] ? "" : "/", cfg->db_url[0] ? "" : cfg->db_path);
 	/* Listening, migrated, secrets loaded: ready for traffic. */
 	sdnotify("READY=1");
 

@@ -2,11 +2,12 @@
 #include "store.h"
 
 #include "config.h"
+#include "store_pg.h"
 #include "store_sqlite.h"
 
 struct store *store_open(const struct config *cfg, char *err, size_t errlen)
 {
-	return store_sqlite_open(cfg, err, errlen);
+	return cfg->db_url[0] != '\0' ? store_pg_open(cfg, err, errlen) : store_sqlite_open(cfg, err, errlen);
 }
 
 void store_close(struct store *st)
