@@ -90,10 +90,34 @@ static unsigned default_entry_size(void)
 	return ws.entry_size;
 }
 
+/* With a Redis address: the same decisions on the Redis backend, one
+ * thread, fewer of them (each is a network round trip). */
+static void redis_figures(const char *address, double *ns, double *per_s)
+{
+	struct config rc = cfg;
+	struct throttle_decision d;
+	char err[512];
+
+	rc.backend_redis = 1;
+	snprintf(rc.redis_address, sizeof(rc.redis_address), "%s", address);
+	struct throttle *t = throttle_open(&rc, err, sizeof(err));
+	*ns = *per_s = 0;
+	if (t == NULL)
+		return;
+	const unsigned n = 20000;
+	double t0 = now_ns();
+	for (unsigned i = 0; i < n; i++)
+		throttle_decide(t, SCOPE_API_KEY, &rc.rate_api_key, 1 + i % KEYS_PER_THREAD, 0, 1, &d);
+	double el = now_ns() - t0;
+	*ns = el / n;
+	*per_s = n / el * 1e9;
+	throttle_close(t);
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
-	double ns[4], rate[4];
+	double ns[4], rate[4], redis_ns = 0, redis_per_s = 0;
 
 	if (argc < 2 || sodium_init() < 0)
 		return 2;
@@ -114,7 +138,10 @@ int main(int argc, char **argv)
 	measure(1, 1, &ns[1], &rate[1]);
 	measure(2, 0, &ns[2], &rate[2]);
 	measure(2, 1, &ns[3], &rate[3]);
-	printf("{\"one_key_1t_ns\":%.1f,\"distinct_1t_ns\":%.1f,\"one_key_2t_ns\":%.1f,\"distinct_2t_ns\":%.1f,"
+	if (argc > 2)
+		redis_figures(argv[2], &redis_ns, &redis_per_s);
+	printf("{\"redis_1t_ns\":%.0f,\"redis_1t_per_s\":%.0f,", redis_ns, redis_per_s);
+	printf("\"one_key_1t_ns\":%.1f,\"distinct_1t_ns\":%.1f,\"one_key_2t_ns\":%.1f,\"distinct_2t_ns\":%.1f,"
 	       "\"distinct_1t_per_s\":%.0f,\"distinct_2t_per_s\":%.0f,\"distinct_2t_over_1t\":%.2f,"
 	       "\"one_key_2t_over_1t\":%.2f,\"keys_per_thread\":%u,\"bytes_per_key_api_key\":%u,"
 	       "\"bytes_per_key_default_config\":%u}\n",

@@ -114,7 +114,7 @@ static void conn_free(void *arg)
 static int prepare_all(PGconn *c)
 {
 	for (int i = 0; i < P_COUNT; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "k%d", i);
 		PGresult *r = PQprepare(c, name, stmts[i].sql, stmts[i].nparams, NULL);
 		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -172,7 +172,7 @@ static int map_result(PGconn *c, PGresult *r)
 static PGresult *run(struct store *st, enum pg_stmt id, const struct params *p, int *rc)
 {
 	PGconn *c = conn_get(to_pg(st));
-	char name[8];
+	char name[16];
 
 	if (c == NULL) {
 		*rc = STORE_UNAVAILABLE;
