@@ -170,7 +170,7 @@ check: deps-test
 		sh tests/run.sh build/asan
 	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread all unit
 	@TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-		TEST_ONLY=concurrency UNIT_ONLY=test_throttle_shm sh tests/run.sh build/tsan
+		TEST_ONLY=concurrency UNIT_ONLY=test_throttle_shm KG_TEST_CONFIGS=sqlite-shm sh tests/run.sh build/tsan
 
 # The units name the installed paths.
 install: all

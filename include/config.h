@@ -53,6 +53,7 @@ struct config {
 	/* [throttle] */
 	int backend_redis; /* backend = redis (else shm) */
 	char redis_address[256];
+	char redis_prefix[64]; /* of every key keygate makes in Redis */
 	uint64_t redis_timeout_ms;
 	char shm_name[64];
 	unsigned capacity;

@@ -60,6 +60,7 @@ static const struct key keys[] = {
 	{ "auth", "key_cache", K_UINT, F(key_cache), 0, 16777216, FIXED },
 	{ "throttle", "backend", K_BACKEND, F(backend_redis), 0, 0, FIXED },
 	{ "throttle", "redis_address", K_STR, F(redis_address), 0, 0, FIXED },
+	{ "throttle", "redis_prefix", K_STR, F(redis_prefix), 0, 0, FIXED },
 	{ "throttle", "redis_timeout", K_DURATION, F(redis_timeout_ms), 1, MS(60), FIXED },
 	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0, FIXED },
 	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000, FIXED },
@@ -143,6 +144,7 @@ void config_defaults(struct config *cfg)
 		.key_cache = 65536,
 		.backend_redis = 0,
 		.redis_address = "127.0.0.1:6379",
+		.redis_prefix = "keygate:",
 		.redis_timeout_ms = 100,
 		.shm_name = "/keygate-throttle",
 		.capacity = 65536,
@@ -422,8 +424,9 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\nkey_cache = %u\n",
 	    (unsigned long long)cfg->access_ttl_ms, (unsigned long long)cfg->refresh_ttl_ms, cfg->hash_threads,
 	    cfg->hash_queue, cfg->key_cache);
-	fprintf(out, "\n[throttle]\nbackend = %s\nredis_address = %s\nredis_timeout = %llums\n",
-	    cfg->backend_redis ? "redis" : "shm", cfg->redis_address, (unsigned long long)cfg->redis_timeout_ms);
+	fprintf(out, "\n[throttle]\nbackend = %s\nredis_address = %s\nredis_prefix = %s\nredis_timeout = %llums\n",
+	    cfg->backend_redis ? "redis" : "shm", cfg->redis_address, cfg->redis_prefix,
+	    (unsigned long long)cfg->redis_timeout_ms);
 	fprintf(out, "shm_name = %s\ncapacity = %u\n", cfg->shm_name, cfg->capacity);
 	print_rate(out, "api_key", &cfg->rate_api_key);
 	print_rate(out, "login", &cfg->rate_login);

@@ -71,6 +71,7 @@ struct conn {
 struct throttle_redis {
 	struct throttle base;
 	char host[256];
+	char prefix[64];
 	int port;
 	struct timeval timeout;
 	pthread_key_t key;
@@ -154,7 +155,7 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
     uint64_t now_ms, int spend, struct throttle_decision *out)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
-	char k1[64], k2[64];
+	char k1[128], k2[128];
 	(void)now_ms; /* Redis's clock decides */
 
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
@@ -162,8 +163,8 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 	struct conn *c = conn_get(tr);
 	if (c == NULL)
 		return -1;
-	snprintf(k1, sizeof(k1), "kg:%s:%llu", throttle_scope_name(s), (unsigned long long)key);
-	snprintf(k2, sizeof(k2), "kg:%s:%llu:seq", throttle_scope_name(s), (unsigned long long)key);
+	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
+	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
 	redisReply *r = redisCommand(c->ctx, "EVALSHA %s 2 %s %s %u %llu %d", c->sha, k1, k2, rate->limit,
 	    (unsigned long long)rate->window_s * 1000, spend ? 1 : 0);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_INTEGER) {
@@ -195,12 +196,12 @@ static int tr_fits(const struct throttle *t, enum throttle_scope s, const struct
 static int tr_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
-	char k1[64];
+	char k1[128];
 	struct conn *c = conn_get(tr);
 
 	if (c == NULL)
 		return -1;
-	snprintf(k1, sizeof(k1), "kg:%s:%llu", throttle_scope_name(s), (unsigned long long)key);
+	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
 	redisReply *r = redisCommand(c->ctx, "DEL %s", k1);
 	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 	if (r == NULL)
@@ -295,6 +296,7 @@ struct throttle *throttle_redis_open(const struct config *cfg, char *err, size_t
 	tr->base.ops = &redis_ops;
 	memcpy(tr->host, cfg->redis_address, (size_t)(colon - cfg->redis_address));
 	tr->port = atoi(colon + 1);
+	snprintf(tr->prefix, sizeof(tr->prefix), "%s", cfg->redis_prefix);
 	tr->timeout.tv_sec = (time_t)(cfg->redis_timeout_ms / 1000);
 	tr->timeout.tv_usec = (suseconds_t)(cfg->redis_timeout_ms % 1000) * 1000;
 	atomic_init(&tr->incident, 0);

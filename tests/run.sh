@@ -44,15 +44,20 @@ if [ -z "${TEST_ONLY:-}" ]; then
 	done
 fi
 
-KG_TEST_BIN="$BUILD/keygate" python3 tests/http/run.py >"$out" 2>&1
-rc=$?
-cat "$out"
-line=$(tail -n 1 "$out")
-p=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-f=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-passed=$((passed + ${p:-0}))
-failed=$((failed + ${f:-0}))
-[ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+# The black-box suite once per configuration of backends (KG_TEST_CONFIGS,
+# default all three); each run starts the Redis and PostgreSQL it needs.
+for config in ${KG_TEST_CONFIGS:-sqlite-shm sqlite-redis pg-redis}; do
+	KG_TEST_CONFIG=$config KG_TEST_BIN="$BUILD/keygate" python3 tests/http/run.py >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	line=$(tail -n 1 "$out")
+	p=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	[ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+	echo "http [$config]: ${p:-0} passed, ${f:-0} failed"
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,6 +18,21 @@ import tempfile
 import time
 
 BIN = os.environ.get("KG_TEST_BIN", "build/keygate")
+# The backends every server of the run uses (KG_TEST_CONFIG): sqlite-shm
+# (the default), sqlite-redis, pg-redis. The runner starts the Redis and
+# PostgreSQL a configuration needs and sets MATRIX.
+CONFIG = os.environ.get("KG_TEST_CONFIG", "sqlite-shm")
+MATRIX = {"redis": None, "pg": None, "dbs": {}}
+CONFIGS_ALL = ("sqlite-shm", "sqlite-redis", "pg-redis")
+
+
+def only(*configs):
+    """Mark a test that applies to these configurations alone (it looks at
+    SQLite files or the shared-memory segment, say)."""
+    def mark(fn):
+        fn.only = configs
+        return fn
+    return mark
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
 # Secrets seen by tests; the runner checks none of them reached a log.
@@ -61,13 +76,29 @@ class Server:
                "-o", "throttle.shm_name=" + self.shm_name, "-o", "server.shutdown_grace=5s",
                "-o", "throttle.capacity=1024", "-o", "throttle.login=100000/m",
                "-o", "throttle.signup=100000/m", "-o", "throttle.invalid_key=100000/m",
-               "-o", "server.admin_listen=127.0.0.1:0"]
+               "-o", "server.admin_listen=127.0.0.1:0"] + self.matrix_args()
         if self.config_text is not None:
             path = os.path.join(self.tmp, "keygate.ini")
             with open(path, "w") as f:
                 f.write(self.config_text)
             cmd += ["-c", path]
         return cmd + self.args
+
+    def matrix_args(self):
+        """Backends of the configuration under test; a test's own -o
+        options come later and win. Servers sharing a data directory share
+        a database and a Redis prefix, as processes of one site do."""
+        args = []
+        tag = "kg%d" % (abs(hash(self.data_dir)) % 10**9)
+        if MATRIX["redis"] is not None:
+            args += ["-o", "throttle.backend=redis", "-o", "throttle.redis_address=127.0.0.1:%d" % MATRIX["redis"].port,
+                     "-o", "throttle.redis_prefix=%s:" % tag]
+        if MATRIX["pg"] is not None:
+            if tag not in MATRIX["dbs"]:
+                MATRIX["pg"].sql("CREATE DATABASE %s" % tag)
+                MATRIX["dbs"][tag] = True
+            args += ["-o", "database.url=" + MATRIX["pg"].url.rsplit("/", 1)[0] + "/" + tag]
+        return args
 
     def environ(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEYGATE_")}

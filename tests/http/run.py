@@ -34,10 +34,17 @@ def report_failure(name, srv):
         print("----")
 
 
+def applies(configs):
+    return harness.CONFIG in (configs or harness.CONFIGS_ALL)
+
+
 def run_module(path, counts):
     mod = load(path)
     base = os.path.basename(path)
-    tests = sorted((n, f) for n, f in vars(mod).items() if n.startswith("test_") and callable(f))
+    if not applies(getattr(mod, "ONLY", None)):
+        print("SKIP %s (not for %s)" % (base, harness.CONFIG))
+        return
+    tests = sorted((n, f) for n, f in vars(mod).items() if n.startswith("test_") and callable(f) and applies(getattr(f, "only", None)))
     srv = None
     if getattr(mod, "SERVER", None) is not None:
         srv = harness.Server(**mod.SERVER)
@@ -91,6 +98,13 @@ def main():
     only = os.environ.get("TEST_ONLY", "")
     files = sorted(f for f in glob.glob(os.path.join(here, "test_*.py")) if only in os.path.basename(f))
     counts = [0, 0]
+    if "redis" in harness.CONFIG:
+        from test_redis import Redis
+        harness.MATRIX["redis"] = Redis()
+    if harness.CONFIG.startswith("pg"):
+        from pg import Postgres
+        harness.MATRIX["pg"] = Postgres()
+    print("configuration: %s" % harness.CONFIG)
     try:
         for path in files:
             run_module(path, counts)
@@ -98,6 +112,10 @@ def main():
     finally:
         for srv in harness.ALL_SERVERS:
             srv.cleanup()
+        if harness.MATRIX["redis"] is not None:
+            harness.MATRIX["redis"].stop()
+        if harness.MATRIX["pg"] is not None:
+            harness.MATRIX["pg"].stop()
     print("http: %d passed, %d failed" % (counts[0], counts[1]))
     return 1 if counts[1] else 0
 

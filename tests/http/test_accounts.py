@@ -2,7 +2,7 @@
 import os
 import sqlite3
 
-from harness import bearer, claims
+from harness import only, bearer, claims
 
 SERVER = dict()
 
@@ -151,6 +151,7 @@ def test_keys_differ_between_users(srv):
     assert k1 != k2
 
 
+@only('sqlite-shm', 'sqlite-redis')
 def test_database_reveals_no_key_or_password(srv):
     password = "a-very-distinct-password-42"
     access, _, key = srv.user("ivan", password=password)

@@ -3,6 +3,8 @@ import os
 import subprocess
 import tempfile
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 

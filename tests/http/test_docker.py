@@ -9,6 +9,8 @@ import subprocess
 import tempfile
 import time
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -9,6 +9,8 @@ import time
 
 from harness import Server
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 FAST = ["-o", "throttle.api_key=1000000/minute"]
 
 

@@ -3,7 +3,7 @@ import http.client
 import json
 import re
 
-from harness import Server
+from harness import only, Server
 
 SERVER = dict(args=["-o", "throttle.api_key=2/minute", "-o", "server.access_log=json"])
 
@@ -15,6 +15,7 @@ def value(text, name, **labels):
     return float(m.group(1)) if m else None
 
 
+@only('sqlite-shm')
 def test_metrics_count_requests_decisions_and_table(srv):
     _, _, key = srv.user("measured")
     for _ in range(3):

@@ -6,6 +6,8 @@ import subprocess
 
 from harness import BIN
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 

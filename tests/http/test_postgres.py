@@ -10,6 +10,8 @@ from harness import BIN, Server, bearer
 from pg import Postgres
 from test_redis import Redis
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 
 def servers(pg, redis, n=1, *more):
     """n keygate processes on one PostgreSQL and one Redis. Hosts share the

@@ -9,6 +9,8 @@ import time
 
 from harness import Server
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 
 class Redis:
     def __init__(self):

@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from harness import Server
+from harness import only, Server
 
 
 def write(srv, text):
@@ -53,6 +53,7 @@ def test_rates_change_without_forgetting_windows():
     srv.stop()
 
 
+@only('sqlite-shm')
 def test_rates_needing_a_new_layout_are_kept_and_bad_files_change_nothing():
     srv = Server(config_text="[throttle]\napi_key = 2/minute\n")
     srv.start()

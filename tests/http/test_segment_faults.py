@@ -7,6 +7,8 @@ import time
 
 from harness import Server
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 ARGS = ["-o", "throttle.api_key=3/hour"]
 
 

@@ -9,6 +9,8 @@ import threading
 import harness
 from harness import BIN, Server, bearer
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 
 def run(args, env=None):
     e = {k: v for k, v in os.environ.items() if not k.startswith("KEYGATE_")}

@@ -8,6 +8,8 @@ import time
 
 from harness import BIN, Server
 
+ONLY = ('sqlite-shm',)  # the backends these tests are about
+
 
 def read_states(sock, want, timeout=20):
     """Datagrams until one contains want; return all seen."""

@@ -2,7 +2,7 @@
 import json
 import re
 
-from harness import Server, bearer
+from harness import only, Server, bearer
 
 SERVER = dict(args=["-o", "throttle.api_key=5/minute"])
 PROBLEM_TYPE = "https://iana.org/assignments/http-problem-types#quota-exceeded"
@@ -79,6 +79,7 @@ def test_window_survives_restart():
     srv.stop()
 
 
+@only('sqlite-shm')
 def test_segment_of_other_rates_refused():
     srv = Server(args=["-o", "throttle.api_key=3/hour"])
     srv.start()
