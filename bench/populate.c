@@ -66,10 +66,12 @@ int main(int argc, char **argv)
 	config_path(&cfg, cfg.db_path, path, sizeof(path));
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA synchronous=OFF; BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO users (username, email, password_hash, date_joined) VALUES (?1, '', ?2, 0)",
-		-1, &u, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO api_keys (user_id, key_hash, key_box, created_at) VALUES (?1, ?2, ?3, 0)",
-		-1, &k, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(db,
+		"INSERT INTO users (username, email, password_hash, date_joined) VALUES (?1, '', ?2, 0)", -1, &u,
+		NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+		"INSERT INTO api_keys (user_id, key_hash, key_box, created_at) VALUES (?1, ?2, ?3, 0)", -1, &k,
+		NULL) != SQLITE_OK)
 		die("prepare", db);
 	FILE *out = fopen(argv[6], "w");
 	if (out == NULL)

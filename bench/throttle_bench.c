@@ -29,7 +29,7 @@ static struct throttle *thr;
 struct run {
 	int distinct;
 	uint64_t base; /* keys of this thread start here */
-	double ns;     /* per decision, this thread */
+	double ns; /* per decision, this thread */
 };
 
 static double now_ns(void)

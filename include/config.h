@@ -43,7 +43,7 @@ struct config {
 	uint64_t mmap_size;
 	/* [auth] */
 	char jwt_secret_file[CONFIG_PATH_MAX]; /* relative to data_dir */
-	char jwt_secret[CONFIG_SECRET_MAX];    /* wins over the file when set */
+	char jwt_secret[CONFIG_SECRET_MAX]; /* wins over the file when set */
 	char key_secret_file[CONFIG_PATH_MAX]; /* relative to data_dir */
 	uint64_t access_ttl_ms;
 	uint64_t refresh_ttl_ms;

@@ -41,14 +41,14 @@ struct request {
 	const struct config *cfg; /* the configuration this request runs under */
 	enum http_method method;
 	const char *method_name; /* MHD's, valid for the request */
-	const char *path;        /* MHD's, decoded, no query string */
+	const char *path; /* MHD's, decoded, no query string */
 	char id[REQUEST_ID_MAX + 1];
 	uint64_t started_ns;
 
 	/* The body, capped at the configured size. */
 	char *body;
 	size_t body_len;
-	size_t body_cap;   /* the configured limit */
+	size_t body_cap; /* the configured limit */
 	size_t body_alloc; /* bytes allocated */
 	int body_too_large;
 	json_t *json; /* the parsed object, when the route takes a body */
@@ -56,7 +56,7 @@ struct request {
 	/* Filled by the router and the middleware. */
 	const struct route *route;
 	int route_found; /* 0: the path is known but not for this method */
-	unsigned allow;  /* methods the path takes, for 405 */
+	unsigned allow; /* methods the path takes, for 405 */
 	int64_t path_id;
 	int64_t user_id;
 	unsigned char client_addr[16]; /* for per-address limits (client_ip.c) */
@@ -67,7 +67,7 @@ struct request {
 	size_t bytes_out;
 	int replied;
 	const char *header_name[REQUEST_HEADERS_MAX]; /* string literals */
-	uint16_t header_value[REQUEST_HEADERS_MAX];   /* offsets into header_bytes */
+	uint16_t header_value[REQUEST_HEADERS_MAX]; /* offsets into header_bytes */
 	int nheaders;
 	uint16_t header_used;
 	char header_bytes[REQUEST_HEADER_BYTES];
@@ -81,8 +81,8 @@ struct request {
 
 enum http_method http_method_from(const char *name);
 
-struct request *http_request_new(struct MHD_Connection *conn, const struct app *app, const char *method,
-    const char *path);
+struct request *http_request_new(
+    struct MHD_Connection *conn, const struct app *app, const char *method, const char *path);
 void http_request_free(struct request *req);
 
 /* Append body bytes; past the cap they are dropped and body_too_large set. */

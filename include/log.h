@@ -30,10 +30,10 @@ struct log_access {
 	const char *method;
 	const char *path; /* as received, without the query string */
 	unsigned status;
-	size_t bytes;     /* response body bytes */
-	uint64_t usec;    /* first byte of headers to response queued */
-	int64_t user_id;  /* 0 when unknown */
-	int json;         /* one JSON object per line instead of text */
+	size_t bytes; /* response body bytes */
+	uint64_t usec; /* first byte of headers to response queued */
+	int64_t user_id; /* 0 when unknown */
+	int json; /* one JSON object per line instead of text */
 };
 void log_access_line(const struct log_access *a);
 

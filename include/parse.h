@@ -32,7 +32,7 @@ int parse_bool(const char *s, int *out, char *err, size_t errlen);
 #define RATE_LIMIT_MAX 1000000u
 #define RATE_WINDOW_MAX_S (366u * 86400u)
 struct rate {
-	uint32_t limit;    /* N requests ... */
+	uint32_t limit; /* N requests ... */
 	uint32_t window_s; /* ... per W seconds */
 };
 int parse_rate(const char *s, struct rate *out, char *err, size_t errlen);

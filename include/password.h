@@ -23,7 +23,7 @@ struct password_job {
 	const char *password; /* borrowed until done() */
 	size_t password_len;
 	char hash[PASSWORD_HASH_MAX]; /* VERIFY: the stored hash; HASH: the result */
-	int result;                   /* 0: hashed / matched; -1: failed / no match */
+	int result; /* 0: hashed / matched; -1: failed / no match */
 	void (*done)(struct password_job *job, void *arg);
 	void *arg;
 	struct password_job *next;

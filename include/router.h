@@ -10,12 +10,12 @@
  * The one route table. A route says what it needs (flags) and which
  * throttle scope applies; the pipeline reads them, handlers never check.
  */
-#define ROUTE_F_JWT (1u << 0)    /* Authorization: Bearer <access token> */
+#define ROUTE_F_JWT (1u << 0) /* Authorization: Bearer <access token> */
 #define ROUTE_F_APIKEY (1u << 1) /* an API key; sets req->user_id */
-#define ROUTE_F_BODY (1u << 2)   /* a JSON object body, parsed into req->json */
+#define ROUTE_F_BODY (1u << 2) /* a JSON object body, parsed into req->json */
 
 enum handler_rc {
-	HANDLER_DONE,      /* a reply is queued */
+	HANDLER_DONE, /* a reply is queued */
 	HANDLER_SUSPENDED, /* the connection is suspended; called again on resume */
 };
 
@@ -36,8 +36,8 @@ enum router_rc { ROUTER_FOUND, ROUTER_NO_PATH, ROUTER_NO_METHOD };
  * NO_METHOD: *out is a route of that path (for its flags), *allow the
  * methods the path takes. Thread-safe (the table is constant).
  */
-enum router_rc router_match(const char *path, enum http_method method, const struct route **out, int64_t *id,
-    unsigned *allow);
+enum router_rc router_match(
+    const char *path, enum http_method method, const struct route **out, int64_t *id, unsigned *allow);
 
 /* "GET, HEAD, PUT" for an allow mask. */
 void router_allow_string(unsigned allow, char *out, size_t outlen);

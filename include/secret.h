@@ -13,7 +13,7 @@
 #define SECRET_MIN 32
 #define SECRET_MAX 512
 
-int secret_load(const char *value, const char *path, int generate, unsigned char *out, size_t *outlen,
-    char *err, size_t errlen);
+int secret_load(
+    const char *value, const char *path, int generate, unsigned char *out, size_t *outlen, char *err, size_t errlen);
 
 #endif

@@ -17,11 +17,11 @@
  */
 enum store_rc {
 	STORE_OK = 0,
-	STORE_ERR = -1,          /* the engine failed: answer 500 */
+	STORE_ERR = -1, /* the engine failed: answer 500 */
 	STORE_NOT_FOUND = -2,
-	STORE_CONFLICT = -3,     /* a unique value is taken */
-	STORE_UNAVAILABLE = -4,  /* busy or cannot be opened: answer 503 */
-	STORE_FULL = -5,         /* disk full or read-only: writes wait, 503 */
+	STORE_CONFLICT = -3, /* a unique value is taken */
+	STORE_UNAVAILABLE = -4, /* busy or cannot be opened: answer 503 */
+	STORE_FULL = -5, /* disk full or read-only: writes wait, 503 */
 };
 
 #define STORE_USERNAME_MAX 600 /* 150 characters of up to 4 bytes */
@@ -71,11 +71,11 @@ struct store_ops {
 	int (*users_list)(struct store *st, store_user_fn each, void *arg);
 	int (*user_set_active)(struct store *st, const char *username, int active, int64_t *id);
 	int (*books_list)(struct store *st, int64_t author, store_book_fn each, void *arg);
-	int (*book_create)(struct store *st, int64_t author, const char *title, const char *date,
-	    struct store_book *out);
+	int (*book_create)(
+	    struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 	int (*book_get)(struct store *st, int64_t id, int64_t author, struct store_book *out);
-	int (*book_update)(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
-	    struct store_book *out);
+	int (*book_update)(
+	    struct store *st, int64_t id, int64_t author, const char *title, const char *date, struct store_book *out);
 	int (*book_delete)(struct store *st, int64_t id, int64_t author);
 };
 
@@ -116,8 +116,8 @@ int store_books_list(struct store *st, int64_t author, store_book_fn each, void 
 int store_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 int store_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);
 /* title NULL keeps the title (PATCH without one); date is always set. */
-int store_book_update(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
-    struct store_book *out);
+int store_book_update(
+    struct store *st, int64_t id, int64_t author, const char *title, const char *date, struct store_book *out);
 int store_book_delete(struct store *st, int64_t id, int64_t author);
 
 #endif

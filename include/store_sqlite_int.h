@@ -54,7 +54,7 @@ struct conn {
 	sqlite3_stmt *stmt[S_COUNT];
 	struct store_sqlite *owner;
 	unsigned generation; /* of owner, when opened */
-	int readonly;        /* the file could not be opened for writing */
+	int readonly; /* the file could not be opened for writing */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be. */
@@ -91,8 +91,8 @@ int sqlite_user_set_active(struct store *st, const char *username, int active, i
 int sqlite_books_list(struct store *st, int64_t author, store_book_fn each, void *arg);
 int sqlite_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 int sqlite_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);
-int sqlite_book_update(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
-    struct store_book *out);
+int sqlite_book_update(
+    struct store *st, int64_t id, int64_t author, const char *title, const char *date, struct store_book *out);
 int sqlite_book_delete(struct store *st, int64_t id, int64_t author);
 
 #endif

@@ -14,28 +14,28 @@
  */
 enum throttle_scope {
 	SCOPE_NONE,
-	SCOPE_API_KEY,     /* per user behind the API key */
-	SCOPE_LOGIN,       /* per client address */
-	SCOPE_SIGNUP,      /* per client address */
+	SCOPE_API_KEY, /* per user behind the API key */
+	SCOPE_LOGIN, /* per client address */
+	SCOPE_SIGNUP, /* per client address */
 	SCOPE_INVALID_KEY, /* per client address, counting unknown API keys */
 	SCOPE_COUNT
 };
 
 struct throttle_decision {
 	int admitted;
-	uint32_t limit;     /* N */
-	uint32_t window_s;  /* W */
+	uint32_t limit; /* N */
+	uint32_t window_s; /* W */
 	uint32_t remaining; /* admissions left now */
-	uint64_t reset_ms;  /* until the next slot frees (0: none used); when
-			       refused, the wait after which a retry is admitted */
+	uint64_t reset_ms; /* until the next slot frees (0: none used); when
+			      refused, the wait after which a retry is admitted */
 };
 
 /* Table figures of one scope, shared by all processes. */
 struct throttle_stats {
 	uint64_t capacity;
-	uint64_t used;       /* entries that hold a key */
-	uint64_t evictions;  /* live windows dropped to make room */
-	uint64_t full;       /* requests refused for want of an entry */
+	uint64_t used; /* entries that hold a key */
+	uint64_t evictions; /* live windows dropped to make room */
+	uint64_t full; /* requests refused for want of an entry */
 	uint64_t recoveries; /* stripes repaired after a dead holder */
 };
 

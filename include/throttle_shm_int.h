@@ -30,18 +30,18 @@ struct shm_lock {
 };
 
 struct shm_scope {
-	uint32_t slots;      /* ring times or bucket counters per entry */
+	uint32_t slots; /* ring times or bucket counters per entry */
 	uint32_t bucketed;
-	uint64_t bucket_ms;  /* bucketed: the width the counters were laid out for */
+	uint64_t bucket_ms; /* bucketed: the width the counters were laid out for */
 	uint32_t entry_size;
 	uint32_t nstripes;
 	uint32_t stripe_slots;
 	uint64_t locks_off;
 	uint64_t table_off;
-	_Atomic uint64_t evictions;  /* live windows dropped to make room */
-	_Atomic uint64_t full;       /* requests refused: no room at all */
+	_Atomic uint64_t evictions; /* live windows dropped to make room */
+	_Atomic uint64_t full; /* requests refused: no room at all */
 	_Atomic uint64_t recoveries; /* stripes repaired after a dead holder */
-	_Atomic uint64_t used;       /* entries ever given a key (slots never empty again) */
+	_Atomic uint64_t used; /* entries ever given a key (slots never empty again) */
 };
 
 struct shm_header {
@@ -74,8 +74,8 @@ void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct w
 /* Create the named segment laid out as want, or attach to it and check
  * that its layout is want's, waiting up to wait_ms for its creator to
  * finish. 0, or -1 with the reason in err. */
-int shm_segment_open(const char *name, const struct shm_header *want, long wait_ms, struct shm_segment *out,
-    char *err, size_t errlen);
+int shm_segment_open(
+    const char *name, const struct shm_header *want, long wait_ms, struct shm_segment *out, char *err, size_t errlen);
 void shm_segment_close(struct shm_segment *seg);
 
 /* Whether the name still holds this very segment, whole: 0, or -1 with
@@ -87,8 +87,8 @@ static inline struct shm_lock *stripe_lock(struct shm_header *h, const struct sh
 	return (struct shm_lock *)((char *)h + sc->locks_off) + stripe;
 }
 
-static inline struct window_entry *entry_at(struct shm_header *h, const struct shm_scope *sc, uint32_t stripe,
-    uint32_t i)
+static inline struct window_entry *entry_at(
+    struct shm_header *h, const struct shm_scope *sc, uint32_t stripe, uint32_t i)
 {
 	uint64_t idx = (uint64_t)stripe * sc->stripe_slots + i;
 	return (struct window_entry *)((char *)h + sc->table_off + idx * sc->entry_size);

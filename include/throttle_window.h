@@ -27,12 +27,12 @@
 #define WINDOW_BUCKETS 64u
 
 struct window_entry {
-	uint64_t key;           /* 0: never used */
-	uint64_t last_ms;       /* newest admitted time; 0: none */
-	uint64_t base;          /* bucketed: absolute index of the bucket at data[head] */
+	uint64_t key; /* 0: never used */
+	uint64_t last_ms; /* newest admitted time; 0: none */
+	uint64_t base; /* bucketed: absolute index of the bucket at data[head] */
 	uint64_t blocked_until; /* refused until then: never evicted before it */
-	uint32_t count;         /* exact: live times in the ring; bucketed: sum of counters */
-	uint32_t head;          /* index of the oldest time / bucket in data */
+	uint32_t count; /* exact: live times in the ring; bucketed: sum of counters */
+	uint32_t head; /* index of the oldest time / bucket in data */
 	uint32_t data[];
 };
 
@@ -40,7 +40,7 @@ struct window_shape {
 	uint32_t limit;
 	uint64_t window_ms;
 	int bucketed;
-	uint32_t slots;     /* elements of data[] */
+	uint32_t slots; /* elements of data[] */
 	uint64_t bucket_ms; /* bucketed only */
 	uint32_t entry_size; /* bytes of one entry, 8-aligned */
 };
@@ -48,8 +48,8 @@ struct window_shape {
 struct window_result {
 	int admitted;
 	uint32_t remaining; /* admissions left now (after this one) */
-	uint64_t reset_ms;  /* until the next slot frees; 0 when none is used.
-			       When refused: the wait after which a retry is admitted */
+	uint64_t reset_ms; /* until the next slot frees; 0 when none is used.
+			      When refused: the wait after which a retry is admitted */
 };
 
 /* The layout and rate for rate. */
@@ -63,8 +63,8 @@ void window_reset(const struct window_shape *ws, struct window_entry *e, uint64_
 
 /* Decide for a request at now_ms; record it when admitted and spend is
  * set (spend = 0 asks without spending). */
-void window_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend,
-    struct window_result *out);
+void window_decide(
+    const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out);
 
 /* Whether the entry holds nothing that still counts at now_ms and is not
  * refusing anyone: safe to reuse for another key. */

@@ -23,8 +23,8 @@ struct token_signer {
 };
 
 /* key must be at least 32 bytes (SECRET_MIN); returns -1 otherwise. */
-int token_signer_init(struct token_signer *ts, const unsigned char *key, size_t keylen, uint64_t access_ttl_s,
-    uint64_t refresh_ttl_s);
+int token_signer_init(
+    struct token_signer *ts, const unsigned char *key, size_t keylen, uint64_t access_ttl_s, uint64_t refresh_ttl_s);
 
 /* A new signed token; the caller frees it with free(). NULL on failure. */
 char *token_issue(const struct token_signer *ts, enum token_type type, int64_t user_id, time_t now);

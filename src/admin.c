@@ -95,8 +95,8 @@ static int quota(struct app *app, const char *name, int reset)
 		return 0;
 	}
 	/* A look spends nothing. */
-	if (throttle_decide(app->throttle, SCOPE_API_KEY, &cfg->rate_api_key, (uint64_t)u.id, throttle_now_ms(), 0,
-		&d) == -1)
+	if (throttle_decide(
+		app->throttle, SCOPE_API_KEY, &cfg->rate_api_key, (uint64_t)u.id, throttle_now_ms(), 0, &d) == -1)
 		return 1;
 	printf("user %s (id %lld): api_key %u/%us: used %u, remaining %u, next slot frees in %llus\n", name,
 	    (long long)u.id, d.limit, d.window_s, d.limit - d.remaining, d.remaining,

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-_Static_assert(APIKEY_BOX_BYTES == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + APIKEY_BYTES,
-    "box layout");
+_Static_assert(
+    APIKEY_BOX_BYTES == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + APIKEY_BYTES, "box layout");
 
 void apikey_keys_init(struct apikey_keys *keys, const unsigned char *secret, size_t len)
 {
@@ -94,6 +94,6 @@ int apikey_open(const struct apikey_keys *keys, const uint8_t box[APIKEY_BOX_BYT
 {
 	return crypto_secretbox_open_easy(key, box + crypto_secretbox_NONCEBYTES,
 		   APIKEY_BOX_BYTES - crypto_secretbox_NONCEBYTES, box, keys->seal) == 0
-	    ? 0
-	    : -1;
+		   ? 0
+		   : -1;
 }

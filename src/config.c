@@ -13,22 +13,38 @@
 
 #include "addr.h"
 
-enum kind { K_STR, K_SECRET, K_LISTEN, K_UINT, K_DURATION, K_SIZE, K_BOOL, K_RATE, K_LOGLEVEL, K_SYNC, K_NETS, K_ONERROR, K_LISTEN_OPT, K_LOGFORMAT, K_BACKEND };
+enum kind {
+	K_STR,
+	K_SECRET,
+	K_LISTEN,
+	K_UINT,
+	K_DURATION,
+	K_SIZE,
+	K_BOOL,
+	K_RATE,
+	K_LOGLEVEL,
+	K_SYNC,
+	K_NETS,
+	K_ONERROR,
+	K_LISTEN_OPT,
+	K_LOGFORMAT,
+	K_BACKEND
+};
 
 struct key {
 	const char *section;
 	const char *name;
 	enum kind kind;
 	size_t offset;
-	size_t size;   /* of the field, for strings */
-	uint64_t min;  /* for numbers, sizes and durations (ms) */
+	size_t size; /* of the field, for strings */
+	uint64_t min; /* for numbers, sizes and durations (ms) */
 	uint64_t max;
-	int live;      /* a reload (SIGHUP) may change it */
+	int live; /* a reload (SIGHUP) may change it */
 };
 
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
-#define MS(x) ((uint64_t)(x) * 1000)
-#define LIVE 1  /* a reload applies it */
+#define MS(x) ((uint64_t)(x)*1000)
+#define LIVE 1 /* a reload applies it */
 #define FIXED 0 /* read at start only */
 
 static const struct key keys[] = {
@@ -188,8 +204,7 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 
 	switch (k->kind) {
 	case K_STR:
-	case K_SECRET:
-		return apply_str(k, field, value, err, errlen);
+	case K_SECRET: return apply_str(k, field, value, err, errlen);
 	case K_LISTEN:
 	case K_LISTEN_OPT: {
 		struct sockaddr_storage ss;
@@ -206,8 +221,9 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 		snprintf(err, errlen, "must be shm or redis");
 		return -1;
 	case K_LOGFORMAT: {
-		static const char *const formats[] = { [ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json",
-			[ACCESS_LOG_OFF] = "off" };
+		static const char *const formats[] = {
+			[ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json", [ACCESS_LOG_OFF] = "off"
+		};
 		for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
 			if (strcmp(value, formats[i]) == 0) {
 				*(enum access_log *)(void *)field = (enum access_log)i;
@@ -222,14 +238,10 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 			return -1;
 		*(unsigned *)(void *)field = (unsigned)v;
 		return 0;
-	case K_DURATION:
-		return parse_duration_ms(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
-	case K_SIZE:
-		return parse_size(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
-	case K_BOOL:
-		return parse_bool(value, (int *)(void *)field, err, errlen);
-	case K_RATE:
-		return parse_rate(value, (struct rate *)(void *)field, err, errlen);
+	case K_DURATION: return parse_duration_ms(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
+	case K_SIZE: return parse_size(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
+	case K_BOOL: return parse_bool(value, (int *)(void *)field, err, errlen);
+	case K_RATE: return parse_rate(value, (struct rate *)(void *)field, err, errlen);
 	case K_LOGLEVEL:
 		if (log_level_parse(value, (enum log_level *)(void *)field) == -1) {
 			snprintf(err, errlen, "must be error, warn, info or debug");
@@ -302,8 +314,8 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 	else if (ctx.reason[0] != '\0')
 		snprintf(err, errlen, "%s:%d: %s", path, rc, ctx.reason);
 	else /* inih's own syntax error, e.g. a line over 200 bytes or no '=' */
-		snprintf(err, errlen, "%s:%d: syntax error (expected key = value, [section], or a line under 200 bytes)",
-		    path, rc);
+		snprintf(err, errlen,
+		    "%s:%d: syntax error (expected key = value, [section], or a line under 200 bytes)", path, rc);
 	return -1;
 }
 
@@ -371,8 +383,8 @@ int config_set(struct config *cfg, const char *dotted, const char *value, char *
 
 int config_path(const struct config *cfg, const char *path, char *out, size_t outlen)
 {
-	int n = path[0] == '/' ? snprintf(out, outlen, "%s", path)
-			       : snprintf(out, outlen, "%s/%s", cfg->data_dir, path);
+	int n =
+	    path[0] == '/' ? snprintf(out, outlen, "%s", path) : snprintf(out, outlen, "%s/%s", cfg->data_dir, path);
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
@@ -413,11 +425,13 @@ void config_print(const struct config *cfg, FILE *out)
 	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
 	fprintf(out, "access_log_buffer = %llu\n", (unsigned long long)cfg->access_log_buffer);
 	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
-	    cfg->access_log == ACCESS_LOG_JSON ? "json" : cfg->access_log == ACCESS_LOG_OFF ? "off" : "text",
+	    cfg->access_log == ACCESS_LOG_JSON  ? "json"
+	    : cfg->access_log == ACCESS_LOG_OFF ? "off"
+						: "text",
 	    cfg->admin_listen, cfg->trusted_proxies);
 	fprintf(out, "\n[database]\nurl = %s\n", cfg->db_url[0] ? "(set)" : "");
-	fprintf(out, "path = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\n",
-	    cfg->db_path, (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
+	fprintf(out, "path = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\n", cfg->db_path,
+	    (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
 	    (unsigned long long)cfg->mmap_size);
 	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,
 	    cfg->jwt_secret[0] ? "(set)" : "", cfg->key_secret_file);

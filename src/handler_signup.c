@@ -66,7 +66,8 @@ static enum handler_rc signup_finish(struct request *req)
 	apikey_hash(&req->app->keys, key, rec.hash);
 	apikey_seal(&req->app->keys, key, rec.box);
 	sodium_memzero(key, sizeof(key));
-	int rc = store_user_create(req->app->store, f.username, f.email != NULL ? f.email : "", req->job.hash, &rec, &id);
+	int rc =
+	    store_user_create(req->app->store, f.username, f.email != NULL ? f.email : "", req->job.hash, &rec, &id);
 	sodium_memzero(req->job.hash, sizeof(req->job.hash));
 	if (rc == STORE_CONFLICT) { /* lost a race for the name */
 		json_t *errors = json_object();

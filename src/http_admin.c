@@ -71,7 +71,8 @@ struct http_admin *http_admin_start(const struct app *app, const char *listen, c
 		{ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	adm->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_admin, adm, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (adm->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s (address in use?)", listen);

@@ -15,9 +15,9 @@
 
 static const struct {
 	unsigned status;
-	const char *key;    /* "detail" (DRF) or "message" (the tutorial's views) */
-	const char *text;   /* may hold one %s */
-	const char *code;   /* Simple JWT's "code", or NULL */
+	const char *key; /* "detail" (DRF) or "message" (the tutorial's views) */
+	const char *text; /* may hold one %s */
+	const char *code; /* Simple JWT's "code", or NULL */
 } errors[] = {
 	[HTTP_ERR_BAD_REQUEST] = { 400, "detail", "Bad request: %s", NULL },
 	[HTTP_ERR_JSON_PARSE] = { 400, "detail", "JSON parse error - %s", NULL },
@@ -93,8 +93,7 @@ void http_reply_json_as(struct request *req, unsigned status, json_t *body, cons
 
 void http_reply_text(struct request *req, unsigned status, const char *body, size_t len, const char *content_type)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	if (r != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	queue(req, status, r, len);

@@ -24,8 +24,13 @@ enum http_method http_method_from(const char *name)
 		const char *name;
 		enum http_method m;
 	} methods[] = {
-		{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST }, { "PUT", HTTP_PUT },
-		{ "PATCH", HTTP_PATCH }, { "DELETE", HTTP_DELETE }, { "OPTIONS", HTTP_OPTIONS },
+		{ "GET", HTTP_GET },
+		{ "HEAD", HTTP_HEAD },
+		{ "POST", HTTP_POST },
+		{ "PUT", HTTP_PUT },
+		{ "PATCH", HTTP_PATCH },
+		{ "DELETE", HTTP_DELETE },
+		{ "OPTIONS", HTTP_OPTIONS },
 	};
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (strcmp(name, methods[i].name) == 0)
@@ -68,15 +73,15 @@ static int request_id_sane(const char *s)
 	size_t n = 0;
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];
-		if (n == REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-					       c == '-' || c == '_' || c == '.' || c == ':'))
+		if (n == REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+					       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':'))
 			return 0;
 	}
 	return n > 0;
 }
 
-struct request *http_request_new(struct MHD_Connection *conn, const struct app *app, const char *method,
-    const char *path)
+struct request *http_request_new(
+    struct MHD_Connection *conn, const struct app *app, const char *method, const char *path)
 {
 	struct request *req = calloc(1, sizeof(*req));
 	if (req == NULL)

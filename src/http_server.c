@@ -35,7 +35,7 @@ struct http_server {
 	const struct app *app;
 	atomic_long inflight;
 	atomic_ulong last_done_ms; /* when the latest request completed (monotonic) */
-	atomic_long connections;   /* open client connections */
+	atomic_long connections; /* open client connections */
 	int listen_fd; /* after quiesce: ours to close, after MHD_stop_daemon */
 	int activated; /* the listening socket came from systemd */
 };
@@ -150,8 +150,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	};
 	if (req->cfg->access_log != ACCESS_LOG_OFF)
 		log_access_line(&a);
-	metrics_request(req->route != NULL && req->route_found ? (int)(req->route - router_routes)
-							       : METRICS_ROUTE_UNMATCHED,
+	metrics_request(
+	    req->route != NULL && req->route_found ? (int)(req->route - router_routes) : METRICS_ROUTE_UNMATCHED,
 	    a.status, a.usec);
 	http_request_free(req);
 	*req_cls = NULL;
@@ -159,8 +159,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_release);
 }
 
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-    enum MHD_ConnectionNotificationCode code)
+static void on_connection(
+    void *cls, struct MHD_Connection *conn, void **socket_context, enum MHD_ConnectionNotificationCode code)
 {
 	struct http_server *srv = cls;
 	int delta = code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
@@ -224,8 +224,8 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						  : ((struct sockaddr_in *)&ss)->sin_port);
+	uint16_t port = ntohs(
+	    ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
 	/* One options array: each option's value has the type MHD expects. */
 	struct MHD_OptionItem opts[] = {
 		listen_fd >= 0 ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL }
@@ -241,8 +241,8 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	srv->daemon = MHD_start_daemon(flags, listen_fd >= 0 ? 0 : port, NULL, NULL, on_access, srv,
-	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	srv->daemon = MHD_start_daemon(
+	    flags, listen_fd >= 0 ? 0 : port, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", cfg->listen);
 		free(srv);

@@ -30,7 +30,10 @@ static unsigned char index_key[crypto_shorthash_KEYBYTES];
 static pthread_key_t table_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void make_key(void) { pthread_key_create(&table_key, free); }
+static void make_key(void)
+{
+	pthread_key_create(&table_key, free);
+}
 
 void keycache_init(unsigned entries)
 {

@@ -26,7 +26,10 @@ static const char *const level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
-void log_set_level(enum log_level level) { atomic_store_explicit(&current_level, level, memory_order_relaxed); }
+void log_set_level(enum log_level level)
+{
+	atomic_store_explicit(&current_level, level, memory_order_relaxed);
+}
 
 enum log_level log_get_level(void)
 {
@@ -74,7 +77,8 @@ void log_emit(char *buf, size_t len, size_t cap)
 	(void)rc;
 }
 
-__attribute__((format(printf, 3, 0))) static void vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(
+    enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char buf[2048];
 	int saved = errno;
@@ -96,13 +100,13 @@ __attribute__((format(printf, 3, 0))) static void vlog(enum log_level level, int
 	errno = saved;
 }
 
-#define LOG_FN(name, level, with_errno)                \
-	void name(const char *fmt, ...)                \
-	{                                              \
-		va_list ap;                            \
-		va_start(ap, fmt);                     \
-		vlog(level, with_errno, fmt, ap);      \
-		va_end(ap);                            \
+#define LOG_FN(name, level, with_errno)                                                                                \
+	void name(const char *fmt, ...)                                                                                \
+	{                                                                                                              \
+		va_list ap;                                                                                            \
+		va_start(ap, fmt);                                                                                     \
+		vlog(level, with_errno, fmt, ap);                                                                      \
+		va_end(ap);                                                                                            \
 	}
 
 LOG_FN(log_info, LOG_LEVEL_INFO, 0)
@@ -127,4 +131,3 @@ void fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
-

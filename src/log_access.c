@@ -31,7 +31,10 @@ static struct access_buffer *buffers;
 static pthread_mutex_t buffers_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local struct access_buffer *mine;
 
-void log_access_buffer(size_t bytes) { buffer_size = bytes; }
+void log_access_buffer(size_t bytes)
+{
+	buffer_size = bytes;
+}
 
 static void write_all(const char *p, size_t len)
 {
@@ -123,8 +126,8 @@ static void access_json(const struct log_access *a)
 	    a->method, "path", a->path, strnlen(a->path, 256), "status", (int)a->status, "bytes", (json_int_t)a->bytes,
 	    "us", (json_int_t)a->usec);
 	if (o == NULL) /* a path that is not UTF-8 */
-		o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method", a->method,
-		    "path", "(not utf-8)", "status", (int)a->status, "bytes", (json_int_t)a->bytes, "us",
+		o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method",
+		    a->method, "path", "(not utf-8)", "status", (int)a->status, "bytes", (json_int_t)a->bytes, "us",
 		    (json_int_t)a->usec);
 	if (o == NULL)
 		return;
@@ -148,8 +151,8 @@ void log_access_line(const struct log_access *a)
 	size_t n = log_stamp(buf, sizeof(buf));
 
 	clean_path(path, sizeof(path), a->path);
-	int m = snprintf(buf + n, sizeof(buf) - n, "access: rid=%s %s %s %u %zu %lluus user=",
-	    a->request_id, a->method, path, a->status, a->bytes, (unsigned long long)a->usec);
+	int m = snprintf(buf + n, sizeof(buf) - n, "access: rid=%s %s %s %u %zu %lluus user=", a->request_id, a->method,
+	    path, a->status, a->bytes, (unsigned long long)a->usec);
 	if (m < 0)
 		return;
 	n += (size_t)m;

@@ -47,30 +47,29 @@ struct cli {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	    "usage: keygate [options] [COMMAND]\n"
-	    "\n"
-	    "  serve (default)       run the HTTP API server\n"
-	    "  migrate               bring the database schema up to date and exit\n"
-	    "  user list             list users\n"
-	    "  user disable NAME     refuse a user's tokens and key from now on (user enable NAME undoes it)\n"
-	    "  key regenerate NAME   give a user a new API key, printed once\n"
-	    "  quota show NAME       a user's api_key window, without spending any\n"
-	    "  quota reset NAME      forget a user's api_key window\n"
-	    "  healthcheck [URL]     exit 0 if GET /healthz on the listen address (or URL) answers 200\n"
-	    "  routes                print the route table (method, path, authentication, throttle scope)\n"
-	    "\n"
-	    "  -c, --config FILE     INI configuration file (or $KEYGATE_CONFIG)\n"
-	    "  -o section.key=VALUE  set one configuration key (repeatable)\n"
-	    "  -l, --listen ADDR     same as -o server.listen=ADDR\n"
-	    "  -d, --data-dir DIR    same as -o server.data_dir=DIR\n"
-	    "  -t, --threads N       same as -o server.threads=N\n"
-	    "      --check-config    validate the configuration, print it, and exit\n"
-	    "  -V, --version         print the version and exit\n"
-	    "  -h, --help            print this help and exit\n"
-	    "\n"
-	    "Precedence: built-in defaults < file < environment (KEYGATE_<SECTION>_<KEY>)\n"
-	    "< command line. See config.example.ini for every key.\n");
+	fprintf(out, "usage: keygate [options] [COMMAND]\n"
+		     "\n"
+		     "  serve (default)       run the HTTP API server\n"
+		     "  migrate               bring the database schema up to date and exit\n"
+		     "  user list             list users\n"
+		     "  user disable NAME     refuse a user's tokens and key from now on (user enable NAME undoes it)\n"
+		     "  key regenerate NAME   give a user a new API key, printed once\n"
+		     "  quota show NAME       a user's api_key window, without spending any\n"
+		     "  quota reset NAME      forget a user's api_key window\n"
+		     "  healthcheck [URL]     exit 0 if GET /healthz on the listen address (or URL) answers 200\n"
+		     "  routes                print the route table (method, path, authentication, throttle scope)\n"
+		     "\n"
+		     "  -c, --config FILE     INI configuration file (or $KEYGATE_CONFIG)\n"
+		     "  -o section.key=VALUE  set one configuration key (repeatable)\n"
+		     "  -l, --listen ADDR     same as -o server.listen=ADDR\n"
+		     "  -d, --data-dir DIR    same as -o server.data_dir=DIR\n"
+		     "  -t, --threads N       same as -o server.threads=N\n"
+		     "      --check-config    validate the configuration, print it, and exit\n"
+		     "  -V, --version         print the version and exit\n"
+		     "  -h, --help            print this help and exit\n"
+		     "\n"
+		     "Precedence: built-in defaults < file < environment (KEYGATE_<SECTION>_<KEY>)\n"
+		     "< command line. See config.example.ini for every key.\n");
 }
 
 static void add_override(struct cli *cli, const char *key, const char *value)
@@ -153,8 +152,8 @@ static void secrets_load(struct app *app, const struct config *cfg)
 		fatalx("[auth] jwt_secret_file: path too long");
 	if (secret_load(cfg->jwt_secret, path, 1, buf, &len, err, sizeof(err)) == -1)
 		fatalx("JWT secret: %s", err);
-	if (token_signer_init(&app->tokens, buf, len, (cfg->access_ttl_ms + 999) / 1000,
-		(cfg->refresh_ttl_ms + 999) / 1000) == -1)
+	if (token_signer_init(
+		&app->tokens, buf, len, (cfg->access_ttl_ms + 999) / 1000, (cfg->refresh_ttl_ms + 999) / 1000) == -1)
 		fatalx("JWT secret: unusable");
 	sodium_memzero(buf, sizeof(buf));
 
@@ -185,7 +184,9 @@ static int print_routes(void)
 		char method[16];
 		router_allow_string(rt->method, method, sizeof(method));
 		printf("%-7s %-24s %-7s %s\n", method, rt->path,
-		    rt->flags & ROUTE_F_JWT ? "jwt" : rt->flags & ROUTE_F_APIKEY ? "api_key" : "none",
+		    rt->flags & ROUTE_F_JWT      ? "jwt"
+		    : rt->flags & ROUTE_F_APIKEY ? "api_key"
+						 : "none",
 		    rt->scope != SCOPE_NONE ? throttle_scope_name(rt->scope) : "-");
 	}
 	return 0;
@@ -240,7 +241,8 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 		fatalx("http: %s", err);
 	log_info("keygate %s listening on %s (port %u), %u threads, database %s%s%s", KEYGATE_VERSION,
 	    listen_fd >= 0 ? "a socket from systemd" : cfg->listen, http_server_port(srv), cfg->threads,
-	    cfg->db_url[0] ? "postgresql" : cfg->data_dir, cfg->db_url[0] ? "" : "/", cfg->db_url[0] ? "" : cfg->db_path);
+	    cfg->db_url[0] ? "postgresql" : cfg->data_dir, cfg->db_url[0] ? "" : "/",
+	    cfg->db_url[0] ? "" : cfg->db_path);
 	/* Listening, migrated, secrets loaded: ready for traffic. */
 	sdnotify("READY=1");
 
@@ -310,7 +312,8 @@ int main(int argc, char **argv)
 		log_info("throttle: segment %s, %zu bytes; bytes per tracked key: api_key %u, login %u, signup %u, "
 			 "invalid_key %u; capacity %u keys per scope",
 		    cfg.shm_name, throttle_shm_size(app.throttle), throttle_shm_entry_size(app.throttle, SCOPE_API_KEY),
-		    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN), throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
+		    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN),
+		    throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
 		    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY), cfg.capacity);
 	secrets_load(&app, &cfg);
 	keycache_init(cfg.key_cache);

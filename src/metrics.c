@@ -11,8 +11,8 @@
 static const unsigned statuses[] = { 200, 201, 204, 400, 401, 404, 405, 413, 415, 429, 500, 503 };
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + other */
 /* Latency buckets, seconds. */
-static const double bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-	0.5, 1, 2.5, 5 };
+static const double bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+	2.5, 5 };
 #define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 
 /* Counters live in per-thread shards: a thread counts in its own (no cache
@@ -40,15 +40,18 @@ static struct shard *my_shard(void)
 		if (s == NULL)
 			return &fallback;
 		s->next = atomic_load_explicit(&shards, memory_order_relaxed);
-		while (!atomic_compare_exchange_weak_explicit(&shards, &s->next, s, memory_order_release,
-		    memory_order_relaxed))
+		while (!atomic_compare_exchange_weak_explicit(
+		    &shards, &s->next, s, memory_order_release, memory_order_relaxed))
 			;
 		mine = s;
 	}
 	return mine;
 }
 
-static void add(atomic_ulong *c, unsigned long n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
+static void add(atomic_ulong *c, unsigned long n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
 
 static unsigned long sum_of(size_t offset)
 {
@@ -95,7 +98,10 @@ void metrics_connection(int delta)
 	atomic_fetch_add_explicit(&my_shard()->connections, delta, memory_order_relaxed);
 }
 
-void metrics_store_error(int unavailable) { add(&my_shard()->store_errors[unavailable ? 1 : 0], 1); }
+void metrics_store_error(int unavailable)
+{
+	add(&my_shard()->store_errors[unavailable ? 1 : 0], 1);
+}
 
 static void render_requests(FILE *out)
 {
@@ -113,10 +119,12 @@ static void render_requests(FILE *out)
 			if (r < NROUTES_MAX) {
 				char method[16];
 				router_allow_string(router_routes[r].method, method, sizeof(method));
-				fprintf(out, "keygate_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %lu\n",
+				fprintf(out,
+				    "keygate_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %lu\n",
 				    method, router_routes[r].path, s < NSTATUS - 1 ? status : "other", n);
 			} else {
-				fprintf(out, "keygate_http_requests_total{method=\"\",route=\"unmatched\",status=\"%s\"} %lu\n",
+				fprintf(out,
+				    "keygate_http_requests_total{method=\"\",route=\"unmatched\",status=\"%s\"} %lu\n",
 				    s < NSTATUS - 1 ? status : "other", n);
 			}
 		}
@@ -131,7 +139,8 @@ static void render_latency(FILE *out)
 	for (size_t b = 0; b <= NBOUNDS; b++) {
 		cumulative += SUM(latency_buckets[b]);
 		if (b < NBOUNDS)
-			fprintf(out, "keygate_http_request_duration_seconds_bucket{le=\"%g\"} %lu\n", bounds[b], cumulative);
+			fprintf(out, "keygate_http_request_duration_seconds_bucket{le=\"%g\"} %lu\n", bounds[b],
+			    cumulative);
 		else
 			fprintf(out, "keygate_http_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cumulative);
 	}
@@ -160,7 +169,8 @@ static void render_throttle(FILE *out, const struct throttle *t)
 		{ "keygate_throttle_entries_used", "gauge", "Entries that hold a key (all processes)." },
 		{ "keygate_throttle_evictions_total", "counter", "Live windows dropped to make room." },
 		{ "keygate_throttle_full_total", "counter", "Requests refused: no entry could be had." },
-		{ "keygate_throttle_recoveries_total", "counter", "Stripes repaired after a process died holding them." },
+		{ "keygate_throttle_recoveries_total", "counter",
+		    "Stripes repaired after a process died holding them." },
 	};
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", m[i].name, m[i].help, m[i].name, m[i].type);
@@ -178,12 +188,14 @@ void metrics_render(FILE *out, const struct throttle *t)
 {
 	render_requests(out);
 	render_latency(out);
-	fprintf(out, "# HELP keygate_http_open_connections Open client connections.\n"
-		     "# TYPE keygate_http_open_connections gauge\nkeygate_http_open_connections %ld\n",
+	fprintf(out,
+	    "# HELP keygate_http_open_connections Open client connections.\n"
+	    "# TYPE keygate_http_open_connections gauge\nkeygate_http_open_connections %ld\n",
 	    (long)SUM(connections));
 	render_throttle(out, t);
-	fprintf(out, "# HELP keygate_store_errors_total Storage failures, by kind.\n"
-		     "# TYPE keygate_store_errors_total counter\n"
-		     "keygate_store_errors_total{kind=\"unavailable\"} %lu\nkeygate_store_errors_total{kind=\"error\"} %lu\n",
+	fprintf(out,
+	    "# HELP keygate_store_errors_total Storage failures, by kind.\n"
+	    "# TYPE keygate_store_errors_total counter\n"
+	    "keygate_store_errors_total{kind=\"unavailable\"} %lu\nkeygate_store_errors_total{kind=\"error\"} %lu\n",
 	    SUM(store_errors[1]), SUM(store_errors[0]));
 }

@@ -43,7 +43,8 @@ static int apply_one(sqlite3 *db, const struct migration *m, int *applied, char 
 	/* PRAGMA takes no bound parameters; the number is ours, not a client's. */
 	snprintf(setver, sizeof(setver), "PRAGMA user_version = %d", m->version);
 	if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, setver, NULL, NULL, NULL) != SQLITE_OK || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(db, setver, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	log_info("database: applied migration %s", m->name);
 	(*applied)++;
@@ -64,8 +65,8 @@ int migrate_sqlite(sqlite3 *db, char *err, size_t errlen)
 	}
 	if (current > latest) {
 		snprintf(err, errlen,
-		    "the database schema is version %d, newer than this keygate knows (%d); run a newer keygate", current,
-		    latest);
+		    "the database schema is version %d, newer than this keygate knows (%d); run a newer keygate",
+		    current, latest);
 		return -1;
 	}
 	for (int i = 0; i < migrations_count; i++)

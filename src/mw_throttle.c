@@ -12,7 +12,10 @@
 
 #define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
-static uint64_t ceil_s(uint64_t ms) { return (ms + 999) / 1000; }
+static uint64_t ceil_s(uint64_t ms)
+{
+	return (ms + 999) / 1000;
+}
 
 static void quota_headers(struct request *req, enum throttle_scope scope, const struct throttle_decision *d)
 {

@@ -31,8 +31,8 @@ static int leading_number(const char *s, uint64_t *out, const char **end)
 static int range_check(uint64_t v, uint64_t min, uint64_t max, char *err, size_t errlen)
 {
 	if (v < min || v > max) {
-		snprintf(err, errlen, "must be between %llu and %llu", (unsigned long long)min,
-		    (unsigned long long)max);
+		snprintf(
+		    err, errlen, "must be between %llu and %llu", (unsigned long long)min, (unsigned long long)max);
 		return -1;
 	}
 	return 0;
@@ -80,7 +80,12 @@ static int scaled(const char *s, const struct unit *units, uint64_t bare, uint64
 int parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out, char *err, size_t errlen)
 {
 	static const struct unit units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { NULL, 0 },
+		{ "ms", 1 },
+		{ "s", 1000 },
+		{ "m", 60000 },
+		{ "h", 3600000 },
+		{ "d", 86400000 },
+		{ NULL, 0 },
 	};
 	uint64_t v;
 
@@ -100,8 +105,13 @@ int parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t 
 int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
 {
 	static const struct unit units[] = {
-		{ "k", 1024 }, { "kib", 1024 }, { "m", 1048576 }, { "mib", 1048576 },
-		{ "g", 1073741824 }, { "gib", 1073741824 }, { NULL, 0 },
+		{ "k", 1024 },
+		{ "kib", 1024 },
+		{ "m", 1048576 },
+		{ "mib", 1048576 },
+		{ "g", 1073741824 },
+		{ "gib", 1073741824 },
+		{ NULL, 0 },
 	};
 	uint64_t v;
 
@@ -137,10 +147,21 @@ int parse_bool(const char *s, int *out, char *err, size_t errlen)
 int parse_rate(const char *s, struct rate *out, char *err, size_t errlen)
 {
 	static const struct unit periods[] = {
-		{ "s", 1 }, { "sec", 1 }, { "second", 1 }, { "seconds", 1 },
-		{ "m", 60 }, { "min", 60 }, { "minute", 60 }, { "minutes", 60 },
-		{ "h", 3600 }, { "hour", 3600 }, { "hours", 3600 },
-		{ "d", 86400 }, { "day", 86400 }, { "days", 86400 }, { NULL, 0 },
+		{ "s", 1 },
+		{ "sec", 1 },
+		{ "second", 1 },
+		{ "seconds", 1 },
+		{ "m", 60 },
+		{ "min", 60 },
+		{ "minute", 60 },
+		{ "minutes", 60 },
+		{ "h", 3600 },
+		{ "hour", 3600 },
+		{ "hours", 3600 },
+		{ "d", 86400 },
+		{ "day", 86400 },
+		{ "days", 86400 },
+		{ NULL, 0 },
 	};
 	const char *slash = strchr(s, '/'), *end;
 	uint64_t n, mult = 1, window;

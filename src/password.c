@@ -28,10 +28,10 @@ struct password_pool {
 
 int password_hash_now(const char *password, size_t len, char out[PASSWORD_HASH_MAX])
 {
-	return crypto_pwhash_str(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-		   crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0
-	    ? 0
-	    : -1;
+	return crypto_pwhash_str(
+		   out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0
+		   ? 0
+		   : -1;
 }
 
 int password_verify_now(const char *hash, const char *password, size_t len)

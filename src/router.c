@@ -9,26 +9,52 @@
 /* HEAD is answered wherever GET is, as Django does. */
 const struct route router_routes[] = {
 	{ .method = HTTP_GET, .path = "/healthz", .handler = handler_health },
-	{ .method = HTTP_POST, .path = "/users/signup/", .handler = handler_signup, .flags = ROUTE_F_BODY,
+	{ .method = HTTP_POST,
+	    .path = "/users/signup/",
+	    .handler = handler_signup,
+	    .flags = ROUTE_F_BODY,
 	    .scope = SCOPE_SIGNUP },
-	{ .method = HTTP_POST, .path = "/users/login/", .handler = handler_login, .flags = ROUTE_F_BODY,
+	{ .method = HTTP_POST,
+	    .path = "/users/login/",
+	    .handler = handler_login,
+	    .flags = ROUTE_F_BODY,
 	    .scope = SCOPE_LOGIN },
 	{ .method = HTTP_POST, .path = "/users/login/refresh", .handler = handler_refresh, .flags = ROUTE_F_BODY },
 	{ .method = HTTP_POST, .path = "/users/login/refresh/", .handler = handler_refresh, .flags = ROUTE_F_BODY },
 	{ .method = HTTP_GET, .path = "/users/api_key/get/", .handler = handler_apikey_get, .flags = ROUTE_F_JWT },
-	{ .method = HTTP_PUT, .path = "/users/api_key/get/", .handler = handler_apikey_regenerate,
+	{ .method = HTTP_PUT,
+	    .path = "/users/api_key/get/",
+	    .handler = handler_apikey_regenerate,
 	    .flags = ROUTE_F_JWT },
-	{ .method = HTTP_GET, .path = "/books/", .handler = handler_books_list, .flags = ROUTE_F_APIKEY,
+	{ .method = HTTP_GET,
+	    .path = "/books/",
+	    .handler = handler_books_list,
+	    .flags = ROUTE_F_APIKEY,
 	    .scope = SCOPE_API_KEY },
-	{ .method = HTTP_POST, .path = "/books/", .handler = handler_books_create,
-	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY, .scope = SCOPE_API_KEY },
-	{ .method = HTTP_GET, .path = "/books/{id}/", .handler = handler_book_get, .flags = ROUTE_F_APIKEY,
+	{ .method = HTTP_POST,
+	    .path = "/books/",
+	    .handler = handler_books_create,
+	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY,
 	    .scope = SCOPE_API_KEY },
-	{ .method = HTTP_PUT, .path = "/books/{id}/", .handler = handler_book_update,
-	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY, .scope = SCOPE_API_KEY },
-	{ .method = HTTP_PATCH, .path = "/books/{id}/", .handler = handler_book_update,
-	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY, .scope = SCOPE_API_KEY },
-	{ .method = HTTP_DELETE, .path = "/books/{id}/", .handler = handler_book_delete, .flags = ROUTE_F_APIKEY,
+	{ .method = HTTP_GET,
+	    .path = "/books/{id}/",
+	    .handler = handler_book_get,
+	    .flags = ROUTE_F_APIKEY,
+	    .scope = SCOPE_API_KEY },
+	{ .method = HTTP_PUT,
+	    .path = "/books/{id}/",
+	    .handler = handler_book_update,
+	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY,
+	    .scope = SCOPE_API_KEY },
+	{ .method = HTTP_PATCH,
+	    .path = "/books/{id}/",
+	    .handler = handler_book_update,
+	    .flags = ROUTE_F_APIKEY | ROUTE_F_BODY,
+	    .scope = SCOPE_API_KEY },
+	{ .method = HTTP_DELETE,
+	    .path = "/books/{id}/",
+	    .handler = handler_book_delete,
+	    .flags = ROUTE_F_APIKEY,
 	    .scope = SCOPE_API_KEY },
 };
 const unsigned router_nroutes = sizeof(router_routes) / sizeof(router_routes[0]);
@@ -57,8 +83,8 @@ static int path_matches(const char *pattern, const char *path, int64_t *id)
 	return *path == '\0';
 }
 
-enum router_rc router_match(const char *path, enum http_method method, const struct route **out, int64_t *id,
-    unsigned *allow)
+enum router_rc router_match(
+    const char *path, enum http_method method, const struct route **out, int64_t *id, unsigned *allow)
 {
 	enum http_method want = method == HTTP_HEAD ? HTTP_GET : method;
 	const struct route *first = NULL;

@@ -70,8 +70,8 @@ static int secret_read(const char *path, unsigned char *out, size_t *outlen, cha
 	return 0;
 }
 
-int secret_load(const char *value, const char *path, int generate, unsigned char *out, size_t *outlen,
-    char *err, size_t errlen)
+int secret_load(
+    const char *value, const char *path, int generate, unsigned char *out, size_t *outlen, char *err, size_t errlen)
 {
 	if (value != NULL && value[0] != '\0') {
 		size_t len = strlen(value);
@@ -82,8 +82,7 @@ int secret_load(const char *value, const char *path, int generate, unsigned char
 		memcpy(out, value, len);
 		*outlen = len;
 	} else {
-		if (generate && access(path, F_OK) == -1 && errno == ENOENT &&
-		    secret_generate(path, err, errlen) == -1)
+		if (generate && access(path, F_OK) == -1 && errno == ENOENT && secret_generate(path, err, errlen) == -1)
 			return -1;
 		if (secret_read(path, out, outlen, err, errlen) == -1)
 			return -1;

@@ -16,7 +16,10 @@ void store_close(struct store *st)
 		st->ops->close(st);
 }
 
-int store_ping(struct store *st) { return st->ops->ping(st); }
+int store_ping(struct store *st)
+{
+	return st->ops->ping(st);
+}
 
 int store_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
     const struct store_apikey *key, int64_t *id)
@@ -29,7 +32,10 @@ int store_user_by_name(struct store *st, const char *username, struct store_user
 	return st->ops->user_by_name(st, username, out);
 }
 
-int store_user_by_id(struct store *st, int64_t id, struct store_user *out) { return st->ops->user_by_id(st, id, out); }
+int store_user_by_id(struct store *st, int64_t id, struct store_user *out)
+{
+	return st->ops->user_by_id(st, id, out);
+}
 
 int store_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out)
 {
@@ -61,15 +67,21 @@ int store_book_get(struct store *st, int64_t id, int64_t author, struct store_bo
 	return st->ops->book_get(st, id, author, out);
 }
 
-int store_book_update(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
-    struct store_book *out)
+int store_book_update(
+    struct store *st, int64_t id, int64_t author, const char *title, const char *date, struct store_book *out)
 {
 	return st->ops->book_update(st, id, author, title, date, out);
 }
 
-int store_book_delete(struct store *st, int64_t id, int64_t author) { return st->ops->book_delete(st, id, author); }
+int store_book_delete(struct store *st, int64_t id, int64_t author)
+{
+	return st->ops->book_delete(st, id, author);
+}
 
-int store_users_list(struct store *st, store_user_fn each, void *arg) { return st->ops->users_list(st, each, arg); }
+int store_users_list(struct store *st, store_user_fn each, void *arg)
+{
+	return st->ops->users_list(st, each, arg);
+}
 
 int store_user_set_active(struct store *st, const char *username, int active, int64_t *id)
 {

@@ -51,22 +51,26 @@ static const struct {
 	int nparams;
 } stmts[P_COUNT] = {
 	[P_USER_INSERT] = { "INSERT INTO users (username, email, password_hash, date_joined) "
-			    "VALUES ($1, $2, $3, $4) RETURNING id", 4 },
+			    "VALUES ($1, $2, $3, $4) RETURNING id",
+	    4 },
 	[P_KEY_INSERT] = { "INSERT INTO api_keys (user_id, key_hash, key_box, created_at) VALUES ($1, $2, $3, $4)", 4 },
 	[P_USER_BY_NAME] = { "SELECT " USER_COLS " FROM users WHERE username = $1", 1 },
 	[P_USER_BY_ID] = { "SELECT " USER_COLS " FROM users WHERE id = $1", 1 },
 	[P_KEY_GET] = { "SELECT key_hash, key_box FROM api_keys WHERE user_id = $1", 1 },
 	[P_KEY_REPLACE] = { "UPDATE api_keys SET key_hash = $2, key_box = $3, created_at = $4 WHERE user_id = $1", 4 },
 	[P_KEY_FIND] = { "SELECT k.user_id FROM api_keys k JOIN users u ON u.id = k.user_id "
-			 "WHERE k.key_hash = $1 AND u.is_active", 1 },
+			 "WHERE k.key_hash = $1 AND u.is_active",
+	    1 },
 	[P_USERS_LIST] = { "SELECT " USER_COLS " FROM users ORDER BY id", 0 },
 	[P_USER_SET_ACTIVE] = { "UPDATE users SET is_active = ($2::int <> 0) WHERE username = $1 RETURNING id", 2 },
 	[P_BOOKS_LIST] = { "SELECT " BOOK_COLS " FROM books WHERE author_id = $1 ORDER BY id", 1 },
 	[P_BOOK_INSERT] = { "INSERT INTO books (title, author_id, publication_date) VALUES ($1, $2, $3::date) "
-			    "RETURNING " BOOK_COLS, 3 },
+			    "RETURNING " BOOK_COLS,
+	    3 },
 	[P_BOOK_GET] = { "SELECT " BOOK_COLS " FROM books WHERE id = $1 AND author_id = $2", 2 },
 	[P_BOOK_UPDATE] = { "UPDATE books SET title = coalesce($3, title), publication_date = $4::date "
-			    "WHERE id = $1 AND author_id = $2 RETURNING " BOOK_COLS, 4 },
+			    "WHERE id = $1 AND author_id = $2 RETURNING " BOOK_COLS,
+	    4 },
 	[P_BOOK_DELETE] = { "DELETE FROM books WHERE id = $1 AND author_id = $2", 2 },
 };
 
@@ -149,7 +153,10 @@ static PGconn *conn_get(struct store_pg *s)
 	return c;
 }
 
-static struct store_pg *to_pg(struct store *st) { return (struct store_pg *)st; }
+static struct store_pg *to_pg(struct store *st)
+{
+	return (struct store_pg *)st;
+}
 
 /* A failed result as a store code (logged here). */
 static int map_result(PGconn *c, PGresult *r)
@@ -190,7 +197,10 @@ static PGresult *run(struct store *st, enum pg_stmt id, const struct params *p, 
 	return NULL;
 }
 
-static int64_t col_int(PGresult *r, int row, int col) { return strtoll(PQgetvalue(r, row, col), NULL, 10); }
+static int64_t col_int(PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
 
 static void col_text(PGresult *r, int row, int col, char *dst, size_t cap)
 {
@@ -318,10 +328,11 @@ static int pg_apikey_get(struct store *st, int64_t user_id, struct store_apikey 
 	PGresult *r = run(st, P_KEY_GET, &p, &rc);
 	if (r == NULL)
 		return rc;
-	rc = PQntuples(r) != 1 ? STORE_NOT_FOUND
+	rc =
+	    PQntuples(r) != 1 ? STORE_NOT_FOUND
 	    : col_blob(r, 0, 0, out->hash, sizeof(out->hash)) == 0 && col_blob(r, 0, 1, out->box, sizeof(out->box)) == 0
-	    ? STORE_OK
-	    : STORE_ERR;
+		? STORE_OK
+		: STORE_ERR;
 	PQclear(r);
 	return rc;
 }
@@ -450,8 +461,8 @@ static int pg_book_get(struct store *st, int64_t id, int64_t author, struct stor
 	return book_result(st, P_BOOK_GET, &p, out);
 }
 
-static int pg_book_update(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
-    struct store_book *out)
+static int pg_book_update(
+    struct store *st, int64_t id, int64_t author, const char *title, const char *date, struct store_book *out)
 {
 	struct params p = { .n = 0 };
 	p_int(&p, id);
@@ -520,7 +531,8 @@ static int pg_migrate(PGconn *c, char *err, size_t errlen)
 			exec_simple(c, "ROLLBACK");
 			if (current > latest)
 				snprintf(err, errlen,
-				    "the database schema is version %d, newer than this keygate knows (%d); run a newer keygate",
+				    "the database schema is version %d, newer than this keygate knows (%d); run a "
+				    "newer keygate",
 				    current, latest);
 			else
 				snprintf(err, errlen, "cannot read the schema version: %s", PQerrorMessage(c));
@@ -530,7 +542,8 @@ static int pg_migrate(PGconn *c, char *err, size_t errlen)
 			exec_simple(c, "ROLLBACK");
 			continue;
 		}
-		snprintf(sql, sizeof(sql), "INSERT INTO keygate_schema (version) VALUES (%d)", pg_migrations[i].version);
+		snprintf(
+		    sql, sizeof(sql), "INSERT INTO keygate_schema (version) VALUES (%d)", pg_migrations[i].version);
 		if (exec_simple(c, pg_migrations[i].sql) == -1 || exec_simple(c, "DELETE FROM keygate_schema") == -1 ||
 		    exec_simple(c, sql) == -1 || exec_simple(c, "COMMIT") == -1) {
 			exec_simple(c, "ROLLBACK");

@@ -132,7 +132,10 @@ static struct conn *conn_get(struct store_sqlite *s)
 	return c;
 }
 
-static struct store_sqlite *to_sqlite(struct store *st) { return (struct store_sqlite *)st; }
+static struct store_sqlite *to_sqlite(struct store *st)
+{
+	return (struct store_sqlite *)st;
+}
 
 /* Map an SQLite result to a store code; log engine failures once here. */
 int sqlite_map_rc(struct conn *c, int rc)
@@ -140,10 +143,8 @@ int sqlite_map_rc(struct conn *c, int rc)
 	switch (rc & 0xff) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return STORE_OK;
-	case SQLITE_CONSTRAINT:
-		return STORE_CONFLICT;
+	case SQLITE_ROW: return STORE_OK;
+	case SQLITE_CONSTRAINT: return STORE_CONFLICT;
 	case SQLITE_READONLY:
 		atomic_fetch_add_explicit(&c->owner->generation, 1, memory_order_relaxed);
 		/* fall through */
@@ -185,7 +186,10 @@ static void sqlite_close(struct store *st)
 	free(s);
 }
 
-struct conn *sqlite_conn(struct store *st) { return conn_get(to_sqlite(st)); }
+struct conn *sqlite_conn(struct store *st)
+{
+	return conn_get(to_sqlite(st));
+}
 
 int sqlite_write_begin(struct store *st, struct conn **out)
 {

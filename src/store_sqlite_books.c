@@ -71,10 +71,13 @@ int sqlite_book_get(struct store *st, int64_t id, int64_t author, struct store_b
 	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
 }
 
-static void book_row_cb(sqlite3_stmt *q, void *arg) { book_row(q, arg); }
+static void book_row_cb(sqlite3_stmt *q, void *arg)
+{
+	book_row(q, arg);
+}
 
-int sqlite_book_update(struct store *st, int64_t id, int64_t author, const char *title, const char *date,
-    struct store_book *out)
+int sqlite_book_update(
+    struct store *st, int64_t id, int64_t author, const char *title, const char *date, struct store_book *out)
 {
 	struct conn *c;
 	int rc = sqlite_write_begin(st, &c);

@@ -86,9 +86,10 @@ int sqlite_apikey_get(struct store *st, int64_t user_id, struct store_apikey *ou
 	sqlite3_bind_int64(q, 1, user_id);
 	int rc = sqlite3_step(q), ret;
 	if (rc == SQLITE_ROW)
-		ret = (blob_copy(q, 0, out->hash, sizeof(out->hash)) == 0 && blob_copy(q, 1, out->box, sizeof(out->box)) == 0)
-		    ? STORE_OK
-		    : STORE_ERR;
+		ret = (blob_copy(q, 0, out->hash, sizeof(out->hash)) == 0 &&
+			  blob_copy(q, 1, out->box, sizeof(out->box)) == 0)
+			  ? STORE_OK
+			  : STORE_ERR;
 	else
 		ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
 	sqlite3_reset(q);
@@ -128,7 +129,6 @@ int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], 
 	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
 }
 
-
 int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
 {
 	struct conn *c = sqlite_conn(st);
@@ -149,7 +149,10 @@ int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
 	return rc == SQLITE_DONE ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
-static void id_column(sqlite3_stmt *q, void *arg) { *(int64_t *)arg = sqlite3_column_int64(q, 0); }
+static void id_column(sqlite3_stmt *q, void *arg)
+{
+	*(int64_t *)arg = sqlite3_column_int64(q, 0);
+}
 
 int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id)
 {

@@ -50,15 +50,30 @@ int throttle_stats(const struct throttle *t, enum throttle_scope scope, struct t
 	return t->ops->stats(t, scope, out);
 }
 
-int throttle_check(struct throttle *t) { return t->ops->check(t); }
+int throttle_check(struct throttle *t)
+{
+	return t->ops->check(t);
+}
 
-int throttle_healthy(const struct throttle *t) { return t->ops->healthy(t); }
+int throttle_healthy(const struct throttle *t)
+{
+	return t->ops->healthy(t);
+}
 
-uint64_t throttle_key_epoch(const struct throttle *t) { return t->ops->key_epoch(t); }
+uint64_t throttle_key_epoch(const struct throttle *t)
+{
+	return t->ops->key_epoch(t);
+}
 
-void throttle_key_epoch_bump(struct throttle *t) { t->ops->key_epoch_bump(t); }
+void throttle_key_epoch_bump(struct throttle *t)
+{
+	t->ops->key_epoch_bump(t);
+}
 
-uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]) { return t->ops->key_addr(t, addr); }
+uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16])
+{
+	return t->ops->key_addr(t, addr);
+}
 
 uint64_t throttle_now_ms(void)
 {

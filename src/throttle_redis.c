@@ -151,8 +151,8 @@ static struct conn *conn_get(struct throttle_redis *tr)
 	return c;
 }
 
-static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key,
-    uint64_t now_ms, int spend, struct throttle_decision *out)
+static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
+    int spend, struct throttle_decision *out)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
 	char k1[128], k2[128];
@@ -167,7 +167,8 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
 	redisReply *r = redisCommand(c->ctx, "EVALSHA %s 2 %s %s %u %llu %d", c->sha, k1, k2, rate->limit,
 	    (unsigned long long)rate->window_s * 1000, spend ? 1 : 0);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
 		/* NOSCRIPT after a Redis restart is a failure too: the next
 		 * connection loads the script again. */
 		failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
@@ -248,7 +249,10 @@ static uint64_t tr_key_epoch(const struct throttle *t)
 	return 0;
 }
 
-static void tr_key_epoch_bump(struct throttle *t) { (void)t; }
+static void tr_key_epoch_bump(struct throttle *t)
+{
+	(void)t;
+}
 
 static uint64_t tr_key_addr(const struct throttle *t, const uint8_t addr[16])
 {

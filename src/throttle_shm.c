@@ -45,7 +45,7 @@
 struct throttle_shm {
 	struct throttle base;
 	struct shm_header *_Atomic hdr; /* the mapping decisions use */
-	atomic_int broken;              /* the segment is gone: fail decisions */
+	atomic_int broken; /* the segment is gone: fail decisions */
 	struct window_shape shapes[SCOPE_COUNT];
 	/* Main thread only: */
 	char name[64];
@@ -184,15 +184,18 @@ static int lock_entry(struct throttle_shm *ts, const struct window_shape *ws, en
 	l->stripe = (uint32_t)(hash % l->sc->nstripes);
 	if (stripe_enter(ts, l->h, s, l->stripe) == -1)
 		return -1;
-	l->e = entry_find(l->h, ws, s, l->stripe, (uint32_t)((hash >> 32) % l->sc->stripe_slots), key, now, create,
-	    &l->wait_ms);
+	l->e = entry_find(
+	    l->h, ws, s, l->stripe, (uint32_t)((hash >> 32) % l->sc->stripe_slots), key, now, create, &l->wait_ms);
 	return 0;
 }
 
-static void unlock_entry(struct locked *l) { pthread_mutex_unlock(&stripe_lock(l->h, l->sc, l->stripe)->mutex); }
+static void unlock_entry(struct locked *l)
+{
+	pthread_mutex_unlock(&stripe_lock(l->h, l->sc, l->stripe)->mutex);
+}
 
-static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key,
-    uint64_t now_ms, int spend, struct throttle_decision *out)
+static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
+    int spend, struct throttle_decision *out)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct window_shape ws;
@@ -220,8 +223,9 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
 		r = (struct window_result){ .admitted = 1, .remaining = ws.limit, .reset_ms = 0 };
 	} else { /* no room: refuse rather than forget a refused key */
 		atomic_fetch_add_explicit(&l.sc->full, 1, memory_order_relaxed);
-		r = (struct window_result){ .admitted = 0, .remaining = 0,
-			.reset_ms = l.wait_ms == UINT64_MAX ? 1000 : l.wait_ms };
+		r = (struct window_result){
+			.admitted = 0, .remaining = 0, .reset_ms = l.wait_ms == UINT64_MAX ? 1000 : l.wait_ms
+		};
 	}
 	unlock_entry(&l);
 	sigbus_guard = NULL;
@@ -298,8 +302,8 @@ static uint64_t shm_key_epoch(const struct throttle *t)
 		return 0;
 	}
 	sigbus_guard = &env;
-	epoch = atomic_load_explicit(&atomic_load_explicit(&ts->hdr, memory_order_acquire)->key_epoch,
-	    memory_order_acquire);
+	epoch = atomic_load_explicit(
+	    &atomic_load_explicit(&ts->hdr, memory_order_acquire)->key_epoch, memory_order_acquire);
 	sigbus_guard = NULL;
 	return epoch;
 }
@@ -317,8 +321,8 @@ static void shm_key_epoch_bump(struct throttle *t)
 		return;
 	}
 	sigbus_guard = &env;
-	atomic_fetch_add_explicit(&atomic_load_explicit(&ts->hdr, memory_order_acquire)->key_epoch, 1,
-	    memory_order_acq_rel);
+	atomic_fetch_add_explicit(
+	    &atomic_load_explicit(&ts->hdr, memory_order_acquire)->key_epoch, 1, memory_order_acq_rel);
 	sigbus_guard = NULL;
 }
 
@@ -420,7 +424,10 @@ struct throttle *throttle_shm_open(const struct config *cfg, char *err, size_t e
 	return &ts->base;
 }
 
-size_t throttle_shm_size(const struct throttle *t) { return ((const struct throttle_shm *)t)->seg.size; }
+size_t throttle_shm_size(const struct throttle *t)
+{
+	return ((const struct throttle_shm *)t)->seg.size;
+}
 
 uint32_t throttle_shm_entry_size(const struct throttle *t, enum throttle_scope scope)
 {

@@ -92,8 +92,10 @@ static struct shm_header *segment_create(int fd, const struct shm_header *want, 
 		return NULL;
 	}
 	if ((rc = posix_fallocate(fd, 0, (off_t)want->size)) != 0) {
-		snprintf(err, errlen, "cannot reserve %llu bytes of shared memory: %s (too small a /dev/shm? "
-				      "docker run --shm-size)", (unsigned long long)want->size, strerror(rc));
+		snprintf(err, errlen,
+		    "cannot reserve %llu bytes of shared memory: %s (too small a /dev/shm? "
+		    "docker run --shm-size)",
+		    (unsigned long long)want->size, strerror(rc));
 		return NULL;
 	}
 	struct shm_header *h = mmap(NULL, want->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -145,14 +147,15 @@ static const char *header_mismatch(const struct shm_header *have, const struct s
 		const char *name = throttle_scope_name((enum throttle_scope)s);
 		if (a->bucketed != b->bucketed || a->slots != b->slots || a->bucket_ms != b->bucket_ms) {
 			if (!a->bucketed && !b->bucketed)
-				snprintf(buf, len, "its %s entries hold %u times; this %s rate needs %u", name, a->slots,
-				    name, b->slots);
+				snprintf(buf, len, "its %s entries hold %u times; this %s rate needs %u", name,
+				    a->slots, name, b->slots);
 			else
-				snprintf(buf, len, "its %s entries are laid out for another kind of %s rate", name, name);
+				snprintf(
+				    buf, len, "its %s entries are laid out for another kind of %s rate", name, name);
 			return buf;
 		}
-		if (a->entry_size != b->entry_size || a->nstripes != b->nstripes || a->stripe_slots != b->stripe_slots ||
-		    a->table_off != b->table_off) {
+		if (a->entry_size != b->entry_size || a->nstripes != b->nstripes ||
+		    a->stripe_slots != b->stripe_slots || a->table_off != b->table_off) {
 			snprintf(buf, len, "its %s table has another geometry", name);
 			return buf;
 		}
@@ -175,8 +178,7 @@ static int magic_so_far(const char magic[8])
 	return 1;
 }
 
-static struct shm_header *segment_attach(int fd, const struct shm_header *want, long wait_ms, char *err,
-    size_t errlen)
+static struct shm_header *segment_attach(int fd, const struct shm_header *want, long wait_ms, char *err, size_t errlen)
 {
 	struct stat st;
 	char why[160];
@@ -228,8 +230,8 @@ fail:
 }
 
 /* Mix the key so that user ids 1, 2, 3... spread over stripes and slots. */
-int shm_segment_open(const char *name, const struct shm_header *want, long wait_ms, struct shm_segment *out,
-    char *err, size_t errlen)
+int shm_segment_open(
+    const char *name, const struct shm_header *want, long wait_ms, struct shm_segment *out, char *err, size_t errlen)
 {
 	struct stat st;
 	char why[256];
@@ -244,7 +246,8 @@ int shm_segment_open(const char *name, const struct shm_header *want, long wait_
 		snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
 		return -1;
 	}
-	out->h = created ? segment_create(fd, want, why, sizeof(why)) : segment_attach(fd, want, wait_ms, why, sizeof(why));
+	out->h =
+	    created ? segment_create(fd, want, why, sizeof(why)) : segment_attach(fd, want, wait_ms, why, sizeof(why));
 	if (out->h != NULL && fstat(fd, &st) == 0) {
 		out->dev = st.st_dev;
 		out->ino = st.st_ino;

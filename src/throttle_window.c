@@ -55,8 +55,8 @@ int window_expired(const struct window_shape *ws, const struct window_entry *e, 
 	return e->count == 0 || now_ms >= e->last_ms + ws->window_ms;
 }
 
-static void ring_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend,
-    struct window_result *out)
+static void ring_decide(
+    const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend, struct window_result *out)
 {
 	uint32_t now32 = (uint32_t)now;
 
@@ -84,8 +84,8 @@ static void ring_decide(const struct window_shape *ws, struct window_entry *e, u
 	out->reset_ms = e->count > 0 ? ws->window_ms - (uint32_t)(now32 - t) : 0;
 }
 
-static void bucket_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend,
-    struct window_result *out)
+static void bucket_decide(
+    const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend, struct window_result *out)
 {
 	uint64_t w = ws->bucket_ms;
 	uint64_t k = now / w;
@@ -124,8 +124,8 @@ static void bucket_decide(const struct window_shape *ws, struct window_entry *e,
 	}
 }
 
-void window_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend,
-    struct window_result *out)
+void window_decide(
+    const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out)
 {
 	/* Processes read the clock before taking the lock: keep the record
 	 * ordered by never going back before the newest admission. */

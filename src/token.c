@@ -9,8 +9,8 @@
 
 static const char *const type_names[] = { [TOKEN_ACCESS] = "access", [TOKEN_REFRESH] = "refresh" };
 
-int token_signer_init(struct token_signer *ts, const unsigned char *key, size_t keylen, uint64_t access_ttl_s,
-    uint64_t refresh_ttl_s)
+int token_signer_init(
+    struct token_signer *ts, const unsigned char *key, size_t keylen, uint64_t access_ttl_s, uint64_t refresh_ttl_s)
 {
 	/* libjwt with an empty key verifies nothing: never let a short one in. */
 	if (keylen < 32 || keylen > sizeof(ts->key))
@@ -35,8 +35,9 @@ char *token_issue(const struct token_signer *ts, enum token_type type, int64_t u
 	if (jwt_new(&j) != 0)
 		return NULL;
 	if (jwt_add_grant(j, "token_type", type_names[type]) != 0 ||
-	    jwt_add_grant_int(j, "exp", (long)(now + (time_t)ttl)) != 0 || jwt_add_grant_int(j, "iat", (long)now) != 0 ||
-	    jwt_add_grant(j, "jti", jti) != 0 || jwt_add_grant_int(j, "user_id", (long)user_id) != 0 ||
+	    jwt_add_grant_int(j, "exp", (long)(now + (time_t)ttl)) != 0 ||
+	    jwt_add_grant_int(j, "iat", (long)now) != 0 || jwt_add_grant(j, "jti", jti) != 0 ||
+	    jwt_add_grant_int(j, "user_id", (long)user_id) != 0 ||
 	    jwt_set_alg(j, JWT_ALG_HS256, ts->key, (int)ts->keylen) != 0)
 		goto done;
 	out = jwt_encode_str(j);

@@ -48,8 +48,8 @@ static uint32_t utf8_next(const unsigned char **p)
 		c = ((uint32_t)(s[0] & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
 		*p += 3;
 	} else {
-		c = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) |
-		    ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+		c = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) | ((uint32_t)(s[2] & 0x3f) << 6) |
+		    (s[3] & 0x3f);
 		*p += 4;
 	}
 	return c;
@@ -107,8 +107,7 @@ int validate_username(const char *s, size_t len, json_t *errors)
 	/* Django's UnicodeUsernameValidator: ^[\w.@+-]+\Z */
 	while (p < end) {
 		uint32_t c = utf8_next(&p);
-		if (c == '.' || c == '@' || c == '+' || c == '-' || c == '_' ||
-		    iswalnum_l((wint_t)c, utf8_locale))
+		if (c == '.' || c == '@' || c == '+' || c == '-' || c == '_' || iswalnum_l((wint_t)c, utf8_locale))
 			continue;
 		validate_fail(errors, "username",
 		    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.");
@@ -142,7 +141,7 @@ int validate_password(const char *pw, size_t len, const char *username, json_t *
 static int email_atom_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	    strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL || c >= 0x80;
+	       strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL || c >= 0x80;
 }
 
 /* A dot-atom local part and a domain of dotted labels with a letter TLD:
@@ -175,7 +174,8 @@ int validate_email(const char *s, size_t len, json_t *errors)
 			continue;
 		}
 		unsigned char c = (unsigned char)*p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c >= 0x80))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+			c >= 0x80))
 			goto bad;
 	}
 	if (last == d) /* no dot: Django wants a TLD */

@@ -61,9 +61,13 @@ static void test_spellings(void **state)
 		assert_memory_equal(k, ref, APIKEY_BYTES);
 	}
 	static const char *const bad[] = {
-		"", "6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6", "6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6f0",
-		"6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6g", " 6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6f",
-		"6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6f ", "'; DROP TABLE api_keys; --",
+		"",
+		"6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6",
+		"6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6f0",
+		"6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6g",
+		" 6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6f",
+		"6f1c2b1e-8c1d-4b7a-9f3e-2a1b3c4d5e6f ",
+		"'; DROP TABLE api_keys; --",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(apikey_parse(bad[i], strlen(bad[i]), k), -1);

@@ -118,7 +118,7 @@ static void test_precedence(void **state)
 	unlink(path);
 	assert_int_equal(config_load_env(&cfg, envp, err, sizeof(err)), 0);
 	assert_string_equal(cfg.listen, "127.0.0.1:9002"); /* env beats file */
-	assert_int_equal(cfg.threads, 3);                  /* file beats default */
+	assert_int_equal(cfg.threads, 3); /* file beats default */
 	assert_int_equal(cfg.rate_api_key.limit, 7);
 	assert_int_equal(config_set(&cfg, "server.listen", "[::1]:9003", err, sizeof(err)), 0);
 	assert_string_equal(cfg.listen, "[::1]:9003"); /* command line beats env */

@@ -64,8 +64,14 @@ static void test_rate_good(void **state)
 		const char *s;
 		uint32_t n, w;
 	} good[] = {
-		{ "5/minute", 5, 60 }, { "100/hour", 100, 3600 }, { "10/s", 10, 1 }, { "100/15m", 100, 900 },
-		{ "1000/2h", 1000, 7200 }, { "3/day", 3, 86400 }, { "7/sec", 7, 1 }, { "1/d", 1, 86400 },
+		{ "5/minute", 5, 60 },
+		{ "100/hour", 100, 3600 },
+		{ "10/s", 10, 1 },
+		{ "100/15m", 100, 900 },
+		{ "1000/2h", 1000, 7200 },
+		{ "3/day", 3, 86400 },
+		{ "7/sec", 7, 1 },
+		{ "1/d", 1, 86400 },
 		{ "2/30seconds", 2, 30 },
 	};
 	char err[128];
@@ -85,11 +91,21 @@ static void test_rate_bad(void **state)
 		const char *s;
 		const char *why;
 	} bad[] = {
-		{ "", "not a rate" }, { "5", "not a rate" }, { "/minute", "count" }, { "x/minute", "count" },
-		{ "0/minute", "between 1" }, { "-1/minute", "count" }, { "5/", "unknown period" },
-		{ "5/week", "unknown period" }, { "5/0m", "multiple" }, { "5/minute ", "unknown period" },
-		{ " 5/minute", "count" }, { "5//m", "unknown period" }, { "99999999999/m", "between 1" },
-		{ "5/400d", "at most" }, { "5/15", "unknown period" },
+		{ "", "not a rate" },
+		{ "5", "not a rate" },
+		{ "/minute", "count" },
+		{ "x/minute", "count" },
+		{ "0/minute", "between 1" },
+		{ "-1/minute", "count" },
+		{ "5/", "unknown period" },
+		{ "5/week", "unknown period" },
+		{ "5/0m", "multiple" },
+		{ "5/minute ", "unknown period" },
+		{ " 5/minute", "count" },
+		{ "5//m", "unknown period" },
+		{ "99999999999/m", "between 1" },
+		{ "5/400d", "at most" },
+		{ "5/15", "unknown period" },
 	};
 	char err[128];
 	struct rate r;

@@ -128,7 +128,8 @@ static void *hammer_main(void *arg)
 	struct hammer *h = arg;
 	struct throttle_decision d;
 	for (int i = 0; i < h->tries; i++) {
-		if (throttle_decide(h->t, SCOPE_API_KEY, &cfg.rate_api_key, h->key, throttle_now_ms(), 1, &d) == 0 && d.admitted)
+		if (throttle_decide(h->t, SCOPE_API_KEY, &cfg.rate_api_key, h->key, throttle_now_ms(), 1, &d) == 0 &&
+		    d.admitted)
 			atomic_fetch_add(h->admitted, 1);
 	}
 	return NULL;
@@ -207,13 +208,15 @@ static void test_dead_lock_holder_recovered(void **state)
 	/* The next locker gets the lock back at once and the window holds. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 3003, throttle_now_ms(), 1, &d), 0);
+	assert_int_equal(
+	    throttle_decide(t, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 3003, throttle_now_ms(), 1, &d), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(d.admitted);
 	assert_int_equal(d.remaining, 46);
 	assert_int_equal(throttle_shm_recoveries(t), before + 1);
 	assert_true(t1.tv_sec - t0.tv_sec < 2);
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 3003, throttle_now_ms(), 1, &d), 0);
+	assert_int_equal(
+	    throttle_decide(t, SCOPE_API_KEY, throttle_rate(&cfg, SCOPE_API_KEY), 3003, throttle_now_ms(), 1, &d), 0);
 	assert_int_equal(d.remaining, 45);
 	close(pfd[0]);
 	close(pfd[1]);
@@ -234,20 +237,23 @@ static void test_eviction_policy(void **state)
 	uint64_t now = 5000000;
 	/* 16 keys, each refused once: all are refusing, none may go. */
 	for (uint64_t k = 1; k <= 16; k++) {
-		assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), k, now, 1, &d), 0);
+		assert_int_equal(
+		    throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), k, now, 1, &d), 0);
 		assert_true(d.admitted);
 		throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), k, now, 1, &d);
 		assert_false(d.admitted);
 	}
 	/* No room without evicting a refused key: the newcomer waits. */
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), 99, now + 1, 1, &d), 0);
+	assert_int_equal(
+	    throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), 99, now + 1, 1, &d), 0);
 	assert_false(d.admitted);
 	for (uint64_t k = 1; k <= 16; k++) {
 		throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), k, now + 2, 0, &d);
 		assert_false(d.admitted); /* every refused key still refused */
 	}
 	/* Once windows expire, their slots are reused first. */
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), 99, now + 60000, 1, &d), 0);
+	assert_int_equal(
+	    throttle_decide(t, SCOPE_API_KEY, throttle_rate(&small, SCOPE_API_KEY), 99, now + 60000, 1, &d), 0);
 	assert_true(d.admitted);
 	throttle_close(t);
 	shm_unlink(small.shm_name);

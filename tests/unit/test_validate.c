@@ -35,7 +35,7 @@ static void test_username(void **state)
 	(void)state;
 	assert_true(username_ok("alice"));
 	assert_true(username_ok("a.b@c+d-e_f"));
-	assert_true(username_ok("Jos\xc3\xa9"));   /* é is a letter */
+	assert_true(username_ok("Jos\xc3\xa9")); /* é is a letter */
 	assert_true(username_ok("\xe5\xbc\xa0\xe4\xb8\x89")); /* CJK letters */
 	assert_false(username_ok("has space"));
 	assert_false(username_ok("semi;colon"));
@@ -69,8 +69,8 @@ static void test_password(void **state)
 	    "This password is too short. It must contain at least 8 characters.");
 	json_decref(e);
 	e = password_errors("12345678901", "alice");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "password"), 0)),
-	    "This password is entirely numeric.");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(e, "password"), 0)), "This password is entirely numeric.");
 	json_decref(e);
 	e = password_errors("AliceSmith", "alicesmith");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "password"), 0)),
@@ -112,7 +112,8 @@ static void test_email(void **state)
 
 static void test_string_field(void **state)
 {
-	json_t *obj = json_pack("{s:s, s:i, s:n, s:s, s:s#}", "ok", "x", "num", 5, "nul", "blank", "", "zero", "a\0b", 3);
+	json_t *obj =
+	    json_pack("{s:s, s:i, s:n, s:s, s:s#}", "ok", "x", "num", 5, "nul", "blank", "", "zero", "a\0b", 3);
 	json_t *e = json_object();
 	size_t len;
 	(void)state;
@@ -125,11 +126,15 @@ static void test_string_field(void **state)
 	assert_null(validate_string(obj, "nul", VALIDATE_REQUIRED, e, &len));
 	assert_null(validate_string(obj, "blank", VALIDATE_REQUIRED, e, &len));
 	assert_null(validate_string(obj, "zero", VALIDATE_REQUIRED, e, &len));
-	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "missing"), 0)), "This field is required.");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(e, "missing"), 0)), "This field is required.");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "num"), 0)), "Not a valid string.");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "nul"), 0)), "This field may not be null.");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "blank"), 0)), "This field may not be blank.");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "zero"), 0)), "Null characters are not allowed.");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(e, "nul"), 0)), "This field may not be null.");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(e, "blank"), 0)), "This field may not be blank.");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(e, "zero"), 0)), "Null characters are not allowed.");
 	json_decref(e);
 	json_decref(obj);
 }
