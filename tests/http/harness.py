@@ -253,6 +253,27 @@ class Server:
         return s[:-1] if s.endswith(b"\n") else s
 
 
+def fire(servers, key, clients, per_client):
+    """clients threads, spread over servers, each sending per_client
+    GET /books/ with key; the statuses, in no particular order."""
+    import threading
+    codes, lock = [], threading.Lock()
+
+    def client(i):
+        srv = servers[i % len(servers)]
+        for _ in range(per_client):
+            r = srv.books("GET", "/books/", key)
+            with lock:
+                codes.append(r.status)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return codes
+
+
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

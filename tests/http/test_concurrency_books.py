@@ -1,28 +1,7 @@
 """Exact limits under concurrency: threads in one keygate, and two keygate
 processes sharing one segment and one database. Run under ThreadSanitizer
 by `make check` (TEST_ONLY=concurrency)."""
-import threading
-
-from harness import Server, bearer
-
-
-def fire(servers, key, clients, per_client):
-    codes = []
-    lock = threading.Lock()
-
-    def client(i):
-        srv = servers[i % len(servers)]
-        for _ in range(per_client):
-            r = srv.books("GET", "/books/", key)
-            with lock:
-                codes.append(r.status)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return codes
+from harness import Server, bearer, fire
 
 
 def test_64_clients_one_key_exactly_n():

@@ -3,10 +3,9 @@ account and books flows, the schema kept beside SQLite's, and two keygate
 processes sharing both."""
 import re
 import subprocess
-import threading
 
 import harness
-from harness import BIN, Server, bearer
+from harness import BIN, Server, bearer, fire
 from pg import Postgres
 from test_redis import Redis
 
@@ -84,20 +83,7 @@ def test_two_processes_on_postgresql_and_redis():
     try:
         a, b = servers(pg, redis, 2)
         access, _, key = a.user("pgshared")
-        codes, lock = [], threading.Lock()
-
-        def client(i):
-            srv = (a, b)[i % 2]
-            for _ in range(2):
-                r = srv.books("GET", "/books/", key)
-                with lock:
-                    codes.append(r.status)
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        codes = fire([a, b], key, 64, 2)
         assert codes.count(200) == 25, codes
         # A key regenerated through one is refused by the other at once.
         _, _, key2 = a.user("pgrotate")

@@ -4,10 +4,9 @@ Redis goes away, with recovery when it returns."""
 import os
 import socket
 import subprocess
-import threading
 import time
 
-from harness import Server
+from harness import Server, fire
 
 ONLY = ('sqlite-shm',)  # the backends these tests are about
 
@@ -68,20 +67,7 @@ def test_two_processes_share_one_redis():
         b = Server(args=redis.args("-o", "throttle.api_key=25/hour"), data_dir=a.data_dir)
         b.start()
         _, _, key = a.user("shared-redis")
-        codes, lock = [], threading.Lock()
-
-        def client(i):
-            srv = (a, b)[i % 2]
-            for _ in range(2):
-                r = srv.books("GET", "/books/", key)
-                with lock:
-                    codes.append(r.status)
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        codes = fire([a, b], key, 64, 2)
         assert codes.count(200) == 25 and codes.count(429) == 128 - 25, codes
         a.stop()
         b.stop()
