@@ -196,6 +196,36 @@ static int apply_str(const struct key *k, char *field, const char *value, char *
 	return 0;
 }
 
+/* The words of the keys that take one of a few: the field gets the index.
+ * The order is the fields' meaning (0 = false, 1 = true; enum order). */
+static const char *const backends[] = { "shm", "redis" };
+static const char *const formats[] = {
+	[ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json", [ACCESS_LOG_OFF] = "off"
+};
+static const char *const on_error[] = { "deny", "allow" };
+static const char *const synchronous[] = { "normal", "full" };
+_Static_assert(sizeof(enum access_log) == sizeof(int), "choose() writes an int");
+
+static int choose(const char *value, const char *const *words, int n, int *out, char *err, size_t errlen)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(value, words[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	len += (size_t)snprintf(err, errlen, "must be");
+	for (int i = 0; i < n && len < errlen; i++)
+		len += (size_t)snprintf(err + len, errlen - len, "%s %s",
+		    i == 0       ? ""
+		    : i == n - 1 ? " or"
+				 : ",",
+		    words[i]);
+	return -1;
+}
+
 /* Parse value into the field k describes. On error, err has the reason. */
 static int config_apply(struct config *cfg, const struct key *k, const char *value, char *err, size_t errlen)
 {
@@ -213,26 +243,8 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 			return -1;
 		return apply_str(k, field, value, err, errlen);
 	}
-	case K_BACKEND:
-		if (strcmp(value, "shm") == 0 || strcmp(value, "redis") == 0) {
-			*(int *)(void *)field = strcmp(value, "redis") == 0;
-			return 0;
-		}
-		snprintf(err, errlen, "must be shm or redis");
-		return -1;
-	case K_LOGFORMAT: {
-		static const char *const formats[] = {
-			[ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json", [ACCESS_LOG_OFF] = "off"
-		};
-		for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-			if (strcmp(value, formats[i]) == 0) {
-				*(enum access_log *)(void *)field = (enum access_log)i;
-				return 0;
-			}
-		}
-		snprintf(err, errlen, "must be text, json or off");
-		return -1;
-	}
+	case K_BACKEND: return choose(value, backends, 2, (int *)(void *)field, err, errlen);
+	case K_LOGFORMAT: return choose(value, formats, 3, (int *)(void *)field, err, errlen);
 	case K_UINT:
 		if (parse_uint(value, k->min, k->max, &v, err, errlen) == -1)
 			return -1;
@@ -255,20 +267,8 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 		cfg->ntrusted = n;
 		return apply_str(k, field, value, err, errlen);
 	}
-	case K_ONERROR:
-		if (strcmp(value, "deny") == 0 || strcmp(value, "allow") == 0) {
-			*(int *)(void *)field = strcmp(value, "allow") == 0;
-			return 0;
-		}
-		snprintf(err, errlen, "must be deny or allow");
-		return -1;
-	case K_SYNC:
-		if (strcmp(value, "full") == 0 || strcmp(value, "normal") == 0) {
-			*(int *)(void *)field = strcmp(value, "full") == 0;
-			return 0;
-		}
-		snprintf(err, errlen, "must be full or normal");
-		return -1;
+	case K_ONERROR: return choose(value, on_error, 2, (int *)(void *)field, err, errlen);
+	case K_SYNC: return choose(value, synchronous, 2, (int *)(void *)field, err, errlen);
 	}
 	snprintf(err, errlen, "unknown kind");
 	return -1;
