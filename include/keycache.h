@@ -21,7 +21,4 @@ void keycache_init(unsigned entries);
 int keycache_get(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t *user_id);
 void keycache_put(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t user_id);
 
-/* Free this thread's table (thread exit is handled by a key destructor). */
-void keycache_thread_free(void);
-
 #endif

@@ -100,11 +100,3 @@ void keycache_put(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t user_
 	s->user_id = user_id;
 	s->used = 1;
 }
-
-void keycache_thread_free(void)
-{
-	if (capacity == 0)
-		return;
-	free(pthread_getspecific(table_key));
-	pthread_setspecific(table_key, NULL);
-}

@@ -106,6 +106,8 @@ class Server:
         return env
 
     def start(self, timeout=20):
+        # A second start without a stop would leave the first process behind.
+        assert self.proc is None or self.proc.poll() is not None, "start() of a running server"
         self.log = open(self.log_path, "ab")
         offset = self.log.tell()
         self.proc = subprocess.Popen(self.prefix + self.command(), stdout=self.log, stderr=self.log,
