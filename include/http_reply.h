@@ -39,6 +39,8 @@ void http_reply_json(struct request *req, unsigned status, json_t *body);
 void http_reply_json_as(struct request *req, unsigned status, json_t *body, const char *content_type);
 /* A body already rendered (copied). */
 void http_reply_text(struct request *req, unsigned status, const char *body, size_t len, const char *content_type);
+/* A JSON body already rendered (copied), as application/json. */
+void http_reply_json_text(struct request *req, unsigned status, const char *body, size_t len);
 /* 204 and friends. */
 void http_reply_empty(struct request *req, unsigned status);
 void http_reply_error(struct request *req, enum http_error err, const char *arg);

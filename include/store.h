@@ -56,6 +56,9 @@ struct store_book {
  * returns STORE_ERR). */
 typedef int (*store_book_fn)(const struct store_book *book, void *arg);
 
+/* Called once with a reply body the engine rendered; return -1 to fail. */
+typedef int (*store_text_fn)(const char *text, size_t len, void *arg);
+
 struct store;
 
 struct store_ops {
@@ -71,6 +74,8 @@ struct store_ops {
 	int (*users_list)(struct store *st, store_user_fn each, void *arg);
 	int (*user_set_active)(struct store *st, const char *username, int active, int64_t *id);
 	int (*books_list)(struct store *st, int64_t author, store_book_fn each, void *arg);
+	/* Optional (NULL: the engine has no JSON functions to trust). */
+	int (*books_list_body)(struct store *st, int64_t author, store_text_fn each, void *arg);
 	int (*book_create)(
 	    struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 	int (*book_get)(struct store *st, int64_t id, int64_t author, struct store_book *out);
@@ -113,6 +118,10 @@ int store_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], i
  * author's book is STORE_NOT_FOUND, exactly like a missing one. */
 /* The author's books, oldest first. */
 int store_books_list(struct store *st, int64_t author, store_book_fn each, void *arg);
+/* The same listing as the whole GET /books/ body,
+ * {"message":"successful","data":[book,...]}, rendered by the engine
+ * itself; 1 (and no call) when the engine cannot (store_books_list then). */
+int store_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg);
 int store_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 int store_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);
 /* title NULL keeps the title (PATCH without one); date is always set. */

@@ -29,6 +29,7 @@ enum stmt_id {
 	S_USERS_LIST,
 	S_USER_SET_ACTIVE,
 	S_BOOKS_LIST,
+	S_BOOKS_LIST_BODY,
 	S_BOOK_INSERT,
 	S_BOOK_GET,
 	S_BOOK_UPDATE,
@@ -89,6 +90,7 @@ int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], 
 int sqlite_users_list(struct store *st, store_user_fn each, void *arg);
 int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id);
 int sqlite_books_list(struct store *st, int64_t author, store_book_fn each, void *arg);
+int sqlite_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg);
 int sqlite_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 int sqlite_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);
 int sqlite_book_update(

@@ -78,17 +78,26 @@ static int append_book(const struct store_book *b, void *arg)
 	return json_array_append_new(arg, book_json(b)) == 0 ? 0 : -1;
 }
 
+static int reply_body(const char *text, size_t len, void *arg)
+{
+	http_reply_json_text(arg, 200, text, len);
+	return 0;
+}
+
 enum handler_rc handler_books_list(struct request *req)
 {
-	json_t *list = json_array();
-	int rc = store_books_list(req->app->store, req->user_id, append_book, list);
-
-	if (rc != STORE_OK) {
-		json_decref(list);
-		return handler_store_failed(req, rc);
+	/* The engine renders the body where it can (SQLite): a JSON tree of
+	 * every book per request was a sixth of a GET's CPU. */
+	int rc = store_books_list_body(req->app->store, req->user_id, reply_body, req);
+	if (rc == 1) {
+		json_t *list = json_array();
+		rc = store_books_list(req->app->store, req->user_id, append_book, list);
+		if (rc == STORE_OK)
+			http_reply_json(req, 200, json_pack("{s:s, s:o}", "message", "successful", "data", list));
+		else
+			json_decref(list);
 	}
-	http_reply_json(req, 200, json_pack("{s:s, s:o}", "message", "successful", "data", list));
-	return HANDLER_DONE;
+	return rc == STORE_OK ? HANDLER_DONE : handler_store_failed(req, rc);
 }
 
 enum handler_rc handler_books_create(struct request *req)

@@ -99,6 +99,11 @@ void http_reply_text(struct request *req, unsigned status, const char *body, siz
 	queue(req, status, r, len);
 }
 
+void http_reply_json_text(struct request *req, unsigned status, const char *body, size_t len)
+{
+	http_reply_text(req, status, body, len, JSON_TYPE);
+}
+
 void http_reply_empty(struct request *req, unsigned status)
 {
 	queue(req, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), 0);

@@ -57,6 +57,11 @@ int store_books_list(struct store *st, int64_t author, store_book_fn each, void 
 	return st->ops->books_list(st, author, each, arg);
 }
 
+int store_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg)
+{
+	return st->ops->books_list_body != NULL ? st->ops->books_list_body(st, author, each, arg) : 1;
+}
+
 int store_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out)
 {
 	return st->ops->book_create(st, author, title, date, out);

@@ -45,6 +45,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_USERS_LIST] = "SELECT id, username, email, password_hash, is_active, date_joined FROM users ORDER BY id",
 	[S_USER_SET_ACTIVE] = "UPDATE users SET is_active = ?2 WHERE username = ?1 RETURNING id",
 	[S_BOOKS_LIST] = "SELECT id, title, author_id, publication_date FROM books WHERE author_id = ?1 ORDER BY id",
+	/* The whole GET /books/ body, rendered by SQLite's JSON functions: one
+	 * row to step and no JSON tree to build (the subquery's ORDER BY keeps
+	 * its order through the aggregate: SQLite does not flatten it). */
+	[S_BOOKS_LIST_BODY] = "SELECT json_object('message', 'successful', 'data', json_group_array(json_object("
+			      "'id', id, 'title', title, 'author', author_id, 'publication_date', publication_date))) "
+			      "FROM (SELECT id, title, author_id, publication_date FROM books WHERE author_id = ?1 "
+			      "ORDER BY id)",
 	[S_BOOK_INSERT] = "INSERT INTO books (title, author_id, publication_date) VALUES (?1, ?2, ?3)",
 	[S_BOOK_GET] = "SELECT id, title, author_id, publication_date FROM books WHERE id = ?1 AND author_id = ?2",
 	[S_BOOK_UPDATE] = "UPDATE books SET title = coalesce(?3, title), publication_date = ?4 "
@@ -268,6 +275,7 @@ static const struct store_ops sqlite_ops = {
 	.users_list = sqlite_users_list,
 	.user_set_active = sqlite_user_set_active,
 	.books_list = sqlite_books_list,
+	.books_list_body = sqlite_books_list_body,
 	.book_create = sqlite_book_create,
 	.book_get = sqlite_book_get,
 	.book_update = sqlite_book_update,

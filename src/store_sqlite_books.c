@@ -34,6 +34,26 @@ int sqlite_books_list(struct store *st, int64_t author, store_book_fn each, void
 	return rc == SQLITE_DONE ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
+int sqlite_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg)
+{
+	struct conn *c = sqlite_conn(st);
+
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	sqlite3_stmt *q = c->stmt[S_BOOKS_LIST_BODY];
+	sqlite3_bind_int64(q, 1, author);
+	int rc = sqlite3_step(q), out = STORE_ERR;
+	if (rc == SQLITE_ROW) { /* an aggregate: always exactly one row */
+		const char *text = (const char *)sqlite3_column_text(q, 0);
+		if (text != NULL) /* NULL: out of memory */
+			out = each(text, (size_t)sqlite3_column_bytes(q, 0), arg) == 0 ? STORE_OK : STORE_ERR;
+	} else if (rc != SQLITE_DONE) {
+		out = sqlite_map_rc(c, rc);
+	}
+	sqlite_done(q);
+	return out;
+}
+
 int sqlite_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out)
 {
 	struct conn *c;

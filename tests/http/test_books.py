@@ -32,6 +32,18 @@ def test_create_list_get(srv):
     assert r.status == 200 and r.json == {"message": "successful", "data": made[1]}
 
 
+def test_list_renders_every_character_as_a_single_book_does(srv):
+    # The list body is rendered by the store's JSON functions, a single book
+    # by jansson: both must give the same values for awkward titles.
+    _, _, key = srv.user("escapes")
+    titles = ["tab\tin\nside", "ctl\u0001\u001b\u007f", "\U0001F600 \"q\" \\ \u00e9", "\u2028/</script>"]
+    ids = [srv.books("POST", "/books/", key, {"title": t}).json["data"]["id"] for t in titles]
+    r = srv.books("GET", "/books/", key)
+    assert r.status == 200 and r.header("Content-Type") == "application/json; charset=utf-8"
+    assert [b["title"] for b in r.json["data"]] == titles, r.body
+    assert r.json["data"] == [srv.books("GET", "/books/%d/" % i, key).json["data"] for i in ids]
+
+
 def test_read_only_fields_ignored(srv):
     _, _, key = srv.user("sneaky")
     _, _, other = srv.user("victim")
