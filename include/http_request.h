@@ -61,6 +61,7 @@ struct request {
 	int64_t user_id;
 	unsigned char client_addr[16]; /* for per-address limits (client_ip.c) */
 	int client_addr_known;
+	int read_pass; /* the store's reads share a transaction (pipeline.h) */
 
 	/* Filled when the reply is queued. */
 	unsigned status;

@@ -15,4 +15,9 @@ enum stage_rc { STAGE_NEXT, STAGE_DONE };
 
 void pipeline_run(struct request *req);
 
+/* Called by a stage about to read the store: a GET (which only reads) does
+ * all its reads from here to its reply in one store read pass, ended when
+ * the pipeline returns. */
+void pipeline_read_pass(struct request *req);
+
 #endif

@@ -64,6 +64,9 @@ struct store;
 struct store_ops {
 	void (*close)(struct store *st);
 	int (*ping)(struct store *st);
+	/* Optional (NULL: every call is its own transaction). */
+	int (*read_begin)(struct store *st);
+	void (*read_end)(struct store *st);
 	int (*user_create)(struct store *st, const char *username, const char *email, const char *password_hash,
 	    const struct store_apikey *key, int64_t *id);
 	int (*user_by_name)(struct store *st, const char *username, struct store_user *out);
@@ -97,6 +100,12 @@ struct store *store_open(const struct config *cfg, char *err, size_t errlen);
 void store_close(struct store *st);
 
 int store_ping(struct store *st);
+/* A read pass: this thread's reads until store_read_end share one
+ * transaction (one snapshot, one lock). Reads only: a write ends the pass
+ * first. STORE_OK when a pass is open (end it), else the store's code;
+ * reads still work either way. */
+int store_read_begin(struct store *st);
+void store_read_end(struct store *st);
 /* The user and their API key, in one transaction. STORE_CONFLICT when the
  * username is taken. */
 int store_user_create(struct store *st, const char *username, const char *email, const char *password_hash,

@@ -16,6 +16,7 @@
 
 enum stmt_id {
 	S_BEGIN,
+	S_BEGIN_READ,
 	S_COMMIT,
 	S_ROLLBACK,
 	S_PING,
@@ -56,6 +57,7 @@ struct conn {
 	struct store_sqlite *owner;
 	unsigned generation; /* of owner, when opened */
 	int readonly; /* the file could not be opened for writing */
+	int reading; /* in a read pass (store_read_begin) */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be. */

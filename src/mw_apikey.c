@@ -42,6 +42,7 @@ static int key_owner(struct request *req, const uint8_t key[APIKEY_BYTES], int64
 	if (epoch != 0 && keycache_get(key, epoch, uid))
 		return *uid != 0 ? STORE_OK : STORE_NOT_FOUND;
 	apikey_hash(&req->app->keys, key, hash);
+	pipeline_read_pass(req); /* the handler's reads follow */
 	int rc = store_apikey_find(req->app->store, hash, uid);
 	if (epoch != 0 && (rc == STORE_OK || rc == STORE_NOT_FOUND))
 		keycache_put(key, epoch, rc == STORE_OK ? *uid : 0);

@@ -28,6 +28,7 @@ enum stage_rc mw_jwt(struct request *req)
 		return STAGE_DONE;
 	}
 	/* The token may outlive its user (deleted or disabled). */
+	pipeline_read_pass(req); /* the handler's reads follow */
 	int rc = store_user_by_id(req->app->store, claims.user_id, &user);
 	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !user.is_active)) {
 		http_reply_error(req, HTTP_ERR_TOKEN_INVALID, NULL);

@@ -10,6 +10,7 @@
 #include "mw_jwt.h"
 #include "mw_throttle.h"
 #include "router.h"
+#include "store.h"
 
 static enum stage_rc stage_route(struct request *req)
 {
@@ -97,7 +98,13 @@ static enum stage_rc (*const stages[])(struct request *) = {
 	stage_body,
 };
 
-void pipeline_run(struct request *req)
+void pipeline_read_pass(struct request *req)
+{
+	if (req->method == HTTP_GET && !req->read_pass)
+		req->read_pass = store_read_begin(req->app->store) == STORE_OK;
+}
+
+static void run_stages(struct request *req)
 {
 	if (!req->suspended) {
 		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
@@ -105,4 +112,13 @@ void pipeline_run(struct request *req)
 				return;
 	}
 	req->route->handler(req);
+}
+
+void pipeline_run(struct request *req)
+{
+	run_stages(req);
+	if (req->read_pass) {
+		store_read_end(req->app->store);
+		req->read_pass = 0;
+	}
 }

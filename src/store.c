@@ -21,6 +21,17 @@ int store_ping(struct store *st)
 	return st->ops->ping(st);
 }
 
+int store_read_begin(struct store *st)
+{
+	return st->ops->read_begin != NULL ? st->ops->read_begin(st) : STORE_ERR;
+}
+
+void store_read_end(struct store *st)
+{
+	if (st->ops->read_end != NULL)
+		st->ops->read_end(st);
+}
+
 int store_user_create(struct store *st, const char *username, const char *email, const char *password_hash,
     const struct store_apikey *key, int64_t *id)
 {
