@@ -24,6 +24,8 @@ static const struct {
 	[HTTP_ERR_NOT_FOUND] = { 404, "detail", "Not found.", NULL },
 	[HTTP_ERR_METHOD] = { 405, "detail", "Method \"%s\" not allowed.", NULL },
 	[HTTP_ERR_TOO_LARGE] = { 413, "detail", "Request body is larger than %s bytes.", NULL },
+	[HTTP_ERR_URI_TOO_LONG] = { 414, "detail", "Request URI is longer than %s bytes.", NULL },
+	[HTTP_ERR_HEADERS_TOO_LARGE] = { 431, "detail", "Request header fields are too large: at most %s.", NULL },
 	[HTTP_ERR_MEDIA_TYPE] = { 415, "detail", "Unsupported media type \"%s\" in request.", NULL },
 	[HTTP_ERR_INTERNAL] = { 500, "detail", "A server error occurred.", NULL },
 	[HTTP_ERR_UNAVAILABLE] = { 503, "detail", "The service is temporarily unavailable; try again later.", NULL },

@@ -45,36 +45,78 @@ struct http_server {
 
 static const char REPLY_NOMEM[] = "{\"detail\":\"A server error occurred.\"}";
 
-struct header_count {
+/*
+ * keygate's own limits on the request line and the header block, answered
+ * in JSON. They sit well inside libmicrohttpd's per-connection memory
+ * (HTTP_CONNECTION_MEMORY, which MHD zeroes after every request: a bigger
+ * pool costs every request). A request that does not fit there at all
+ * (about 32 KiB of request line and headers, each field costing MHD some
+ * 50 bytes more) MHD answers itself, 414 or 431 with its own HTML body:
+ * 0.9.75 has no hook for those replies.
+ */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
+#define HTTP_URI_MAX 8192
+#define HTTP_HEADERS_MAX 16384
+#define HTTP_HEADER_FIELDS_MAX 100 /* Apache's LimitRequestFields */
+
+struct header_scan {
+	int fields;
 	int content_length;
 	int transfer_encoding;
+	size_t bytes; /* as sent: "name: value\r\n" each */
 };
 
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result scan_header(
+    void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value, size_t value_size)
 {
-	struct header_count *hc = cls;
+	struct header_scan *hs = cls;
 	(void)kind;
 	(void)value;
+	hs->fields++;
+	hs->bytes += key_size + value_size + 4;
 	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		hc->content_length++;
+		hs->content_length++;
 	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-		hc->transfer_encoding++;
+		hs->transfer_encoding++;
+	return MHD_YES;
+}
+
+static enum MHD_Result count_argument(
+    void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	(void)key;
+	(void)value;
+	*(size_t *)cls += key_size + value_size + 2; /* "&k=v" */
 	return MHD_YES;
 }
 
 /*
- * Checks that need only the headers, answered at once (which also closes
- * the connection, right for these): ambiguous framing, which MHD 0.9.75
+ * Checks that need only the request line and headers, answered at once
+ * (which also closes the connection, right for these): a request target or
+ * header block over keygate's limits, ambiguous framing, which MHD 0.9.75
  * lets through, and a declared body over the cap. 0 when the request may
  * go on.
  */
-static int reject_early(struct request *req)
+static int reject_early(struct request *req, const char *url)
 {
-	struct header_count hc = { 0, 0 };
+	struct header_scan hs = { 0, 0, 0, 0 };
+	size_t target = strlen(url);
 	char cap[32];
 
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &hc);
-	if (hc.content_length > 1 || (hc.content_length > 0 && hc.transfer_encoding > 0)) {
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, count_argument, &target);
+	if (target > HTTP_URI_MAX) {
+		snprintf(cap, sizeof(cap), "%d", HTTP_URI_MAX);
+		http_reply_error(req, HTTP_ERR_URI_TOO_LONG, cap);
+		return -1;
+	}
+	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, scan_header, &hs);
+	if (hs.bytes > HTTP_HEADERS_MAX || hs.fields > HTTP_HEADER_FIELDS_MAX) {
+		snprintf(cap, sizeof(cap), "%d bytes in %d fields", HTTP_HEADERS_MAX, HTTP_HEADER_FIELDS_MAX);
+		http_reply_error(req, HTTP_ERR_HEADERS_TOO_LARGE, cap);
+		return -1;
+	}
+	if (hs.content_length > 1 || (hs.content_length > 0 && hs.transfer_encoding > 0)) {
 		http_reply_error(req, HTTP_ERR_BAD_REQUEST, "ambiguous message framing");
 		return -1;
 	}
@@ -107,7 +149,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
 		/* Normal answers come on a later call: answering now closes
 		 * the connection, which only a rejection deserves. */
-		reject_early(req);
+		reject_early(req, url);
 		return MHD_YES;
 	}
 	if (req->replied) { /* rejected early: drop whatever still comes */
@@ -234,7 +276,7 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 		{ MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connection_limit, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)((cfg->connection_timeout_ms + 999) / 1000), NULL },
-		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL },
