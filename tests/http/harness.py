@@ -57,8 +57,8 @@ class Reply:
 
 
 class Server:
-    def __init__(self, args=(), env=None, data_dir=None, config_text=None, shm_name=None, prefix=()):
-        self.tmp = tempfile.mkdtemp(prefix="kg-test-")
+    def __init__(self, args=(), env=None, data_dir=None, config_text=None, shm_name=None, prefix=(), tmp_dir=None):
+        self.tmp = tempfile.mkdtemp(prefix="kg-test-", dir=tmp_dir)  # the log, and data_dir by default
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.log_path = os.path.join(self.tmp, "keygate.log")
         self.shm_name = shm_name or "/kg-test-%d-%s" % (os.getpid(), os.path.basename(self.tmp))
