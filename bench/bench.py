@@ -172,6 +172,9 @@ def main():
     refused = keygate(build, "-o", "throttle.api_key=1/hour")
     _, _, rkey = refused.user("refused")
     refused.books("GET", "/books/", rkey)
+    refused_quiet = keygate(build, "-o", "throttle.api_key=1/hour", "-o", "server.access_log_buffer=64KiB")
+    _, _, rqkey = refused_quiet.user("refused")
+    refused_quiet.books("GET", "/books/", rqkey)
 
     def header(name, value):
         return lua(tmp, name + ".lua", 'wrk.headers["Authorization"] = "%s"\n' % value)
@@ -187,6 +190,10 @@ def main():
         "throttled_429": (books(refused), header("rget", rkey), 32, lambda: refused.proc.pid),
         "invalid_key_401": (books(srv), header("bad", "00000000-0000-4000-8000-000000000000"), 32,
                             lambda: srv.proc.pid),
+        "throttled_429_log_buffered": (books(refused_quiet), header("rqget", rqkey), 32,
+                                       lambda: refused_quiet.proc.pid),
+        "invalid_key_401_log_buffered": (books(quiet), header("qbad", "00000000-0000-4000-8000-000000000000"), 32,
+                                         lambda: quiet.proc.pid),
     }
     results.update(against_baseline(build, seconds, runs))
     # Writes (an fsync per commit) and logins (Argon2id) are bound by other
@@ -201,7 +208,7 @@ def main():
         x["rps_ratio"] = x["rps"] / b["rps"]
         x["cpu_ratio"] = x["cpu_us_per_req"] / b["cpu_us_per_req"]
         results[name] = x
-    for s_ in (srv, quiet, refused):
+    for s_ in (srv, quiet, refused, refused_quiet):
         s_.stop()
         s_.cleanup()
 
@@ -220,11 +227,11 @@ def main():
 
 def report(r):
     b = r["baseline"]
-    print("\n%-26s %10s %8s %9s %9s %8s %8s" % ("scenario", "req/s", "x base", "p50 us", "p99 us", "cpu us", "x base"))
-    for name in ("baseline", "get_books", "get_books_log_buffered", "throttled_429", "invalid_key_401",
-                 "post_books", "login"):
+    print("\n%-28s %10s %8s %9s %9s %8s %8s" % ("scenario", "req/s", "x base", "p50 us", "p99 us", "cpu us", "x base"))
+    for name in ("baseline", "get_books", "get_books_log_buffered", "throttled_429", "throttled_429_log_buffered",
+                 "invalid_key_401", "invalid_key_401_log_buffered", "post_books", "login"):
         x = r[name]
-        print("%-26s %10.0f %8.2f %9.0f %9.0f %8.2f %8.2f" % (name, x["rps"], x["rps_ratio"], x["p50_us"] or 0,
+        print("%-28s %10.0f %8.2f %9.0f %9.0f %8.2f %8.2f" % (name, x["rps"], x["rps_ratio"], x["p50_us"] or 0,
                                                           x["p99_us"] or 0, x["cpu_us_per_req"], x["cpu_ratio"]))
     t = r["throttle"]
     print("\nthrottle decision: one key %.0f ns, distinct keys %.0f ns (1 thread); 2 threads on distinct keys: "
@@ -246,6 +253,8 @@ def report(r):
         "get_books_log_buffered_cpu_le_2.5x": r["get_books_log_buffered"]["cpu_ratio"] <= 2.5,
         "throttled_429_rps_ge_0.8x": r["throttled_429"]["rps_ratio"] >= 0.8,
         "invalid_key_401_rps_ge_0.8x": r["invalid_key_401"]["rps_ratio"] >= 0.8,
+        "throttled_429_log_buffered_rps_ge_0.8x": r["throttled_429_log_buffered"]["rps_ratio"] >= 0.8,
+        "invalid_key_401_log_buffered_rps_ge_0.8x": r["invalid_key_401_log_buffered"]["rps_ratio"] >= 0.8,
         "throttle_decision_le_100ns": t["one_key_1t_ns"] <= 100 and t["distinct_1t_ns"] <= 100,
         "throttle_2t_ge_1.6x": t["distinct_2t_over_1t"] >= 1.6,
         "scaling_ge_0.9": r["scaling_ratio_largest_smallest"] >= 0.9,
