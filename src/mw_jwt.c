@@ -27,8 +27,8 @@ enum stage_rc mw_jwt(struct request *req)
 		http_reply_error(req, HTTP_ERR_TOKEN_INVALID, NULL);
 		return STAGE_DONE;
 	}
-	/* The token may outlive its user (deleted or disabled). */
 	pipeline_read_pass(req); /* the handler's reads follow */
+	/* The token may outlive its user (deleted or disabled). */
 	int rc = store_user_by_id(req->app->store, claims.user_id, &user);
 	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !user.is_active)) {
 		http_reply_error(req, HTTP_ERR_TOKEN_INVALID, NULL);
