@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "app.h"
+#include "http_accept.h"
 #include "http_reply.h"
 #include "http_request.h"
 #include "log.h"
@@ -36,8 +37,10 @@ struct http_server {
 	atomic_long inflight;
 	atomic_ulong last_done_ms; /* when the latest request completed (monotonic) */
 	atomic_long connections; /* open client connections */
-	int listen_fd; /* after quiesce: ours to close, after MHD_stop_daemon */
+	struct http_acceptor *acceptor; /* NULL once quiesced */
+	int listen_fd; /* ours to close unless activated; -1 once closed */
 	int activated; /* the listening socket came from systemd */
+	unsigned port;
 };
 
 /* At shutdown, connections silent this long are taken to be idle. */
@@ -242,36 +245,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", buf);
 }
 
-struct http_server *http_server_start(const struct app *app, int listen_fd, char *err, size_t errlen)
+/* The port a listening socket is bound to (0 if unknown). */
+static unsigned bound_port(int fd)
 {
-	const struct config *cfg = app_config(app);
 	struct sockaddr_storage ss;
-	socklen_t sl;
-	struct http_server *srv = calloc(1, sizeof(*srv));
+	socklen_t sl = sizeof(ss);
 
-	if (srv == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	srv->app = app;
-	srv->listen_fd = -1;
-	srv->activated = listen_fd >= 0;
-	atomic_init(&srv->inflight, 0);
-	atomic_init(&srv->connections, 0);
-	atomic_init(&srv->last_done_ms, 0);
-	if (addr_parse_listen(cfg->listen, &ss, &sl, err, errlen) == -1) {
-		free(srv);
-		return NULL;
-	}
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	uint16_t port = ntohs(
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return 0;
+	return ntohs(
 	    ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static struct MHD_Daemon *start_daemon(struct http_server *srv, const struct config *cfg)
+{
+	/* No listening socket for MHD: http_accept.c accepts (and says why). */
+	unsigned flags = MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	/* One options array: each option's value has the type MHD expects. */
 	struct MHD_OptionItem opts[] = {
-		listen_fd >= 0 ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL }
-			       : (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss },
 		{ MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connection_limit, NULL },
@@ -283,10 +275,47 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	srv->daemon = MHD_start_daemon(
-	    flags, listen_fd >= 0 ? 0 : port, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-	if (srv->daemon == NULL) {
-		snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", cfg->listen);
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
+struct http_server *http_server_start(const struct app *app, int listen_fd, char *err, size_t errlen)
+{
+	const struct config *cfg = app_config(app);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char why[128];
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->app = app;
+	srv->activated = listen_fd >= 0;
+	atomic_init(&srv->inflight, 0);
+	atomic_init(&srv->connections, 0);
+	atomic_init(&srv->last_done_ms, 0);
+	if (!srv->activated) {
+		if (addr_parse_listen(cfg->listen, &ss, &sl, err, errlen) == -1) {
+			free(srv);
+			return NULL;
+		}
+		if ((listen_fd = http_listen(&ss, sl, why, sizeof(why))) == -1) {
+			snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, why);
+			free(srv);
+			return NULL;
+		}
+	}
+	srv->listen_fd = listen_fd;
+	srv->port = bound_port(listen_fd);
+	srv->daemon = start_daemon(srv, cfg);
+	if (srv->daemon == NULL)
+		snprintf(err, errlen, "cannot start libmicrohttpd's threads");
+	else if ((srv->acceptor = http_acceptor_start(srv->daemon, listen_fd, err, errlen)) == NULL)
+		MHD_stop_daemon(srv->daemon);
+	if (srv->daemon == NULL || srv->acceptor == NULL) {
+		if (!srv->activated)
+			close(listen_fd);
 		free(srv);
 		return NULL;
 	}
@@ -295,21 +324,20 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 
 unsigned http_server_port(const struct http_server *srv)
 {
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	return info != NULL ? info->port : 0;
+	return srv->port;
 }
 
 void http_server_quiesce(struct http_server *srv)
 {
-	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-	if (fd == MHD_INVALID_SOCKET)
-		return;
-	srv->listen_fd = fd;
-	/* MHD no longer accepts, but the kernel still would, into a backlog
-	 * that is reset at close: stop listening now, so that new clients are
-	 * refused at once. Not a socket systemd holds for our successor. */
-	if (!srv->activated)
-		shutdown(fd, SHUT_RDWR);
+	http_acceptor_stop(srv->acceptor);
+	srv->acceptor = NULL;
+	/* Nothing accepts any more, but the kernel still would, into a backlog
+	 * nobody takes: close the socket now, so that new clients are refused
+	 * at once. Not a socket systemd holds for our successor. */
+	if (!srv->activated && srv->listen_fd != -1) {
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
 }
 
 static long open_connections(struct http_server *srv)
@@ -342,6 +370,7 @@ void http_server_stop(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	http_acceptor_stop(srv->acceptor);
 	MHD_stop_daemon(srv->daemon);
 	if (srv->listen_fd != -1 && !srv->activated)
 		close(srv->listen_fd);
