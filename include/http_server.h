@@ -9,8 +9,9 @@ struct http_server;
 
 /*
  * The libmicrohttpd front end: an internal pool of cfg->threads epoll
- * workers, connection limits and timeouts from the config, one access-log
- * line per request. Start, quiesce, wait and stop are for the main thread.
+ * workers fed by keygate's accepting thread (http_accept.h), connection
+ * limits and timeouts from the config, one access-log line per request.
+ * Start, quiesce, wait and stop are for the main thread.
  */
 /* listen_fd: a socket systemd passed (socket activation), or -1 to bind
  * [server] listen. */
