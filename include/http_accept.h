@@ -22,8 +22,9 @@ int http_listen(const struct sockaddr_storage *ss, socklen_t sl, char *err, size
  * applies its connection limits and closes what it refuses). */
 struct http_acceptor *http_acceptor_start(struct MHD_Daemon *daemon, int listen_fd, char *err, size_t errlen);
 
-/* Stop accepting and join the thread; the listening socket stays open (the
- * caller closes it, or leaves it to systemd). Safe with NULL. */
+/* Stop accepting: join the thread, then hand MHD the connections already
+ * queued in the kernel. The listening socket stays open (the caller closes
+ * it at once, or leaves it to systemd). Safe with NULL. */
 void http_acceptor_stop(struct http_acceptor *a);
 
 #endif

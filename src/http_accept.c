@@ -134,6 +134,10 @@ void http_acceptor_stop(struct http_acceptor *a)
 	if (write(a->stop_fd, &one, sizeof(one)) != sizeof(one))
 		log_warnx("accept: cannot signal the thread to stop: %s", strerror(errno));
 	pthread_join(a->thread, NULL);
+	/* Clients whose handshake the kernel completed before now think they
+	 * are connected: serve them (their replies say Connection: close)
+	 * rather than let the close reset them. */
+	accept_pending(a);
 	close(a->stop_fd);
 	free(a);
 }
