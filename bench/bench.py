@@ -117,7 +117,7 @@ end
     return results
 
 
-ROUNDS = 3
+ROUNDS = 5
 BENCH_TMP = tempfile.mkdtemp(prefix="kg-bench-")  # on disk; removed at the end
 
 
