@@ -179,8 +179,7 @@ int sqlite_exec_stmt(struct conn *c, enum stmt_id id)
 {
 	sqlite3_stmt *st = c->stmt[id];
 	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sqlite_done(st);
 	return sqlite_map_rc(c, rc);
 }
 

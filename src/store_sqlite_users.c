@@ -46,8 +46,7 @@ static int user_row(struct conn *c, sqlite3_stmt *q, struct store_user *out)
 	int rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		user_columns(q, out);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
+	sqlite_done(q);
 	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
 }
 
@@ -92,8 +91,7 @@ int sqlite_apikey_get(struct store *st, int64_t user_id, struct store_apikey *ou
 			  : STORE_ERR;
 	else
 		ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
+	sqlite_done(q);
 	return ret;
 }
 
@@ -124,8 +122,7 @@ int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], 
 	int rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		*user_id = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
+	sqlite_done(q);
 	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
 }
 
