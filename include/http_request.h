@@ -10,8 +10,10 @@
 #include "password.h"
 
 /*
- * One HTTP request: born on MHD's first callback for it (into *req_cls),
- * freed in the completion callback, nowhere else. Used by one thread at a
+ * One HTTP request: begun on MHD's first callback for it (into *req_cls),
+ * ended in the completion callback, nowhere else. Its storage belongs to
+ * the connection (http_server.c) and is reused by each request on it, so
+ * that a keep-alive request allocates nothing of its own. Used by one thread at a
  * time: the MHD worker that owns the connection, and a password pool
  * thread only while the connection is suspended.
  */
@@ -77,14 +79,16 @@ struct request {
 	int suspended;
 	atomic_int offload_done;
 	struct password_job job;
-	void *handler_state; /* freed with free() in http_request_free */
+	void *handler_state; /* freed with free() in http_request_end */
 };
 
 enum http_method http_method_from(const char *name);
 
-struct request *http_request_new(
-    struct MHD_Connection *conn, const struct app *app, const char *method, const char *path);
-void http_request_free(struct request *req);
+/* Begin a request in req's storage (all of it reset). */
+void http_request_begin(
+    struct request *req, struct MHD_Connection *conn, const struct app *app, const char *method, const char *path);
+/* Release what the request holds (body, JSON, handler state); the storage stays. */
+void http_request_end(struct request *req);
 
 /* Append body bytes; past the cap they are dropped and body_too_large set. */
 void http_request_append(struct request *req, const char *data, size_t len);

@@ -80,12 +80,10 @@ static int request_id_sane(const char *s)
 	return n > 0;
 }
 
-struct request *http_request_new(
-    struct MHD_Connection *conn, const struct app *app, const char *method, const char *path)
+void http_request_begin(
+    struct request *req, struct MHD_Connection *conn, const struct app *app, const char *method, const char *path)
 {
-	struct request *req = calloc(1, sizeof(*req));
-	if (req == NULL)
-		return NULL;
+	memset(req, 0, sizeof(*req));
 	req->conn = conn;
 	req->app = app;
 	req->cfg = app_config(app);
@@ -102,21 +100,24 @@ struct request *http_request_new(
 	} else {
 		request_id_new(req->id);
 	}
-	return req;
 }
 
-void http_request_free(struct request *req)
+void http_request_end(struct request *req)
 {
-	if (req == NULL)
-		return;
 	json_decref(req->json);
+	req->json = NULL;
 	if (req->body != NULL) {
 		/* Bodies carry passwords: wipe before release. */
 		sodium_memzero(req->body, req->body_len);
 		free(req->body);
+		req->body = NULL;
 	}
 	free(req->handler_state);
-	free(req);
+	req->handler_state = NULL;
+	/* A password job's hashes (the stored one, the new one) do not
+	 * outlive their request in the connection's storage. */
+	if (req->job.password != NULL)
+		sodium_memzero(&req->job, sizeof(req->job));
 }
 
 void http_request_append(struct request *req, const char *data, size_t len)

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,26 @@ static int reject_early(struct request *req, const char *url)
 	return 0;
 }
 
+/*
+ * A connection's request storage: allocated when the connection opens and
+ * reused by each request on it, so that keep-alive requests cost no
+ * allocation of their own. `live` spans first call to completion; a
+ * connection closed while its request is live (MHD completes requests
+ * first, but this does not depend on it) leaves the freeing to completion.
+ */
+struct conn_state {
+	struct request req;
+	int live;
+	int closed;
+};
+_Static_assert(offsetof(struct conn_state, req) == 0, "a request's storage is its connection's state");
+
+static struct conn_state *conn_state_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
@@ -145,9 +166,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	(void)version;
 
 	if (req == NULL) {
-		req = http_request_new(conn, srv->app, method, url);
-		if (req == NULL)
+		struct conn_state *cs = conn_state_of(conn);
+		if (cs == NULL || cs->live) /* no storage: out of memory at open */
 			return http_reply_bare(conn, 500, REPLY_NOMEM);
+		req = &cs->req;
+		http_request_begin(req, conn, srv->app, method, url);
+		cs->live = 1;
 		*req_cls = req;
 		atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
 		/* Normal answers come on a later call: answering now closes
@@ -183,6 +207,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	if (req == NULL)
 		return;
+	struct conn_state *cs = (struct conn_state *)(void *)req; /* its first member */
 	struct log_access a = {
 		.request_id = req->id,
 		.method = req->method_name,
@@ -198,7 +223,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	metrics_request(
 	    req->route != NULL && req->route_found ? (int)(req->route - router_routes) : METRICS_ROUTE_UNMATCHED,
 	    a.status, a.usec);
-	http_request_free(req);
+	http_request_end(req);
+	cs->live = 0;
+	if (cs->closed)
+		free(cs);
 	*req_cls = NULL;
 	atomic_store_explicit(&srv->last_done_ms, http_now_ns() / 1000000, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_release);
@@ -209,8 +237,18 @@ static void on_connection(
 {
 	struct http_server *srv = cls;
 	int delta = code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
+	struct conn_state *cs = *socket_context;
 	(void)conn;
-	(void)socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct conn_state)); /* NULL: its requests get 500 */
+	} else if (cs != NULL) {
+		*socket_context = NULL;
+		if (cs->live)
+			cs->closed = 1;
+		else
+			free(cs);
+	}
 	atomic_fetch_add_explicit(&srv->connections, delta, memory_order_relaxed);
 	metrics_connection(delta);
 }

@@ -1,5 +1,6 @@
 """Books CRUD behind the API key (API.md: Books)."""
 import datetime
+import re
 import uuid
 
 from harness import bearer
@@ -162,3 +163,35 @@ def test_quota_headers_on_every_books_reply(srv):
         assert r.header("RateLimit-Policy") == '"api_key";q=1000;w=60', r
         assert r.header("RateLimit").startswith('"api_key";r='), r
     assert srv.request("GET", "/healthz").header("RateLimit") is None
+
+
+def test_keep_alive_requests_share_nothing(srv):
+    """A connection's requests reuse one piece of storage: nothing of one
+    (user, body, reply headers, request id) may reach the next."""
+    import http.client
+    import json
+    _, _, key = srv.user("keepalive")
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+
+    def ask(method, path, body=None, headers=None):
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r, r.read()
+
+    r, _ = ask("POST", "/books/", json.dumps({"title": "Kept"}), {"Authorization": key,
+                                                                  "Content-Type": "application/json"})
+    assert r.status == 201 and r.getheader("RateLimit") is not None
+    first = r.getheader("X-Request-Id")
+    r, body = ask("GET", "/healthz")
+    assert r.status == 200 and r.getheader("RateLimit") is None and r.getheader("RateLimit-Policy") is None
+    assert r.getheader("X-Request-Id") not in (None, first)
+    r, body = ask("GET", "/books/")  # no key: the previous request's user is not this one's
+    assert r.status == 400 and json.loads(body) == {"message": "API key required"}
+    missing = r.getheader("X-Request-Id")
+    r, body = ask("POST", "/users/login/", "", {"Content-Type": "application/json"})  # empty body: none carried over
+    assert r.status == 400, body
+    r, body = ask("GET", "/books/", headers={"Authorization": key})
+    assert r.status == 200 and [b["title"] for b in json.loads(body)["data"]] == ["Kept"]
+    conn.close()
+    line = [l for l in srv.wait_log("rid=" + missing).splitlines() if "rid=" + missing in l]
+    assert line and re.search(r" GET /books/ 400 \d+ \d+us user=-$", line[0]), line
