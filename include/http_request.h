@@ -101,6 +101,8 @@ const char *http_request_header(const struct request *req, const char *name);
  * reply sends; tests would see one missing). */
 void http_request_add_header(struct request *req, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with the value as it is (len bytes, no NUL among them). */
+void http_request_add_header_text(struct request *req, const char *name, const char *value, size_t len);
 
 uint64_t http_now_ns(void);
 

@@ -175,3 +175,16 @@ void http_request_add_header(struct request *req, const char *name, const char *
 	req->header_value[req->nheaders++] = req->header_used;
 	req->header_used = (uint16_t)(req->header_used + (size_t)n + 1);
 }
+
+void http_request_add_header_text(struct request *req, const char *name, const char *value, size_t len)
+{
+	size_t room = REQUEST_HEADER_BYTES - req->header_used;
+
+	if (req->nheaders == REQUEST_HEADERS_MAX || len >= room)
+		return;
+	memcpy(req->header_bytes + req->header_used, value, len);
+	req->header_bytes[req->header_used + len] = '\0';
+	req->header_name[req->nheaders] = name;
+	req->header_value[req->nheaders++] = req->header_used;
+	req->header_used = (uint16_t)(req->header_used + len + 1);
+}

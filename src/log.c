@@ -7,6 +7,7 @@
  */
 #include "log.h"
 #include "log_int.h"
+#include "textbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -49,12 +50,13 @@ int log_level_parse(const char *s, enum log_level *out)
 
 /* "2026-11-29T06:46:16.070Z ": the date part is formatted once a second
  * per thread (gmtime_r and strftime on every access line cost more than
- * the rest of the line). */
+ * the rest of the line), the milliseconds without a format string. */
 size_t log_stamp(char *buf, size_t cap)
 {
 	static _Thread_local time_t cached_sec = -1;
 	static _Thread_local char cached[24];
 	struct timespec ts;
+	struct textbuf t;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (ts.tv_sec != cached_sec) {
@@ -63,8 +65,12 @@ size_t log_stamp(char *buf, size_t cap)
 		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_sec = ts.tv_sec;
 	}
-	int m = snprintf(buf, cap, "%s.%03ldZ ", cached, ts.tv_nsec / 1000000);
-	return m > 0 && (size_t)m < cap ? (size_t)m : 0;
+	textbuf_init(&t, buf, cap);
+	textbuf_str(&t, cached);
+	textbuf_char(&t, '.');
+	textbuf_u64(&t, (uint64_t)ts.tv_nsec / 1000000, 3);
+	textbuf_mem(&t, "Z ", 2);
+	return t.truncated ? 0 : t.len;
 }
 
 void log_emit(char *buf, size_t len, size_t cap)

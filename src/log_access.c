@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "log_int.h"
+#include "textbuf.h"
 
 struct access_buffer {
 	pthread_mutex_t lock;
@@ -141,6 +142,7 @@ static void access_json(const struct log_access *a)
 void log_access_line(const struct log_access *a)
 {
 	char buf[1024], path[257];
+	struct textbuf t;
 
 	if (log_get_level() < LOG_LEVEL_INFO)
 		return;
@@ -148,19 +150,27 @@ void log_access_line(const struct log_access *a)
 		access_json(a);
 		return;
 	}
+	/* "<stamp>access: rid=ID METHOD PATH STATUS BYTES USECus user=ID|-",
+	 * appended piece by piece: one line per request, so no snprintf. */
 	size_t n = log_stamp(buf, sizeof(buf));
-
+	textbuf_init(&t, buf + n, sizeof(buf) - n);
 	clean_path(path, sizeof(path), a->path);
-	int m = snprintf(buf + n, sizeof(buf) - n, "access: rid=%s %s %s %u %zu %lluus user=", a->request_id, a->method,
-	    path, a->status, a->bytes, (unsigned long long)a->usec);
-	if (m < 0)
-		return;
-	n += (size_t)m;
-	if (n < sizeof(buf)) {
-		m = a->user_id > 0 ? snprintf(buf + n, sizeof(buf) - n, "%lld", (long long)a->user_id)
-				   : snprintf(buf + n, sizeof(buf) - n, "-");
-		if (m > 0)
-			n += (size_t)m;
-	}
-	access_out(buf, n < sizeof(buf) ? n : sizeof(buf), sizeof(buf));
+	textbuf_mem(&t, "access: rid=", 12);
+	textbuf_str(&t, a->request_id);
+	textbuf_char(&t, ' ');
+	textbuf_str(&t, a->method);
+	textbuf_char(&t, ' ');
+	textbuf_str(&t, path);
+	textbuf_char(&t, ' ');
+	textbuf_u64(&t, a->status, 1);
+	textbuf_char(&t, ' ');
+	textbuf_u64(&t, a->bytes, 1);
+	textbuf_char(&t, ' ');
+	textbuf_u64(&t, a->usec, 1);
+	textbuf_mem(&t, "us user=", 8);
+	if (a->user_id > 0)
+		textbuf_u64(&t, (uint64_t)a->user_id, 1);
+	else
+		textbuf_char(&t, '-');
+	access_out(buf, n + t.len, sizeof(buf));
 }

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "textbuf.h"
 
 #define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
@@ -17,20 +18,52 @@ static uint64_t ceil_s(uint64_t ms)
 	return (ms + 999) / 1000;
 }
 
+/* name: "<v>" as a reply header, without a format string (these are on
+ * every throttled request's reply). */
+static void header_u64(struct request *req, const char *name, uint64_t v)
+{
+	char text[24];
+	struct textbuf t;
+
+	textbuf_init(&t, text, sizeof(text));
+	textbuf_u64(&t, v, 1);
+	http_request_add_header_text(req, name, text, t.len);
+}
+
+/* "\"<scope>\";<k1>=<v1>;<k2>=<v2>", the shape of both RateLimit fields. */
+static void header_policy(
+    struct request *req, const char *name, const char *scope, const char *k1, uint64_t v1, const char *k2, uint64_t v2)
+{
+	char text[96];
+	struct textbuf t;
+
+	textbuf_init(&t, text, sizeof(text));
+	textbuf_char(&t, '"');
+	textbuf_str(&t, scope);
+	textbuf_mem(&t, "\";", 2);
+	textbuf_str(&t, k1);
+	textbuf_u64(&t, v1, 1);
+	textbuf_char(&t, ';');
+	textbuf_str(&t, k2);
+	textbuf_u64(&t, v2, 1);
+	if (!t.truncated)
+		http_request_add_header_text(req, name, text, t.len);
+}
+
 static void quota_headers(struct request *req, enum throttle_scope scope, const struct throttle_decision *d)
 {
 	const char *name = throttle_scope_name(scope);
-	unsigned long long t = (unsigned long long)ceil_s(d->reset_ms);
+	uint64_t t = ceil_s(d->reset_ms);
 
-	http_request_add_header(req, "RateLimit-Policy", "\"%s\";q=%u;w=%u", name, d->limit, d->window_s);
-	http_request_add_header(req, "RateLimit", "\"%s\";r=%u;t=%llu", name, d->remaining, t);
+	header_policy(req, "RateLimit-Policy", name, "q=", d->limit, "w=", d->window_s);
+	header_policy(req, "RateLimit", name, "r=", d->remaining, "t=", t);
 	if (req->cfg->legacy_headers) {
-		http_request_add_header(req, "RateLimit-Limit", "%u", d->limit);
-		http_request_add_header(req, "RateLimit-Remaining", "%u", d->remaining);
-		http_request_add_header(req, "RateLimit-Reset", "%llu", t);
-		http_request_add_header(req, "X-RateLimit-Limit", "%u", d->limit);
-		http_request_add_header(req, "X-RateLimit-Remaining", "%u", d->remaining);
-		http_request_add_header(req, "X-RateLimit-Reset", "%llu", t);
+		header_u64(req, "RateLimit-Limit", d->limit);
+		header_u64(req, "RateLimit-Remaining", d->remaining);
+		header_u64(req, "RateLimit-Reset", t);
+		header_u64(req, "X-RateLimit-Limit", d->limit);
+		header_u64(req, "X-RateLimit-Remaining", d->remaining);
+		header_u64(req, "X-RateLimit-Reset", t);
 	}
 }
 
@@ -69,7 +102,7 @@ static void refuse(struct request *req, enum throttle_scope scope, const struct 
 
 	if (s == 0)
 		s = 1;
-	http_request_add_header(req, "Retry-After", "%llu", s);
+	header_u64(req, "Retry-After", s);
 	int problem = accept != NULL && strstr(accept, "application/problem+json") != NULL;
 	const char *body = problem_body(scope, s, &len);
 	if (body == NULL) {
