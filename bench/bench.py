@@ -171,14 +171,15 @@ def main():
     _, _, key = srv.user("bench")
     for t in ("Dune", "Emma", "Ulysses"):
         srv.books("POST", "/books/", key, {"title": t})
-    quiet = keygate(build, "-o", "throttle.api_key=1000000/s", "-o", "server.access_log_buffer=64KiB")
+    # The default access log is buffered; "per_line" servers write each line at once.
+    quiet = keygate(build, "-o", "throttle.api_key=1000000/s", "-o", "server.access_log_buffer=0")
     _, _, qkey = quiet.user("quiet")
     for t in ("Dune", "Emma", "Ulysses"):
         quiet.books("POST", "/books/", qkey, {"title": t})
     refused = keygate(build, "-o", "throttle.api_key=1/hour")
     _, _, rkey = refused.user("refused")
     refused.books("GET", "/books/", rkey)
-    refused_quiet = keygate(build, "-o", "throttle.api_key=1/hour", "-o", "server.access_log_buffer=64KiB")
+    refused_quiet = keygate(build, "-o", "throttle.api_key=1/hour", "-o", "server.access_log_buffer=0")
     _, _, rqkey = refused_quiet.user("refused")
     refused_quiet.books("GET", "/books/", rqkey)
 
@@ -192,13 +193,13 @@ def main():
     books = lambda s: (lambda: "http://127.0.0.1:%d/books/" % s.port)
     runs = {
         "get_books": (books(srv), header("get", key), 32, lambda: srv.proc.pid),
-        "get_books_log_buffered": (books(quiet), header("qget", qkey), 32, lambda: quiet.proc.pid),
+        "get_books_log_per_line": (books(quiet), header("qget", qkey), 32, lambda: quiet.proc.pid),
         "throttled_429": (books(refused), header("rget", rkey), 32, lambda: refused.proc.pid),
         "invalid_key_401": (books(srv), header("bad", "00000000-0000-4000-8000-000000000000"), 32,
                             lambda: srv.proc.pid),
-        "throttled_429_log_buffered": (books(refused_quiet), header("rqget", rqkey), 32,
+        "throttled_429_log_per_line": (books(refused_quiet), header("rqget", rqkey), 32,
                                        lambda: refused_quiet.proc.pid),
-        "invalid_key_401_log_buffered": (books(quiet), header("qbad", "00000000-0000-4000-8000-000000000000"), 32,
+        "invalid_key_401_log_per_line": (books(quiet), header("qbad", "00000000-0000-4000-8000-000000000000"), 32,
                                          lambda: quiet.proc.pid),
     }
     results.update(against_baseline(build, seconds, runs))
@@ -234,8 +235,8 @@ def main():
 def report(r):
     b = r["baseline"]
     print("\n%-28s %10s %8s %9s %9s %8s %8s" % ("scenario", "req/s", "x base", "p50 us", "p99 us", "cpu us", "x base"))
-    for name in ("baseline", "get_books", "get_books_log_buffered", "throttled_429", "throttled_429_log_buffered",
-                 "invalid_key_401", "invalid_key_401_log_buffered", "post_books", "login"):
+    for name in ("baseline", "get_books", "get_books_log_per_line", "throttled_429", "throttled_429_log_per_line",
+                 "invalid_key_401", "invalid_key_401_log_per_line", "post_books", "login"):
         x = r[name]
         print("%-28s %10.0f %8.2f %9.0f %9.0f %8.2f %8.2f" % (name, x["rps"], x["rps_ratio"], x["p50_us"] or 0,
                                                           x["p99_us"] or 0, x["cpu_us_per_req"], x["cpu_ratio"]))
@@ -252,15 +253,13 @@ def report(r):
         print("scaling: %8d users: GET /books/ %8.0f req/s (populated in %.1fs)" % (n, x["rps"], x["populate_s"]))
     r["scaling_ratio_largest_smallest"] = round(s[1000000]["rps"] / s[1000]["rps"], 3)
     print("scaling ratio 1,000,000 / 1,000 users: %.2f" % r["scaling_ratio_largest_smallest"])
+    # The targets are keygate's as shipped (buffered access log); the
+    # per-line rows show what access_log_buffer = 0 costs.
     targets = {
         "get_books_rps_ge_0.5x": r["get_books"]["rps_ratio"] >= 0.5,
         "get_books_cpu_le_2.5x": r["get_books"]["cpu_ratio"] <= 2.5,
-        "get_books_log_buffered_rps_ge_0.5x": r["get_books_log_buffered"]["rps_ratio"] >= 0.5,
-        "get_books_log_buffered_cpu_le_2.5x": r["get_books_log_buffered"]["cpu_ratio"] <= 2.5,
         "throttled_429_rps_ge_0.8x": r["throttled_429"]["rps_ratio"] >= 0.8,
         "invalid_key_401_rps_ge_0.8x": r["invalid_key_401"]["rps_ratio"] >= 0.8,
-        "throttled_429_log_buffered_rps_ge_0.8x": r["throttled_429_log_buffered"]["rps_ratio"] >= 0.8,
-        "invalid_key_401_log_buffered_rps_ge_0.8x": r["invalid_key_401_log_buffered"]["rps_ratio"] >= 0.8,
         "throttle_decision_le_100ns": t["one_key_1t_ns"] <= 100 and t["distinct_1t_ns"] <= 100,
         "throttle_2t_ge_1.6x": t["distinct_2t_over_1t"] >= 1.6,
         "scaling_ge_0.9": r["scaling_ratio_largest_smallest"] >= 0.9,

@@ -143,7 +143,7 @@ void config_defaults(struct config *cfg)
 		.shutdown_grace_ms = MS(10),
 		.log_level = LOG_LEVEL_INFO,
 		.access_log = ACCESS_LOG_TEXT,
-		.access_log_buffer = 0,
+		.access_log_buffer = 64 * 1024,
 		.admin_listen = "127.0.0.1:9100",
 		.db_path = "keygate.db",
 		.db_url = "",

@@ -124,6 +124,7 @@ void fatal(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	log_access_flush(); /* the requests before the error come before it */
 	vlog(LOG_LEVEL_ERROR, 1, fmt, ap);
 	va_end(ap);
 	exit(1);
@@ -133,6 +134,7 @@ void fatalx(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	log_access_flush();
 	vlog(LOG_LEVEL_ERROR, 0, fmt, ap);
 	va_end(ap);
 	exit(1);

@@ -1,16 +1,19 @@
 /*
- * log_access.c: the access log: one line per request, text or JSON, written
- * at once or, with [server] access_log_buffer, gathered per thread and
- * written in blocks (when a block fills, and every second by the main
- * thread).
+ * log_access.c: the access log: one line per request, text or JSON,
+ * gathered per thread and written in blocks (when a block fills, every
+ * second by the main thread, at exit, and on a crash), or with
+ * [server] access_log_buffer = 0 written at once.
  *
  * THREAD SAFETY: each HTTP thread appends to its own buffer under that
  * buffer's mutex; the main thread takes each mutex in turn to flush. The
- * list of buffers only grows (a mutex guards the insertion); buffers live
- * to the end. Lines are whole in every write(2), so they never interleave.
+ * list of buffers only grows (a mutex guards the insertion, the head is
+ * published atomically for the crash handler); buffers live to the end.
+ * Lines are whole in every write(2), so they never interleave.
  */
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +31,17 @@ struct access_buffer {
 };
 
 static size_t buffer_size; /* 0: unbuffered; set once at start-up */
-static struct access_buffer *buffers;
+static struct access_buffer *_Atomic buffers;
 static pthread_mutex_t buffers_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local struct access_buffer *mine;
+
+static void crash_handlers_install(void);
 
 void log_access_buffer(size_t bytes)
 {
 	buffer_size = bytes;
+	if (bytes > 0)
+		crash_handlers_install();
 }
 
 static void write_all(const char *p, size_t len)
@@ -54,8 +61,8 @@ static struct access_buffer *my_buffer(void)
 		pthread_mutex_init(&mine->lock, NULL);
 		mine->len = 0;
 		pthread_mutex_lock(&buffers_lock);
-		mine->next = buffers;
-		buffers = mine;
+		mine->next = atomic_load_explicit(&buffers, memory_order_relaxed);
+		atomic_store_explicit(&buffers, mine, memory_order_release);
 		pthread_mutex_unlock(&buffers_lock);
 	}
 	return mine;
@@ -86,7 +93,7 @@ static void access_out(char *buf, size_t len, size_t cap)
 void log_access_flush(void)
 {
 	pthread_mutex_lock(&buffers_lock);
-	for (struct access_buffer *b = buffers; b != NULL; b = b->next) {
+	for (struct access_buffer *b = atomic_load_explicit(&buffers, memory_order_relaxed); b != NULL; b = b->next) {
 		pthread_mutex_lock(&b->lock);
 		write_all(b->data, b->len);
 		b->len = 0;
@@ -98,12 +105,51 @@ void log_access_flush(void)
 void log_access_free(void)
 {
 	log_access_flush();
-	while (buffers != NULL) {
-		struct access_buffer *b = buffers;
-		buffers = b->next;
+	struct access_buffer *next;
+	for (struct access_buffer *b = atomic_exchange(&buffers, NULL); b != NULL; b = next) {
+		next = b->next;
 		pthread_mutex_destroy(&b->lock);
 		free(b);
 	}
+}
+
+/*
+ * On a crash, the lines still in the buffers are written before the
+ * process dies: a buffered log loses lines only to SIGKILL (at most a
+ * second's worth). Best effort, without locks (a line being appended by
+ * another thread at that moment may be cut); write(2) is
+ * async-signal-safe. Then the previous disposition takes over: a fault
+ * recurs when the handler returns, a sent signal is raised again; the
+ * sanitizers' reports, a core dump, systemd's restart all happen as
+ * before.
+ */
+static const int crash_signals[] = { SIGSEGV, SIGFPE, SIGILL, SIGABRT };
+static struct sigaction crash_previous[sizeof(crash_signals) / sizeof(crash_signals[0])];
+
+static void on_crash(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	for (struct access_buffer *b = atomic_load_explicit(&buffers, memory_order_acquire); b != NULL; b = b->next) {
+		write_all(b->data, b->len);
+		b->len = 0;
+	}
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+		if (crash_signals[i] == sig)
+			sigaction(sig, &crash_previous[i], NULL);
+	if (si->si_code <= 0) /* sent (kill, raise, abort), not a fault */
+		raise(sig);
+}
+
+static void crash_handlers_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_crash;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+		sigaction(crash_signals[i], &sa, &crash_previous[i]);
 }
 
 /* The path is the client's: bound it and make control bytes and spaces

@@ -141,3 +141,20 @@ def test_read_only_database_then_writable_again():
     r = srv.books("POST", "/books/", key, {"title": "after"})
     assert r.status == 201, r
     srv.stop()
+
+
+def test_crash_writes_out_buffered_access_lines():
+    """The access log is buffered by default; a crash still writes out what
+    the buffers hold, then dies of its signal as before (no core here)."""
+    for sig in (signal.SIGABRT, signal.SIGSEGV):
+        srv = Server(prefix=["prlimit", "--core=0", "--"])
+        srv.start()
+        try:
+            rids = [srv.request("GET", "/healthz").header("X-Request-Id") for _ in range(20)]
+            srv.proc.send_signal(sig)  # at once: the once-a-second flush has not run
+            assert srv.proc.wait(10) == -sig
+            text = srv.log_text()
+            missing = [r for r in rids if "rid=%s GET /healthz 200" % r not in text]
+            assert not missing, (sig, missing, text[-2000:])
+        finally:
+            srv.cleanup()
