@@ -59,20 +59,23 @@ static void ring_decide(
     const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend, struct window_result *out)
 {
 	uint32_t now32 = (uint32_t)now;
+	/* The ring's size is a power of two: a mask instead of a division.
+	 * (Whatever the size, a masked index stays below it.) */
+	uint32_t mask = ws->slots - 1;
 
 	/* Everything older than the newest admission plus W has expired; this
 	 * also keeps the 32-bit ages below from ever wrapping. */
 	if (e->count > 0 && now >= e->last_ms + ws->window_ms)
 		e->count = 0;
 	while (e->count > 0 && (uint32_t)(now32 - e->data[e->head]) >= ws->window_ms) {
-		e->head = (e->head + 1) % ws->slots;
+		e->head = (e->head + 1) & mask;
 		e->count--;
 	}
 	out->admitted = e->count < ws->limit;
 	if (out->admitted && spend) {
 		/* Time first, count second: a writer that dies in between
 		 * leaves the ring as it was. */
-		e->data[(e->head + e->count) % ws->slots] = now32;
+		e->data[(e->head + e->count) & mask] = now32;
 		e->count++;
 		e->last_ms = now;
 	}
@@ -80,7 +83,7 @@ static void ring_decide(
 	/* The next slot frees when the oldest time that keeps us at the limit
 	 * expires (after a reload lowered N, more than one must). */
 	uint32_t skip = e->count >= ws->limit ? e->count - ws->limit : 0;
-	uint32_t t = e->data[(e->head + skip) % ws->slots];
+	uint32_t t = e->data[(e->head + skip) & mask];
 	out->reset_ms = e->count > 0 ? ws->window_ms - (uint32_t)(now32 - t) : 0;
 }
 
