@@ -28,6 +28,7 @@ struct http_acceptor {
 	int listen_fd;
 	int stop_fd;
 	pthread_t thread;
+	unsigned long retries; /* of the current incident (0: none) */
 };
 
 int http_listen(const struct sockaddr_storage *ss, socklen_t sl, char *err, size_t errlen)
@@ -51,12 +52,22 @@ int http_listen(const struct sockaddr_storage *ss, socklen_t sl, char *err, size
 }
 
 /* Out of descriptors or memory: the kernel keeps the client queued; wait a
- * little instead of spinning on a socket that stays readable. */
-static void back_off(int error)
+ * little instead of spinning on a socket that stays readable. Logged once
+ * an incident, not every 50 ms. */
+static void back_off(struct http_acceptor *a, int error)
 {
 	static const struct timespec pause = { 0, 50 * 1000 * 1000 };
-	log_warnx("accept: %s; retrying in 50 ms", strerror(error));
+	if (a->retries++ == 0)
+		log_warnx("accept: %s; new connections wait in the backlog, retrying every 50 ms", strerror(error));
 	nanosleep(&pause, NULL);
+}
+
+static void accepted(struct http_acceptor *a)
+{
+	if (a->retries > 0) {
+		log_info("accept: accepting again after about %lu ms", a->retries * 50);
+		a->retries = 0;
+	}
 }
 
 static void accept_pending(struct http_acceptor *a)
@@ -69,9 +80,10 @@ static void accept_pending(struct http_acceptor *a)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				back_off(errno);
+				back_off(a, errno);
 			return; /* EAGAIN: all taken */
 		}
+		accepted(a);
 		/* MHD closes the socket itself when it refuses it (limits). */
 		MHD_add_connection(a->daemon, fd, (const struct sockaddr *)&ss, sl);
 	}

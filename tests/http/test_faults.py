@@ -1,6 +1,8 @@
 """Faults: a SIGKILL mid-burst loses no acknowledged write; a full or
-read-only disk answers 503 and recovers by itself."""
+read-only disk answers 503 and recovers by itself; a crash writes out the
+buffered access log; running out of descriptors is survived."""
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -160,3 +162,33 @@ def test_crash_writes_out_buffered_access_lines():
             assert not missing, (sig, missing, text[-2000:])
         finally:
             srv.cleanup()
+
+
+def test_out_of_descriptors_logged_once_and_recovered():
+    """With its descriptors used up, keygate leaves new clients in the
+    backlog, says so once (not every 50 ms retry), serves them when
+    descriptors free up, and says that too."""
+    import socket
+    srv = Server(prefix=["prlimit", "--nofile=64", "--"])
+    srv.start()
+    try:
+        for _ in range(10):  # every worker's database connection opened
+            assert srv.request("GET", "/healthz").status == 200
+        clients = []
+        for _ in range(80):
+            c = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\0" * 8)
+            clients.append(c)
+        text = srv.wait_log("Too many open files")
+        time.sleep(0.5)  # ten retries' worth
+        text = srv.log_text()
+        assert text.count("accept: Too many open files") == 1, text[-3000:]
+        for c in clients:
+            c.close()
+        text = srv.wait_log("accept: accepting again after")
+        waited = re.search(r"accepting again after about (\d+) ms", text)
+        assert waited and int(waited.group(1)) >= 250, text[-3000:]
+        assert srv.request("GET", "/healthz").status == 200
+    finally:
+        srv.stop()
+        srv.cleanup()
