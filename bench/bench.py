@@ -44,7 +44,7 @@ def wrk(url, seconds, conns=32, script=None, env=None, pid=None):
     unit = {"us": 1, "ms": 1000, "s": 1000000}
 
     def pct(p):
-        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)$" % p, out, re.M)
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, out, re.M)
         return float(m.group(1)) * unit[m.group(2)] if m else None
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
