@@ -43,7 +43,7 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread
 
 # The request path, in order, is readable off this list.
-CORE_SRC := src/log.c src/log_access.c src/textbuf.c src/parse.c src/addr.c src/config.c src/secret.c \
+CORE_SRC := src/log.c src/log_access.c src/textbuf.c src/fifo_lock.c src/parse.c src/addr.c src/config.c src/secret.c \
 	src/apikey.c src/keycache.c src/token.c src/password.c src/validate.c \
 	src/store.c src/store_sqlite.c src/store_sqlite_users.c src/store_sqlite_books.c src/store_pg.c \
 	src/migrate.c src/throttle.c src/throttle_window.c src/throttle_shm.c src/throttle_shm_segment.c src/throttle_redis.c src/client_ip.c \
@@ -170,7 +170,7 @@ check: deps-test
 		sh tests/run.sh build/asan
 	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread all unit
 	@TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-		TEST_ONLY=concurrency UNIT_ONLY=test_throttle_shm KG_TEST_CONFIGS=sqlite-shm sh tests/run.sh build/tsan
+		TEST_ONLY=concurrency UNIT_ONLY="test_throttle_shm test_fifo_lock" KG_TEST_CONFIGS=sqlite-shm sh tests/run.sh build/tsan
 
 # The units name the installed paths.
 install: all

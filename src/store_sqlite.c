@@ -190,6 +190,7 @@ static void sqlite_close(struct store *st)
 	conn_free(pthread_getspecific(s->key));
 	pthread_setspecific(s->key, NULL);
 	pthread_key_delete(s->key);
+	fifo_lock_destroy(&s->write_lock);
 	free(s);
 }
 
@@ -232,26 +233,43 @@ static void sqlite_read_end(struct store *st)
 		read_end(c);
 }
 
+/* This process's turn to write, waiting at most busy_timeout as SQLite
+ * would. */
+static int write_turn(struct store_sqlite *s)
+{
+	if (fifo_lock_acquire(&s->write_lock, s->busy_timeout_ms) == 0)
+		return STORE_OK;
+	log_warnx("database unavailable: another write held it for %d ms", s->busy_timeout_ms);
+	metrics_store_error(1);
+	return STORE_UNAVAILABLE;
+}
+
 int sqlite_write_begin(struct store *st, struct conn **out)
 {
+	struct store_sqlite *s = to_sqlite(st);
 	struct conn *c = sqlite_conn(st);
 
 	if (c == NULL)
 		return STORE_UNAVAILABLE;
 	if (c->reading) /* a write never joins a read pass */
 		read_end(c);
-	int rc = sqlite_exec_stmt(c, S_BEGIN);
+	int rc = write_turn(s);
 	if (rc != STORE_OK)
+		return rc;
+	rc = sqlite_exec_stmt(c, S_BEGIN);
+	if (rc != STORE_OK) {
+		fifo_lock_release(&s->write_lock);
 		return rc == STORE_CONFLICT ? STORE_ERR : rc;
+	}
 	*out = c;
 	return STORE_OK;
 }
 
 int sqlite_write_end(struct conn *c, int rc)
 {
-	if (rc == STORE_OK && (rc = sqlite_exec_stmt(c, S_COMMIT)) == STORE_OK)
-		return STORE_OK;
-	sqlite_exec_stmt(c, S_ROLLBACK);
+	if (rc != STORE_OK || (rc = sqlite_exec_stmt(c, S_COMMIT)) != STORE_OK)
+		sqlite_exec_stmt(c, S_ROLLBACK);
+	fifo_lock_release(&c->owner->write_lock);
 	return rc;
 }
 
@@ -356,11 +374,13 @@ struct store *store_sqlite_open(const struct config *cfg, char *err, size_t errl
 		free(s);
 		return NULL;
 	}
+	fifo_lock_init(&s->write_lock);
 	/* Migrate before preparing: the statements need the tables. */
 	c = conn_open(s, err, errlen);
 	if (c == NULL || migrate_sqlite(c->db, err, errlen) == -1 || conn_prepare(c, err, errlen) == -1) {
 		conn_free(c);
 		pthread_key_delete(s->key);
+		fifo_lock_destroy(&s->write_lock);
 		free(s);
 		return NULL;
 	}

@@ -3,7 +3,8 @@
 # unit tests, then the black-box HTTP scenarios. Ends with one line
 # "N passed, M failed" and a non-zero exit when anything failed.
 # TEST_ONLY=word runs only the black-box files whose names contain it, and
-# then only the unit tests named by UNIT_ONLY (none when unset).
+# then only the unit tests named by UNIT_ONLY (space-separated; none when
+# unset).
 BUILD=${1:-build}
 passed=0
 failed=0
@@ -13,7 +14,9 @@ trap 'rm -f "$out"' EXIT
 if [ -z "${TEST_ONLY:-}" ] || [ -n "${UNIT_ONLY:-}" ]; then
 	for t in "$BUILD"/tests/test_*; do
 		case "$t" in *.d) continue ;; esac
-		[ -n "${UNIT_ONLY:-}" ] && [ "$(basename "$t")" != "$UNIT_ONLY" ] && continue
+		if [ -n "${UNIT_ONLY:-}" ]; then
+			case " $UNIT_ONLY " in *" $(basename "$t") "*) ;; *) continue ;; esac
+		fi
 		"$t" >"$out" 2>&1
 		rc=$?
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out")
