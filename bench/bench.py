@@ -79,13 +79,13 @@ def keygate(build, *args, data_dir=None, shm_name=None):
 
 
 def scaling(build, tmp, seconds, counts):
-    results = {}
     # Room to spare, as an operator would size it (config.example.ini):
     # the table is open addressing, and at 95% full a lookup scans ~10 entries.
     capacity = 1 << 21
+    servers, populate_s = {}, {}
     for n in counts:
         data = os.path.join(tmp, "scale%d" % n)
-        shm = "/kg-bench-scale-%d" % os.getpid()
+        shm = "/kg-bench-scale-%d-%d" % (os.getpid(), n)
         keys = os.path.join(tmp, "keys%d" % n)
         t0 = time.time()
         # The same load in each run: 1,000 active keys, spread evenly over
@@ -94,14 +94,11 @@ def scaling(build, tmp, seconds, counts):
         # differed in their working set: 0.85-0.94 for the same build).
         subprocess.run([os.path.join(build, "bench", "populate"), data, shm, str(capacity), str(n), "1000", keys],
                        check=True, capture_output=True)
-        populate_s = time.time() - t0
-        # The fixture leaves ~200 MB dirty at 1,000,000 users: written back
-        # now, not by the kernel's flusher threads during the measurement.
-        os.sync()
+        populate_s[n] = round(time.time() - t0, 1)
         srv = keygate(build, "-o", "throttle.api_key=1000000/s", "-o", "throttle.capacity=%d" % capacity,
                       "-o", "throttle.login=1/s", "-o", "throttle.signup=1/s", "-o", "throttle.invalid_key=1/s",
                       "-o", "server.access_log=off", data_dir=data, shm_name=shm)
-        script = lua(tmp, "rotate.lua", """
+        script = lua(tmp, "rotate%d.lua" % n, """
 local keys = {}
 for line in io.lines("%s") do keys[#keys + 1] = line end
 local n = 0
@@ -110,9 +107,25 @@ function request()
   return wrk.format("GET", "/books/", { ["Authorization"] = keys[(n * 7919) %% #keys + 1] })
 end
 """ % keys)
-        r = wrk("http://127.0.0.1:%d/books/" % srv.port, seconds, script=script, pid=srv.proc.pid)
-        r["populate_s"] = round(populate_s, 1)
-        results[n] = r
+        servers[n] = (srv, script, shm, data)
+    # The fixture leaves ~200 MB dirty at 1,000,000 users: written back
+    # now, not by the kernel's flusher threads during the measurement.
+    os.sync()
+    # All populations up at once and measured in turn, ROUNDS times, medians
+    # kept: one run each, minutes apart, moved 0.85-1.11 on this machine.
+    runs = {n: [] for n in counts}
+    for _ in range(ROUNDS):
+        for n in counts:
+            srv, script, _, _ = servers[n]
+            runs[n].append(wrk("http://127.0.0.1:%d/books/" % srv.port, seconds, script=script, pid=srv.proc.pid))
+    results = {}
+    for n in counts:
+        srv, _, shm, data = servers[n]
+        results[n] = {"rps": median([r["rps"] for r in runs[n]]),
+                      "cpu_us_per_req": median([r["cpu_us_per_req"] for r in runs[n]]),
+                      "p50_us": median([r["p50_us"] or 0 for r in runs[n]]),
+                      "p99_us": median([r["p99_us"] or 0 for r in runs[n]]),
+                      "populate_s": populate_s[n]}
         srv.stop()
         srv.cleanup()
         try:
@@ -250,7 +263,8 @@ def report(r):
                                             t["redis_1t_ns"] / max(t["distinct_1t_ns"], 1)))
     s = r["scaling"]
     for n, x in s.items():
-        print("scaling: %8d users: GET /books/ %8.0f req/s (populated in %.1fs)" % (n, x["rps"], x["populate_s"]))
+        print("scaling: %8d users: GET /books/ %8.0f req/s, %.2f us CPU a request (populated in %.1fs)" % (
+            n, x["rps"], x["cpu_us_per_req"], x["populate_s"]))
     r["scaling_ratio_largest_smallest"] = round(s[1000000]["rps"] / s[1000]["rps"], 3)
     print("scaling ratio 1,000,000 / 1,000 users: %.2f" % r["scaling_ratio_largest_smallest"])
     # The targets are keygate's as shipped (buffered access log); the
