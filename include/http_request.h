@@ -12,10 +12,9 @@
 /*
  * One HTTP request: begun on MHD's first callback for it (into *req_cls),
  * ended in the completion callback, nowhere else. Its storage belongs to
- * the connection (http_server.c) and is reused by each request on it, so
- * that a keep-alive request allocates nothing of its own. Used by one thread at a
- * time: the MHD worker that owns the connection, and a password pool
- * thread only while the connection is suspended.
+ * the connection (http_server.c), reused by each request on it. Used by
+ * one thread at a time: the MHD worker that owns the connection, and a
+ * password pool thread only while the connection is suspended.
  */
 enum http_method {
 	HTTP_GET = 1 << 0,

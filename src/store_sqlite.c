@@ -5,10 +5,12 @@
  * SQLITE_OPEN_NOMUTEX) with every statement prepared once, found through a
  * pthread key; it is closed when the thread exits, or by store close for
  * the thread that closes. Nothing else is shared between threads but the
- * read-only path and settings, and `generation` (an atomic: a thread that
- * finds the file read-only bumps it, and every thread reopens). Processes on one host share the file; WAL
- * lets readers and the one writer run at once. Every write transaction is
- * BEGIN IMMEDIATE, so it waits (busy_timeout) instead of failing with
+ * read-only path and settings, `generation` (an atomic: a thread that
+ * finds the file read-only bumps it, and every thread reopens) and
+ * `write_lock`, which this process's writers take in turn. Processes on
+ * one host share the file; WAL lets readers and the one writer run at
+ * once. Every write transaction is BEGIN IMMEDIATE, so it waits
+ * (busy_timeout) for other processes instead of failing with
  * SQLITE_BUSY_SNAPSHOT. Statements are reset right after use so no reader
  * pins the WAL.
  */
