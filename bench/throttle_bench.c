@@ -21,7 +21,7 @@
 
 #define DECISIONS 2000000u
 #define KEYS_PER_THREAD 64u /* each thread its own keys: no key is shared */
-#define REPEAT 5
+#define REPEAT 9
 
 static struct config cfg;
 static struct throttle *thr;
@@ -59,27 +59,52 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median over REPEAT runs of the mean ns per decision of each thread, and
- * the decisions per second of all threads together. */
-static void measure(int nthreads, int distinct, double *ns, double *per_s)
+/* One run: the mean ns per decision of the threads, and the decisions per
+ * second of all of them together. */
+static void run_once(int nthreads, int distinct, double *ns, double *per_s)
 {
-	double v[REPEAT], rate[REPEAT];
-	for (int k = 0; k < REPEAT; k++) {
-		pthread_t th[2];
-		struct run runs[2] = { { distinct, 0, 0 }, { distinct, 1000000, 0 } };
-		double t0 = now_ns();
-		for (int i = 0; i < nthreads; i++)
-			pthread_create(&th[i], NULL, worker, &runs[i]);
-		for (int i = 0; i < nthreads; i++)
-			pthread_join(th[i], NULL);
-		double wall = now_ns() - t0;
-		v[k] = (runs[0].ns + (nthreads > 1 ? runs[1].ns : runs[0].ns)) / 2;
-		rate[k] = (double)DECISIONS * nthreads / wall * 1e9;
-	}
+	pthread_t th[2];
+	struct run runs[2] = { { distinct, 0, 0 }, { distinct, 1000000, 0 } };
+	double t0 = now_ns();
+
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, worker, &runs[i]);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	*ns = (runs[0].ns + (nthreads > 1 ? runs[1].ns : runs[0].ns)) / 2;
+	*per_s = (double)DECISIONS * nthreads / (now_ns() - t0) * 1e9;
+}
+
+static double median(double *v)
+{
 	qsort(v, REPEAT, sizeof(v[0]), cmp);
-	qsort(rate, REPEAT, sizeof(rate[0]), cmp);
-	*ns = v[REPEAT / 2];
-	*per_s = rate[REPEAT / 2];
+	return v[REPEAT / 2];
+}
+
+/*
+ * 1 and 2 threads, alternated REPEAT times: medians of each, and the
+ * median of the 2-thread/1-thread ratio of each pair of neighbouring runs
+ * (measured one after the other, the ratio moved 1.4-2.1 with the
+ * machine's load between the two phases).
+ */
+struct figures {
+	double ns1, ns2, per_s1, per_s2, ratio;
+};
+
+static void measure(int distinct, struct figures *f)
+{
+	double ns1[REPEAT], ns2[REPEAT], r1[REPEAT], r2[REPEAT], ratio[REPEAT];
+
+	for (int k = 0; k < REPEAT; k++) {
+		run_once(1, distinct, &ns1[k], &r1[k]);
+		run_once(2, distinct, &ns2[k], &r2[k]);
+		ratio[k] = r2[k] / r1[k];
+	}
+	f->ns1 = median(ns1);
+	f->ns2 = median(ns2);
+	f->per_s1 = median(r1);
+	f->per_s2 = median(r2);
+	f->ratio = median(ratio);
 }
 
 /* Bytes per tracked api_key entry with the default 5/minute. */
@@ -117,7 +142,8 @@ static void redis_figures(const char *address, double *ns, double *per_s)
 int main(int argc, char **argv)
 {
 	char err[512];
-	double ns[4], rate[4], redis_ns = 0, redis_per_s = 0;
+	struct figures one, distinct;
+	double redis_ns = 0, redis_per_s = 0;
 
 	if (argc < 2 || sodium_init() < 0)
 		return 2;
@@ -134,10 +160,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	measure(1, 0, &ns[0], &rate[0]);
-	measure(1, 1, &ns[1], &rate[1]);
-	measure(2, 0, &ns[2], &rate[2]);
-	measure(2, 1, &ns[3], &rate[3]);
+	measure(0, &one);
+	measure(1, &distinct);
 	if (argc > 2)
 		redis_figures(argv[2], &redis_ns, &redis_per_s);
 	printf("{\"redis_1t_ns\":%.0f,\"redis_1t_per_s\":%.0f,", redis_ns, redis_per_s);
@@ -145,7 +169,8 @@ int main(int argc, char **argv)
 	       "\"distinct_1t_per_s\":%.0f,\"distinct_2t_per_s\":%.0f,\"distinct_2t_over_1t\":%.2f,"
 	       "\"one_key_2t_over_1t\":%.2f,\"keys_per_thread\":%u,\"bytes_per_key_api_key\":%u,"
 	       "\"bytes_per_key_default_config\":%u}\n",
-	    ns[0], ns[1], ns[2], ns[3], rate[1], rate[3], rate[3] / rate[1], rate[2] / rate[0], KEYS_PER_THREAD,
+	    one.ns1, distinct.ns1, one.ns2, distinct.ns2, distinct.per_s1, distinct.per_s2, distinct.ratio, one.ratio,
+	    KEYS_PER_THREAD,
 	    throttle_shm_entry_size(thr, SCOPE_API_KEY), default_entry_size());
 	throttle_close(thr);
 	shm_unlink(cfg.shm_name);
