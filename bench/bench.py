@@ -189,6 +189,11 @@ def main():
     _, _, qkey = quiet.user("quiet")
     for t in ("Dune", "Emma", "Ulysses"):
         quiet.books("POST", "/books/", qkey, {"title": t})
+    # The lists each thread keeps off: every GET reads and renders its list.
+    uncached = keygate(build, "-o", "throttle.api_key=1000000/s", "-o", "database.list_cache=no")
+    _, _, ukey = uncached.user("uncached")
+    for t in ("Dune", "Emma", "Ulysses"):
+        uncached.books("POST", "/books/", ukey, {"title": t})
     refused = keygate(build, "-o", "throttle.api_key=1/hour")
     _, _, rkey = refused.user("refused")
     refused.books("GET", "/books/", rkey)
@@ -207,6 +212,7 @@ def main():
     runs = {
         "get_books": (books(srv), header("get", key), 32, lambda: srv.proc.pid),
         "get_books_log_per_line": (books(quiet), header("qget", qkey), 32, lambda: quiet.proc.pid),
+        "get_books_list_cache_off": (books(uncached), header("uget", ukey), 32, lambda: uncached.proc.pid),
         "throttled_429": (books(refused), header("rget", rkey), 32, lambda: refused.proc.pid),
         "invalid_key_401": (books(srv), header("bad", "00000000-0000-4000-8000-000000000000"), 32,
                             lambda: srv.proc.pid),
@@ -228,7 +234,7 @@ def main():
         x["rps_ratio"] = x["rps"] / b["rps"]
         x["cpu_ratio"] = x["cpu_us_per_req"] / b["cpu_us_per_req"]
         results[name] = x
-    for s_ in (srv, quiet, refused, refused_quiet):
+    for s_ in (srv, quiet, uncached, refused, refused_quiet):
         s_.stop()
         s_.cleanup()
 
@@ -248,8 +254,9 @@ def main():
 def report(r):
     b = r["baseline"]
     print("\n%-28s %10s %8s %9s %9s %8s %8s" % ("scenario", "req/s", "x base", "p50 us", "p99 us", "cpu us", "x base"))
-    for name in ("baseline", "get_books", "get_books_log_per_line", "throttled_429", "throttled_429_log_per_line",
-                 "invalid_key_401", "invalid_key_401_log_per_line", "post_books", "login"):
+    for name in ("baseline", "get_books", "get_books_log_per_line", "get_books_list_cache_off", "throttled_429",
+                 "throttled_429_log_per_line", "invalid_key_401", "invalid_key_401_log_per_line", "post_books",
+                 "login"):
         x = r[name]
         print("%-28s %10.0f %8.2f %9.0f %9.0f %8.2f %8.2f" % (name, x["rps"], x["rps_ratio"], x["p50_us"] or 0,
                                                           x["p99_us"] or 0, x["cpu_us_per_req"], x["cpu_ratio"]))
@@ -267,8 +274,9 @@ def report(r):
             n, x["rps"], x["cpu_us_per_req"], x["populate_s"]))
     r["scaling_ratio_largest_smallest"] = round(s[1000000]["rps"] / s[1000]["rps"], 3)
     print("scaling ratio 1,000,000 / 1,000 users: %.2f" % r["scaling_ratio_largest_smallest"])
-    # The targets are keygate's as shipped (buffered access log); the
-    # per-line rows show what access_log_buffer = 0 costs.
+    # The targets are keygate's as shipped (buffered access log, lists
+    # kept); the other rows show what access_log_buffer = 0 and
+    # list_cache = no cost.
     targets = {
         "get_books_rps_ge_0.5x": r["get_books"]["rps_ratio"] >= 0.5,
         "get_books_cpu_le_2.5x": r["get_books"]["cpu_ratio"] <= 2.5,

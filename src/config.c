@@ -66,6 +66,7 @@ static const struct key keys[] = {
 	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
 	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0, FIXED },
 	{ "database", "mmap_size", K_SIZE, F(mmap_size), 0, (uint64_t)1 << 40, FIXED },
+	{ "database", "list_cache", K_BOOL, F(list_cache), 0, 0, FIXED },
 	{ "auth", "jwt_secret_file", K_STR, F(jwt_secret_file), 0, 0, FIXED },
 	{ "auth", "jwt_secret", K_SECRET, F(jwt_secret), 0, 0, FIXED },
 	{ "auth", "key_secret_file", K_STR, F(key_secret_file), 0, 0, FIXED },
@@ -150,6 +151,7 @@ void config_defaults(struct config *cfg)
 		.busy_timeout_ms = MS(5),
 		.synchronous_full = 1,
 		.mmap_size = 256 * 1024 * 1024,
+		.list_cache = 1,
 		.jwt_secret_file = "jwt.secret",
 		.jwt_secret = "",
 		.key_secret_file = "apikey.secret",
@@ -430,9 +432,9 @@ void config_print(const struct config *cfg, FILE *out)
 						: "text",
 	    cfg->admin_listen, cfg->trusted_proxies);
 	fprintf(out, "\n[database]\nurl = %s\n", cfg->db_url[0] ? "(set)" : "");
-	fprintf(out, "path = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\n", cfg->db_path,
-	    (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
-	    (unsigned long long)cfg->mmap_size);
+	fprintf(out, "path = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\nlist_cache = %s\n",
+	    cfg->db_path, (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
+	    (unsigned long long)cfg->mmap_size, cfg->list_cache ? "yes" : "no");
 	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,
 	    cfg->jwt_secret[0] ? "(set)" : "", cfg->key_secret_file);
 	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\nkey_cache = %u\n",

@@ -70,6 +70,7 @@ static void conn_free(void *arg)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
 	sqlite3_close(c->db);
+	lists_free(c);
 	free(c);
 }
 
@@ -193,6 +194,7 @@ static void sqlite_close(struct store *st)
 	pthread_setspecific(s->key, NULL);
 	pthread_key_delete(s->key);
 	fifo_lock_destroy(&s->write_lock);
+	lists_close(s);
 	free(s);
 }
 
@@ -387,5 +389,6 @@ struct store *store_sqlite_open(const struct config *cfg, char *err, size_t errl
 		return NULL;
 	}
 	pthread_setspecific(s->key, c);
+	lists_open(s, cfg);
 	return &s->base;
 }

@@ -40,13 +40,21 @@ int sqlite_books_list_body(struct store *st, int64_t author, store_text_fn each,
 
 	if (c == NULL)
 		return STORE_UNAVAILABLE;
+	uint32_t epoch = 0;
+	size_t len;
+	const char *kept = lists_get(c, author, &epoch, &len);
+	if (kept != NULL)
+		return each(kept, len, arg) == 0 ? STORE_OK : STORE_ERR;
 	sqlite3_stmt *q = c->stmt[S_BOOKS_LIST_BODY];
 	sqlite3_bind_int64(q, 1, author);
 	int rc = sqlite3_step(q), out = STORE_ERR;
 	if (rc == SQLITE_ROW) { /* an aggregate: always exactly one row */
 		const char *text = (const char *)sqlite3_column_text(q, 0);
-		if (text != NULL) /* NULL: out of memory */
-			out = each(text, (size_t)sqlite3_column_bytes(q, 0), arg) == 0 ? STORE_OK : STORE_ERR;
+		len = (size_t)sqlite3_column_bytes(q, 0);
+		if (text != NULL) { /* NULL: out of memory */
+			lists_keep(c, author, epoch, text, len);
+			out = each(text, len, arg) == 0 ? STORE_OK : STORE_ERR;
+		}
 	} else if (rc != SQLITE_DONE) {
 		out = sqlite_map_rc(c, rc);
 	}
@@ -67,7 +75,9 @@ int sqlite_book_create(struct store *st, int64_t author, const char *title, cons
 	sqlite3_bind_text(q, 3, date, -1, SQLITE_STATIC);
 	rc = sqlite_write_stmt(c, S_BOOK_INSERT, NULL, NULL);
 	out->id = sqlite3_last_insert_rowid(c->db);
-	if ((rc = sqlite_write_end(c, rc == STORE_NOT_FOUND ? STORE_ERR : rc)) != STORE_OK)
+	rc = sqlite_write_end(c, rc == STORE_NOT_FOUND ? STORE_ERR : rc);
+	lists_changed(c->owner, author);
+	if (rc != STORE_OK)
 		return rc == STORE_CONFLICT ? STORE_ERR : rc; /* the author vanished */
 	out->author = author;
 	snprintf(out->title, sizeof(out->title), "%s", title);
@@ -110,7 +120,9 @@ int sqlite_book_update(
 	if (title != NULL)
 		sqlite3_bind_text(q, 3, title, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, date, -1, SQLITE_STATIC);
-	return sqlite_write_end(c, sqlite_write_stmt(c, S_BOOK_UPDATE, book_row_cb, out));
+	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_BOOK_UPDATE, book_row_cb, out));
+	lists_changed(c->owner, author);
+	return rc;
 }
 
 int sqlite_book_delete(struct store *st, int64_t id, int64_t author)
@@ -123,5 +135,7 @@ int sqlite_book_delete(struct store *st, int64_t id, int64_t author)
 	sqlite3_stmt *q = c->stmt[S_BOOK_DELETE];
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, author);
-	return sqlite_write_end(c, sqlite_write_stmt(c, S_BOOK_DELETE, NULL, NULL));
+	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_BOOK_DELETE, NULL, NULL));
+	lists_changed(c->owner, author);
+	return rc;
 }

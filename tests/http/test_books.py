@@ -195,3 +195,33 @@ def test_keep_alive_requests_share_nothing(srv):
     conn.close()
     line = [l for l in srv.wait_log("rid=" + missing).splitlines() if "rid=" + missing in l]
     assert line and re.search(r" GET /books/ 400 \d+ \d+us user=-$", line[0]), line
+
+
+def test_lists_current_across_processes():
+    """Two keygate processes on one database: a write through either shows
+    at once in the other's GET /books/ (each thread keeps the lists it
+    rendered; the <database>-lists file tells every process of a change)."""
+    from harness import Server
+    a = Server(args=SERVER["args"])
+    a.start()
+    b = Server(args=SERVER["args"], data_dir=a.data_dir)
+    b.start()
+    try:
+        _, _, key = a.user("twoprocs")
+
+        def lists(srv):  # several connections: every HTTP thread's view
+            return [srv.books("GET", "/books/", key).json["data"] for _ in range(6)]
+
+        assert lists(b) == [[]] * 6 and lists(a) == [[]] * 6
+        made = a.books("POST", "/books/", key, {"title": "Seen"}).json["data"]
+        assert lists(b) == [[made]] * 6
+        path = "/books/%d/" % made["id"]
+        renamed = b.books("PATCH", path, key, {"title": "Renamed"}).json["data"]
+        assert renamed["title"] == "Renamed" and lists(a) == [[renamed]] * 6
+        assert a.books("DELETE", path, key).status == 204
+        assert lists(b) == [[]] * 6 and lists(a) == [[]] * 6
+    finally:
+        b.stop()
+        a.stop()
+        b.cleanup()
+        a.cleanup()

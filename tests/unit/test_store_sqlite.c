@@ -1,4 +1,5 @@
-/* Unit tests: the SQLite store's read pass and its rendered book list. */
+/* Unit tests: the SQLite store's read pass, its rendered book list and the
+ * lists it keeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,12 +149,48 @@ static void test_list_body_is_the_reply(void **state)
 	assert_string_equal(body.text, want);
 }
 
+/* How many books the rendered list of author holds. */
+static int ids_in_list(struct store *st, int64_t author)
+{
+	struct body body;
+	int n = 0;
+
+	assert_int_equal(store_books_list_body(st, author, keep_body, &body), STORE_OK);
+	for (const char *p = body.text; (p = strstr(p, "{\"id\":")) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Kept lists: current after another process's write (a second store on
+ * the file: its own connections, its own mapping of <db>-lists), and a
+ * list read inside a read pass, from a snapshot older than the epoch it
+ * would be kept under, not kept. */
+static void test_kept_lists(void **state)
+{
+	struct store *st = *state;
+	struct store *other = open_or_die();
+	struct store_book b;
+	int n = ids_in_list(st, 1);
+
+	assert_int_equal(ids_in_list(st, 1), n); /* served as kept */
+	assert_int_equal(store_book_create(other, 1, "Elsewhere", "2026-03-04", &b), STORE_OK);
+	assert_int_equal(ids_in_list(st, 1), n + 1);
+	assert_int_equal(store_read_begin(st), STORE_OK);
+	assert_int_equal(books_of_reader(st), n + 1); /* the snapshot is taken here */
+	assert_int_equal(store_book_create(other, 1, "Later", "2026-03-05", &b), STORE_OK);
+	assert_int_equal(ids_in_list(st, 1), n + 1); /* the snapshot's */
+	store_read_end(st);
+	assert_int_equal(ids_in_list(st, 1), n + 2);
+	store_close(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_pass_is_one_snapshot),
 		cmocka_unit_test(test_write_ends_the_pass),
 		cmocka_unit_test(test_list_body_is_the_reply),
+		cmocka_unit_test(test_kept_lists),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
