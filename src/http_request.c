@@ -2,6 +2,7 @@
 #include "http_request.h"
 
 #include "app.h"
+#include "mix64.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -55,10 +56,7 @@ static void request_id_new(char out[37])
 		seeded = 1;
 	}
 	for (int half = 0; half < 2; half++) {
-		uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		z ^= z >> 31;
+		uint64_t z = mix64(state += 0x9e3779b97f4a7c15ull);
 		memcpy(u + 8 * half, &z, 8);
 	}
 	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
@@ -159,32 +157,39 @@ const char *http_request_header(const struct request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+/* Bytes free for one more header value (with its NUL); 0 when full. */
+static size_t header_room(const struct request *req)
+{
+	return req->nheaders == REQUEST_HEADERS_MAX ? 0 : REQUEST_HEADER_BYTES - req->header_used;
+}
+
+/* The value of len bytes just written at header_bytes + header_used. */
+static void header_commit(struct request *req, const char *name, size_t len)
+{
+	req->header_name[req->nheaders] = name;
+	req->header_value[req->nheaders++] = req->header_used;
+	req->header_used = (uint16_t)(req->header_used + len + 1);
+}
+
 void http_request_add_header(struct request *req, const char *name, const char *fmt, ...)
 {
 	va_list ap;
-	size_t room = REQUEST_HEADER_BYTES - req->header_used;
+	size_t room = header_room(req);
 
-	if (req->nheaders == REQUEST_HEADERS_MAX || room < 2)
+	if (room < 2)
 		return;
 	va_start(ap, fmt);
 	int n = vsnprintf(req->header_bytes + req->header_used, room, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= room)
-		return;
-	req->header_name[req->nheaders] = name;
-	req->header_value[req->nheaders++] = req->header_used;
-	req->header_used = (uint16_t)(req->header_used + (size_t)n + 1);
+	if (n >= 0 && (size_t)n < room)
+		header_commit(req, name, (size_t)n);
 }
 
 void http_request_add_header_text(struct request *req, const char *name, const char *value, size_t len)
 {
-	size_t room = REQUEST_HEADER_BYTES - req->header_used;
-
-	if (req->nheaders == REQUEST_HEADERS_MAX || len >= room)
+	if (len >= header_room(req))
 		return;
 	memcpy(req->header_bytes + req->header_used, value, len);
 	req->header_bytes[req->header_used + len] = '\0';
-	req->header_name[req->nheaders] = name;
-	req->header_value[req->nheaders++] = req->header_used;
-	req->header_used = (uint16_t)(req->header_used + len + 1);
+	header_commit(req, name, len);
 }

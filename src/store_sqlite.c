@@ -243,7 +243,7 @@ static int write_turn(struct store_sqlite *s)
 {
 	if (fifo_lock_acquire(&s->write_lock, s->busy_timeout_ms) == 0)
 		return STORE_OK;
-	log_warnx("database unavailable: another write held it for %d ms", s->busy_timeout_ms);
+	log_warnx("database unavailable: waited %d ms behind this process's other writes", s->busy_timeout_ms);
 	metrics_store_error(1);
 	return STORE_UNAVAILABLE;
 }

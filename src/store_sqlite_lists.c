@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mix64.h"
 #include "store_sqlite_int.h"
 
 #define LIST_EPOCHS 65536u /* slots in the shared file: 256 KiB */
@@ -56,14 +57,6 @@ struct list_entry {
 struct list_cache {
 	struct list_entry entry[LIST_SLOTS];
 };
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
 
 static uint64_t now_ms(void)
 {
@@ -108,7 +101,7 @@ void lists_close(struct store_sqlite *s)
 
 static _Atomic uint32_t *epoch_of(struct store_sqlite *s, int64_t author)
 {
-	return &s->epochs[mix((uint64_t)author) & (LIST_EPOCHS - 1)];
+	return &s->epochs[mix64((uint64_t)author) & (LIST_EPOCHS - 1)];
 }
 
 void lists_changed(struct store_sqlite *s, int64_t author)
@@ -121,7 +114,7 @@ static struct list_entry *entry_of(struct conn *c, int64_t author)
 {
 	if (c->lists == NULL && (c->lists = calloc(1, sizeof(*c->lists))) == NULL)
 		return NULL;
-	return &c->lists->entry[mix((uint64_t)author) & (LIST_SLOTS - 1)];
+	return &c->lists->entry[mix64((uint64_t)author) & (LIST_SLOTS - 1)];
 }
 
 const char *lists_get(struct conn *c, int64_t author, uint32_t *epoch, size_t *len)

@@ -38,6 +38,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mix64.h"
 #include "throttle_shm_int.h"
 
 #define RETIRED_MAX 16
@@ -83,17 +84,6 @@ static void sigbus_install(void)
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
-}
-
-/* Mix the key so that user ids 1, 2, 3... spread over stripes and slots. */
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
 }
 
 static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, uint32_t stripe)
@@ -177,7 +167,7 @@ struct locked {
 static int lock_entry(struct throttle_shm *ts, const struct window_shape *ws, enum throttle_scope s, uint64_t key,
     uint64_t now, int create, struct locked *l)
 {
-	uint64_t hash = mix(key);
+	uint64_t hash = mix64(key); /* user ids 1, 2, 3... over stripes and slots */
 
 	l->h = atomic_load_explicit(&ts->hdr, memory_order_acquire);
 	l->sc = &l->h->scopes[s];
@@ -448,5 +438,5 @@ void throttle_shm_hold_lock_for_test(struct throttle *t, enum throttle_scope sco
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct shm_header *h = ts->seg.h;
-	stripe_enter(ts, h, scope, (uint32_t)(mix(key) % h->scopes[scope].nstripes));
+	stripe_enter(ts, h, scope, (uint32_t)(mix64(key) % h->scopes[scope].nstripes));
 }
