@@ -23,6 +23,7 @@ want_pc libpq libpq-dev
 if [ "${1:-}" = test ]; then
 	want_pc cmocka libcmocka-dev
 	want_cmd python3 python3
+	want_cmd pytest-3 python3-pytest
 	want_cmd curl curl
 	want_cmd sqlite3 sqlite3
 	want_cmd systemd-analyze systemd

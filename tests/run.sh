@@ -9,7 +9,7 @@ BUILD=${1:-build}
 passed=0
 failed=0
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.rc"' EXIT
 
 if [ -z "${TEST_ONLY:-}" ] || [ -n "${UNIT_ONLY:-}" ]; then
 	for t in "$BUILD"/tests/test_*; do
@@ -47,20 +47,36 @@ if [ -z "${TEST_ONLY:-}" ]; then
 	done
 fi
 
-# The black-box suite once per configuration of backends (KG_TEST_CONFIGS,
-# default all three); each run starts the Redis and PostgreSQL it needs.
-for config in ${KG_TEST_CONFIGS:-sqlite-shm sqlite-redis pg-redis}; do
-	KG_TEST_CONFIG=$config KG_TEST_BIN="$BUILD/keygate" python3 tests/http/run.py >"$out" 2>&1
-	rc=$?
-	cat "$out"
-	line=$(tail -n 1 "$out")
-	p=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-	f=$(echo "$line" | sed -n 's/^http: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-0}))
-	[ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
-	echo "http [$config]: ${p:-0} passed, ${f:-0} failed"
-done
+# The black-box suite on pytest (tests/http/conftest.py): every test once
+# per configuration of backends it applies to (KG_TEST_CONFIGS, default all
+# three), each configuration with the Redis and PostgreSQL it needs.
+# KG_PYTEST_ARGS passes more options (-x, -k EXPR, -n 2, --junitxml=F).
+files=$(ls tests/http/test_*.py | while read -r f; do
+	case "$(basename "$f")" in *"${TEST_ONLY:-}"*) echo "$f" ;; esac
+done)
+configs=$(echo ${KG_TEST_CONFIGS:-sqlite-shm sqlite-redis pg-redis} | tr ' ' ',')
+if ! command -v pytest-3 >/dev/null 2>&1; then
+	echo "FAIL http: pytest-3 not found (Debian's python3-pytest; make deps-test installs it)"
+	failed=$((failed + 1))
+elif [ -n "$files" ]; then
+	# Shown as it runs, kept for the count.
+	{
+		# shellcheck disable=SC2086
+		KG_TEST_BIN="$BUILD/keygate" PYTHONUNBUFFERED=1 pytest-3 -c tests/http/pytest.ini \
+			--rootdir=tests/http --kg-configs="$configs" ${KG_PYTEST_ARGS:-} $files 2>&1
+		echo $? >"$out.rc"
+	} | tee "$out"
+	rc=$(cat "$out.rc")
+	# pytest's closing line: "== 240 passed, 3 failed, 1 error, 9 deselected in 99.0s =="
+	line=$(grep -E '^=+ .*[0-9]+ (passed|failed|error)' "$out" | tail -n 1)
+	count() { echo "$line" | grep -oE "[0-9]+ $1" | grep -oE '^[0-9]+' || echo 0; }
+	p=$(count passed)
+	f=$(($(count failed) + $(count error)))
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1)) # pytest itself failed
+	echo "http [$configs]: $p passed, $f failed"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,10 +18,10 @@ import tempfile
 import time
 
 BIN = os.environ.get("KG_TEST_BIN", "build/keygate")
-# The backends every server of the run uses (KG_TEST_CONFIG): sqlite-shm
-# (the default), sqlite-redis, pg-redis. The runner starts the Redis and
-# PostgreSQL a configuration needs and sets MATRIX.
-CONFIG = os.environ.get("KG_TEST_CONFIG", "sqlite-shm")
+# The backends every server started now uses: sqlite-shm, sqlite-redis or
+# pg-redis. conftest.py's session fixture sets CONFIG and starts the Redis
+# and PostgreSQL the configuration needs (MATRIX).
+CONFIG = "sqlite-shm"
 MATRIX = {"redis": None, "pg": None, "dbs": {}}
 CONFIGS_ALL = ("sqlite-shm", "sqlite-redis", "pg-redis")
 
@@ -35,7 +35,7 @@ def only(*configs):
     return mark
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
-# Secrets seen by tests; the runner checks none of them reached a log.
+# Secrets seen by tests; conftest.py checks none of them reached a log.
 SEEN_SECRETS = set()
 
 

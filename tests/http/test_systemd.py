@@ -55,13 +55,13 @@ def test_socket_activation():
     lsock.listen(64)
     port = lsock.getsockname()[1]
     os.set_inheritable(lsock.fileno(), True)
-    # The socket must be fd 3 and LISTEN_PID the server's own pid: a shell
+    # The socket must be fd 3 and LISTEN_PID the server's own pid: a shell (bash: dash takes one-digit fds only)
     # moves the fd and exec()s keygate under its own pid.
     cmd = srv.command()
     script = 'exec 3<&%d; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"' % lsock.fileno()
     log = open(srv.log_path, "ab")
     env = srv.environ()
-    proc = subprocess.Popen(["sh", "-c", script, "sh"] + cmd, stdout=log, stderr=log,
+    proc = subprocess.Popen(["bash", "-c", script, "bash"] + cmd, stdout=log, stderr=log,
                             pass_fds=(lsock.fileno(),), env=env)
     lsock.close()  # keygate holds it now
     try:
