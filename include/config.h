@@ -27,6 +27,8 @@ struct config {
 	unsigned per_ip_connection_limit;
 	uint64_t connection_timeout_ms;
 	uint64_t body_max;
+	uint64_t linger_time_ms; /* lingering close of early answers; 0: off */
+	uint64_t linger_bytes; /* most bytes read and discarded while lingering */
 	uint64_t shutdown_grace_ms;
 	enum log_level log_level;
 	enum access_log { ACCESS_LOG_TEXT, ACCESS_LOG_JSON, ACCESS_LOG_OFF } access_log;

@@ -37,6 +37,9 @@ enum http_error {
 
 /* body is stolen (json_decref'd) in every case. */
 void http_reply_json(struct request *req, unsigned status, json_t *body);
+/* The same for a body that holds a token or an API key: with
+ * Cache-Control: no-store (as OAuth's token responses say). */
+void http_reply_secret_json(struct request *req, unsigned status, json_t *body);
 /* The same with another media type (e.g. application/problem+json). */
 void http_reply_json_as(struct request *req, unsigned status, json_t *body, const char *content_type);
 /* A body already rendered (copied). */

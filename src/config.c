@@ -55,6 +55,8 @@ static const struct key keys[] = {
 	{ "server", "per_ip_connection_limit", K_UINT, F(per_ip_connection_limit), 0, 100000, FIXED },
 	{ "server", "connection_timeout", K_DURATION, F(connection_timeout_ms), MS(1), MS(3600), FIXED },
 	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024, LIVE },
+	{ "server", "linger_time", K_DURATION, F(linger_time_ms), 0, MS(300), FIXED },
+	{ "server", "linger_bytes", K_SIZE, F(linger_bytes), 0, (uint64_t)1 << 32, FIXED },
 	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
 	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0, LIVE },
 	{ "server", "access_log", K_LOGFORMAT, F(access_log), 0, 0, LIVE },
@@ -141,6 +143,8 @@ void config_defaults(struct config *cfg)
 		.per_ip_connection_limit = 0,
 		.connection_timeout_ms = MS(30),
 		.body_max = 64 * 1024,
+		.linger_time_ms = MS(10),
+		.linger_bytes = 16 * 1024 * 1024,
 		.shutdown_grace_ms = MS(10),
 		.log_level = LOG_LEVEL_INFO,
 		.access_log = ACCESS_LOG_TEXT,
@@ -425,6 +429,8 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "connection_timeout = %llums\nbody_max = %llu\nshutdown_grace = %llums\nlog_level = %s\n",
 	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
 	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
+	fprintf(out, "linger_time = %llums\nlinger_bytes = %llu\n", (unsigned long long)cfg->linger_time_ms,
+	    (unsigned long long)cfg->linger_bytes);
 	fprintf(out, "access_log_buffer = %llu\n", (unsigned long long)cfg->access_log_buffer);
 	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
 	    cfg->access_log == ACCESS_LOG_JSON  ? "json"

@@ -32,7 +32,7 @@ static enum handler_rc login_finish(struct request *req)
 		return handler_store_failed(req, STORE_ERR);
 	}
 	req->user_id = ls->user_id;
-	http_reply_json(req, 200, json_pack("{s:s, s:s}", "refresh", refresh, "access", access));
+	http_reply_secret_json(req, 200, json_pack("{s:s, s:s}", "refresh", refresh, "access", access));
 	free(refresh);
 	free(access);
 	return HANDLER_DONE;
@@ -106,7 +106,7 @@ enum handler_rc handler_refresh(struct request *req)
 	if (access == NULL)
 		return handler_store_failed(req, STORE_ERR);
 	req->user_id = claims.user_id;
-	http_reply_json(req, 200, json_pack("{s:s}", "access", access));
+	http_reply_secret_json(req, 200, json_pack("{s:s}", "access", access));
 	free(access);
 	return HANDLER_DONE;
 }

@@ -47,6 +47,10 @@ static void queue(struct request *req, unsigned status, struct MHD_Response *res
 		return;
 	}
 	MHD_add_response_header(resp, "X-Request-Id", req->id);
+	/* Refusals that change from one moment to the next (API.md): no
+	 * cache may keep them; replies with secrets say so themselves. */
+	if (status == 401 || status == 429 || status == 503)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (app_draining(req->app))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (int i = 0; i < req->nheaders; i++)
@@ -57,6 +61,12 @@ static void queue(struct request *req, unsigned status, struct MHD_Response *res
 		req->replied = 1;
 	}
 	MHD_destroy_response(resp);
+}
+
+void http_reply_secret_json(struct request *req, unsigned status, json_t *body)
+{
+	http_request_add_header(req, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	http_reply_json(req, status, body);
 }
 
 void http_reply_json(struct request *req, unsigned status, json_t *body)

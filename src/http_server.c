@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -25,6 +26,7 @@
 #include "addr.h"
 #include "app.h"
 #include "http_accept.h"
+#include "http_linger.h"
 #include "http_reply.h"
 #include "http_request.h"
 #include "log.h"
@@ -39,6 +41,7 @@ struct http_server {
 	atomic_ulong last_done_ms; /* when the latest request completed (monotonic) */
 	atomic_long connections; /* open client connections */
 	struct http_acceptor *acceptor; /* NULL once quiesced */
+	struct http_linger *linger; /* lingering close of early answers */
 	int listen_fd; /* ours to close unless activated; -1 once closed */
 	int activated; /* the listening socket came from systemd */
 	unsigned port;
@@ -149,6 +152,7 @@ struct conn_state {
 	struct request req;
 	int live;
 	int closed;
+	int linger; /* answered before its body was read: linger at close */
 };
 _Static_assert(offsetof(struct conn_state, req) == 0, "a request's storage is its connection's state");
 
@@ -175,8 +179,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		*req_cls = req;
 		atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
 		/* Normal answers come on a later call: answering now closes
-		 * the connection, which only a rejection deserves. */
-		reject_early(req, url);
+		 * the connection, which only a rejection deserves; the close
+		 * lingers, so that a client still sending reads the answer. */
+		if (reject_early(req, url) == -1)
+			cs->linger = 1;
 		return MHD_YES;
 	}
 	if (req->replied) { /* rejected early: drop whatever still comes */
@@ -232,6 +238,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_release);
 }
 
+/* MHD closes the socket when this returns: keep a descriptor of it, so
+ * that the close does not reset a client still sending its body. */
+static void linger_close(struct http_server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int fd = ci != NULL ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+
+	if (fd != -1)
+		http_linger_add(srv->linger, fd);
+}
+
 static void on_connection(
     void *cls, struct MHD_Connection *conn, void **socket_context, enum MHD_ConnectionNotificationCode code)
 {
@@ -244,6 +261,8 @@ static void on_connection(
 		*socket_context = calloc(1, sizeof(struct conn_state)); /* NULL: its requests get 500 */
 	} else if (cs != NULL) {
 		*socket_context = NULL;
+		if (cs->linger)
+			linger_close(srv, conn);
 		if (cs->live)
 			cs->closed = 1;
 		else
@@ -346,6 +365,9 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 	}
 	srv->listen_fd = listen_fd;
 	srv->port = bound_port(listen_fd);
+	srv->linger = http_linger_start(cfg->linger_time_ms, cfg->linger_bytes, cfg->connection_limit, why, sizeof(why));
+	if (srv->linger == NULL)
+		log_warnx("http: %s; early answers close at once", why);
 	srv->daemon = start_daemon(srv, cfg);
 	if (srv->daemon == NULL)
 		snprintf(err, errlen, "cannot start libmicrohttpd's threads");
@@ -354,6 +376,7 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 	if (srv->daemon == NULL || srv->acceptor == NULL) {
 		if (!srv->activated)
 			close(listen_fd);
+		http_linger_stop(srv->linger);
 		free(srv);
 		return NULL;
 	}
@@ -410,6 +433,7 @@ void http_server_stop(struct http_server *srv)
 		return;
 	http_acceptor_stop(srv->acceptor);
 	MHD_stop_daemon(srv->daemon);
+	http_linger_stop(srv->linger); /* after MHD, which hands it sockets */
 	if (srv->listen_fd != -1 && !srv->activated)
 		close(srv->listen_fd);
 	free(srv);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_escape.h"
 #include "log_int.h"
 #include "textbuf.h"
 
@@ -152,31 +153,23 @@ static void crash_handlers_install(void)
 		sigaction(crash_signals[i], &sa, &crash_previous[i]);
 }
 
-/* The path is the client's: bound it and make control bytes and spaces
- * visible, so one request can never forge or split a log line. */
-static void clean_path(char *out, size_t cap, const char *in)
-{
-	size_t i = 0;
-	for (; *in != '\0' && i + 1 < cap; in++)
-		out[i++] = ((unsigned char)*in <= 0x20 || *in == 0x7f) ? '?' : *in;
-	out[i] = '\0';
-}
+/* The client's fields, escaped (log_escape.h) and bounded: one request
+ * can never forge or split a log line, nor lose its line in JSON. */
+#define FIELD_IN_MAX 256
+#define FIELD_OUT_MAX (4 * FIELD_IN_MAX + 4)
 
-/* {"ts":..., "rid":..., ...}: jansson escapes the client's path. */
+/* {"ts":..., "rid":..., ...}: jansson escapes what is left. */
 static void access_json(const struct log_access *a)
 {
-	char ts[40], buf[1024];
+	char ts[40], buf[2560], method[FIELD_OUT_MAX / 8], path[FIELD_OUT_MAX];
 	size_t n = log_stamp(ts, sizeof(ts));
 
 	ts[n > 0 ? n - 1 : 0] = '\0'; /* drop the separating space */
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s%, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method",
-	    a->method, "path", a->path, strnlen(a->path, 256), "status", (int)a->status, "bytes", (json_int_t)a->bytes,
-	    "us", (json_int_t)a->usec);
-	if (o == NULL) /* a path that is not UTF-8 */
-		o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method",
-		    a->method, "path", "(not utf-8)", "status", (int)a->status, "bytes", (json_int_t)a->bytes, "us",
-		    (json_int_t)a->usec);
-	if (o == NULL)
+	log_escape(method, sizeof(method), a->method, sizeof(method) / 4, 0);
+	log_escape(path, sizeof(path), a->path, FIELD_IN_MAX, 0);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "ts", ts, "rid", a->request_id, "method", method,
+	    "path", path, "status", (int)a->status, "bytes", (json_int_t)a->bytes, "us", (json_int_t)a->usec);
+	if (o == NULL) /* out of memory */
 		return;
 	json_object_set_new(o, "user", a->user_id > 0 ? json_integer(a->user_id) : json_null());
 	n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT);
@@ -187,7 +180,7 @@ static void access_json(const struct log_access *a)
 
 void log_access_line(const struct log_access *a)
 {
-	char buf[1024], path[257];
+	char buf[2560], method[FIELD_OUT_MAX / 8], path[FIELD_OUT_MAX];
 	struct textbuf t;
 
 	if (log_get_level() < LOG_LEVEL_INFO)
@@ -200,11 +193,12 @@ void log_access_line(const struct log_access *a)
 	 * appended piece by piece: one line per request, so no snprintf. */
 	size_t n = log_stamp(buf, sizeof(buf));
 	textbuf_init(&t, buf + n, sizeof(buf) - n);
-	clean_path(path, sizeof(path), a->path);
+	log_escape(method, sizeof(method), a->method, sizeof(method) / 4, LOG_ESCAPE_SPACE);
+	log_escape(path, sizeof(path), a->path, FIELD_IN_MAX, LOG_ESCAPE_SPACE);
 	textbuf_mem(&t, "access: rid=", 12);
 	textbuf_str(&t, a->request_id);
 	textbuf_char(&t, ' ');
-	textbuf_str(&t, a->method);
+	textbuf_str(&t, method);
 	textbuf_char(&t, ' ');
 	textbuf_str(&t, path);
 	textbuf_char(&t, ' ');

@@ -153,3 +153,145 @@ def test_http10_and_garbage_request_lines(srv):
         out = srv.raw(junk, timeout=3)
         assert out == "" or re.match(r"HTTP/1\.[01] [45]\d\d", out), (junk, out[:80])
         assert srv.request("GET", "/healthz").status == 200
+
+
+def _busy(seconds):
+    """Two processes that keep the CPUs busy for a bounded time (the
+    reset shows when the server's reply and the client's writes race)."""
+    import multiprocessing
+    import time
+
+    def spin(until):
+        while time.time() < until:
+            pass
+    until = time.time() + seconds
+    procs = [multiprocessing.Process(target=spin, args=(until,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    return procs
+
+
+def _early_answer_tries(srv, path, body, headers, tries):
+    """Send body with http.client as requests does (all of it, then read);
+    the statuses seen, or the exception names when none was."""
+    import http.client
+    seen = []
+    for _ in range(tries):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            seen.append((resp.status, resp.read()))
+        except (BrokenPipeError, ConnectionResetError) as e:
+            seen.append((type(e).__name__, b""))
+        finally:
+            conn.close()
+    return seen
+
+
+def test_early_answer_read_by_a_client_still_sending(srv):
+    """A 2 MB body refused from its Content-Length (413) before it was
+    read: the client, still sending, reads the status and body every time
+    (a lingering close), even with the CPUs busy."""
+    body = b'{"username":"' + b"u" * (2 * 1024 * 1024) + b'"}'
+    want = json.dumps({"detail": "Request body is larger than 65536 bytes."}, separators=(",", ":")).encode()
+    procs = _busy(60)
+    try:
+        seen = _early_answer_tries(srv, "/users/signup/", body, {"Content-Type": "application/json"}, 20)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.join()
+    assert seen == [(413, want)] * 20, [s[0] for s in seen]
+    assert srv.request("GET", "/healthz").status == 200
+
+
+def _refused_upload(srv):
+    """A socket whose 2 MB upload was refused (413) from its headers, and
+    the answer read."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(b"POST /users/signup/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 2097152\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+        answer += s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    return s
+
+
+def _send_until_refused(s, chunk, limit_s):
+    """Keep sending until the server closes (reset, broken pipe); how many
+    bytes went, or None if it never closed within limit_s seconds."""
+    import time
+    sent, until = 0, time.time() + limit_s
+    while time.time() < until:
+        try:
+            s.sendall(chunk)
+            sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            return sent
+        if len(chunk) < 1024:
+            time.sleep(0.1)
+    return None
+
+
+def test_lingering_is_bounded_in_bytes_and_time():
+    """Lingering cannot hold a connection: past linger_bytes, or past
+    linger_time of a client that neither sends it all nor closes, the
+    socket is closed."""
+    import harness
+    srv = harness.Server(args=["-o", "server.linger_bytes=200000", "-o", "server.linger_time=2s"]).start()
+    try:
+        s = _refused_upload(srv)
+        sent = _send_until_refused(s, b"x" * 65536, 30)
+        s.close()
+        # Closed after 200 kB read, plus what the kernels' buffers hold;
+        # at loopback speed the 2 s alone would have let GBs through.
+        assert sent is not None and sent < 32 * 1024 * 1024, sent
+        s = _refused_upload(srv)
+        assert _send_until_refused(s, b"x", 30) is not None  # a trickle: closed after 2 s
+        s.close()
+        assert srv.request("GET", "/healthz").status == 200
+    finally:
+        srv.stop()
+
+
+def _hostile_lines(srv, tag):
+    """Requests whose method and path hold a terminal escape, a CR, a
+    space-like byte and bytes that are not UTF-8; the log lines they got."""
+    import time
+    sent = [b"G\x1b[2JET /x%0d%0aforged%20line HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: " + tag + b"-1\r\n\r\n",
+            b"\xff\xfeGET /caf%C3%A9%FF%C0%AF HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: " + tag + b"-2\r\n\r\n",
+            b"GE\rT /bell%07 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: " + tag + b"-3\r\n\r\n"]
+    answered = []
+    for raw in sent:
+        out = srv.raw(raw, timeout=2)
+        answered.append(out.split(" ", 2)[1] if out.startswith("HTTP/1.") else None)
+    time.sleep(0.1)
+    text = srv.wait_log(tag.decode() + "-3") if answered[2] else srv.log_text()
+    return answered, [l for l in text.splitlines() if tag.decode() + "-" in l]
+
+
+def test_log_fields_escaped_in_both_formats():
+    """Control bytes and non-UTF-8 bytes in a logged field are escaped as
+    \\xHH in the text and the JSON access log; no line is lost."""
+    import harness
+    for fmt in ("text", "json"):
+        srv = harness.Server(args=["-o", "server.access_log=" + fmt, "-o", "server.access_log_buffer=0"]).start()
+        try:
+            answered, lines = _hostile_lines(srv, b"esc" + fmt.encode())
+            served = [a for a in answered if a is not None]
+            assert len(lines) == len(served) and served, (answered, lines)
+            for line in lines:
+                assert all(c >= " " and c != "\x7f" for c in line), repr(line)
+                if fmt == "json":
+                    entry = json.loads(line)
+                    assert "\\x" in entry["method"] + entry["path"], entry
+                else:
+                    assert len(line.split(" ")) == 9, repr(line)  # no field split in two
+            text = "\n".join(lines)
+            assert "\\x1b[2J" in text and "\\x0d\\x0aforged" in text.replace("\\\\", "\\"), text
+            assert "caf\u00e9\\xff\\xc0\\xaf" in text.replace("\\\\", "\\"), text
+        finally:
+            srv.stop()
