@@ -22,6 +22,11 @@ int http_listen(const struct sockaddr_storage *ss, socklen_t sl, char *err, size
  * applies its connection limits and closes what it refuses). */
 struct http_acceptor *http_acceptor_start(struct MHD_Daemon *daemon, int listen_fd, char *err, size_t errlen);
 
+/* 0 while accepting works; -1 while the accepting thread is failing
+ * (poll or accept errors, retried with a bounded back-off), for
+ * /healthz. Any thread. */
+int http_accept_healthy(void);
+
 /* Stop accepting: join the thread, then hand MHD the connections already
  * queued in the kernel. The listening socket stays open (the caller closes
  * it at once, or leaves it to systemd). Safe with NULL. */

@@ -32,7 +32,12 @@ struct password_job {
 struct password_pool;
 
 struct password_pool *password_pool_new(unsigned threads, unsigned queue, char *err, size_t errlen);
-/* Runs every queued job to completion, then joins the threads. */
+/* Runs every queued job to completion, then joins the threads; from then
+ * on password_reserve fails (callers answer 503), but the pool may still
+ * be called. The main thread, once. */
+void password_pool_stop(struct password_pool *pool);
+/* Stops the pool if it is not, then frees it: only once nothing can call
+ * it any more (the HTTP threads are gone). */
 void password_pool_free(struct password_pool *pool);
 
 /* Take a place in the queue: 0, or -1 when it is full. Every successful

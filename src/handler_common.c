@@ -21,7 +21,8 @@ static void offload_done(struct password_job *job, void *arg)
 enum handler_rc handler_offload_password(struct request *req)
 {
 	if (password_reserve(req->app->passwords) == -1) {
-		http_reply_error(req, HTTP_ERR_BUSY, NULL);
+		/* Full, or stopped for the shutdown. */
+		http_reply_error(req, app_draining(req->app) ? HTTP_ERR_UNAVAILABLE : HTTP_ERR_BUSY, NULL);
 		return HANDLER_DONE;
 	}
 	req->job.done = offload_done;

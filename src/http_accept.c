@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,8 +29,24 @@ struct http_acceptor {
 	int listen_fd;
 	int stop_fd;
 	pthread_t thread;
-	unsigned long retries; /* of the current incident (0: none) */
+	/* The current incident (accept or poll failing): when it began, the
+	 * retries so far (0: none), the pause before the next one, and when
+	 * accepting worked again (0: not yet). */
+	uint64_t incident_ms;
+	unsigned long retries;
+	uint64_t pause_ms;
+	uint64_t recovered_ms;
 };
+
+/* Acceptors in an incident (one per process today), for /healthz. */
+static atomic_int troubled;
+
+#define BACKOFF_FIRST_MS 50
+#define BACKOFF_MAX_MS 1000
+/* An incident ends once accepting has worked this long without a new
+ * failure: a limit that frees one descriptor and takes it back is one
+ * incident, logged once, not one a retry. */
+#define INCIDENT_SETTLE_MS 1000
 
 int http_listen(const struct sockaddr_storage *ss, socklen_t sl, char *err, size_t errlen)
 {
@@ -51,23 +68,54 @@ int http_listen(const struct sockaddr_storage *ss, socklen_t sl, char *err, size
 	return fd;
 }
 
-/* Out of descriptors or memory: the kernel keeps the client queued; wait a
- * little instead of spinning on a socket that stays readable. Logged once
- * an incident, not every 50 ms. */
-static void back_off(struct http_acceptor *a, int error)
+static uint64_t mono_ms(void)
 {
-	static const struct timespec pause = { 0, 50 * 1000 * 1000 };
-	if (a->retries++ == 0)
-		log_warnx("accept: %s; new connections wait in the backlog, retrying every 50 ms", strerror(error));
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* accept or poll failed (out of descriptors or memory, or worse): the
+ * kernel keeps clients queued; wait, doubling the pause up to a second,
+ * instead of spinning or giving up. Logged once an incident. */
+static void back_off(struct http_acceptor *a, const char *what, int error)
+{
+	if (a->retries == 0) {
+		a->incident_ms = mono_ms();
+		a->pause_ms = BACKOFF_FIRST_MS;
+		atomic_fetch_add_explicit(&troubled, 1, memory_order_relaxed);
+		log_warnx("accept: %s%s; new connections wait in the backlog, retrying (every %d ms at first, "
+			  "then up to every %d ms)",
+		    what, strerror(error), BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+	} else if (a->recovered_ms == 0 && a->pause_ms < BACKOFF_MAX_MS) {
+		a->pause_ms = a->pause_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->pause_ms * 2;
+	}
+	a->retries++;
+	a->recovered_ms = 0;
+	struct timespec pause = { (time_t)(a->pause_ms / 1000), (long)(a->pause_ms % 1000) * 1000000 };
 	nanosleep(&pause, NULL);
 }
 
+/* Accepting worked: the incident may be over (incident_settle says). */
 static void accepted(struct http_acceptor *a)
 {
-	if (a->retries > 0) {
-		log_info("accept: accepting again after about %lu ms", a->retries * 50);
-		a->retries = 0;
-	}
+	if (a->retries > 0 && a->recovered_ms == 0)
+		a->recovered_ms = mono_ms();
+}
+
+/* How long poll may wait: until the incident settles, or for ever. */
+static int incident_settle(struct http_acceptor *a)
+{
+	if (a->retries == 0 || a->recovered_ms == 0)
+		return -1;
+	uint64_t now = mono_ms();
+	if (now - a->recovered_ms < INCIDENT_SETTLE_MS)
+		return (int)(INCIDENT_SETTLE_MS - (now - a->recovered_ms));
+	log_info("accept: accepting again after about %llu ms", (unsigned long long)(a->recovered_ms - a->incident_ms));
+	a->retries = 0;
+	a->recovered_ms = 0;
+	atomic_fetch_sub_explicit(&troubled, 1, memory_order_relaxed);
+	return -1;
 }
 
 static void accept_pending(struct http_acceptor *a)
@@ -80,8 +128,10 @@ static void accept_pending(struct http_acceptor *a)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				back_off(a, errno);
-			return; /* EAGAIN: all taken */
+				back_off(a, "", errno);
+			else
+				accepted(a); /* EAGAIN: all taken */
+			return;
 		}
 		accepted(a);
 		/* MHD closes the socket itself when it refuses it (limits). */
@@ -95,17 +145,26 @@ static void *acceptor_main(void *arg)
 	struct pollfd p[2] = { { a->listen_fd, POLLIN, 0 }, { a->stop_fd, POLLIN, 0 } };
 
 	for (;;) {
-		if (poll(p, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warnx("accept: poll: %s", strerror(errno));
-			return NULL;
+		int n = poll(p, 2, incident_settle(a));
+		if (n == -1) {
+			if (errno != EINTR)
+				back_off(a, "poll: ", errno);
+			continue;
 		}
 		if (p[1].revents != 0)
-			return NULL;
+			break;
 		if (p[0].revents != 0)
 			accept_pending(a);
 	}
+	if (a->retries > 0) /* stopped during an incident */
+		atomic_fetch_sub_explicit(&troubled, 1, memory_order_relaxed);
+	a->retries = 0;
+	return NULL;
+}
+
+int http_accept_healthy(void)
+{
+	return atomic_load_explicit(&troubled, memory_order_relaxed) == 0 ? 0 : -1;
 }
 
 struct http_acceptor *http_acceptor_start(struct MHD_Daemon *daemon, int listen_fd, char *err, size_t errlen)

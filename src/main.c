@@ -259,10 +259,13 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	http_server_quiesce(srv);
 	if (http_server_wait_idle(srv, cfg->shutdown_grace_ms) == -1)
 		log_warnx("shutdown grace period over with requests still in flight; closing them");
-	/* Resumes every suspended connection before MHD is stopped. */
-	password_pool_free(app->passwords);
+	/* Resumes every suspended connection before MHD is stopped; a login
+	 * arriving after it (on a kept-alive connection) gets 503. */
+	password_pool_stop(app->passwords);
+	/* The HTTP threads stop before anything they use is freed. */
 	http_server_stop(srv);
 	http_admin_stop(adm);
+	password_pool_free(app->passwords);
 	log_access_free();
 }
 

@@ -93,16 +93,26 @@ struct password_pool *password_pool_new(unsigned threads, unsigned queue, char *
 	return pool;
 }
 
-void password_pool_free(struct password_pool *pool)
+void password_pool_stop(struct password_pool *pool)
 {
 	if (pool == NULL)
 		return;
 	pthread_mutex_lock(&pool->lock);
+	int joined = pool->stopping;
 	pool->stopping = 1;
 	pthread_cond_broadcast(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
+	if (joined)
+		return;
 	for (unsigned i = 0; i < pool->nthreads; i++)
 		pthread_join(pool->threads[i], NULL);
+}
+
+void password_pool_free(struct password_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	password_pool_stop(pool);
 	pthread_cond_destroy(&pool->cond);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);

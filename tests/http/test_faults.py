@@ -1,6 +1,7 @@
 """Faults: a SIGKILL mid-burst loses no acknowledged write; a full or
 read-only disk answers 503 and recovers by itself; a crash writes out the
 buffered access log; running out of descriptors is survived."""
+import json
 import os
 import re
 import signal
@@ -189,6 +190,50 @@ def test_out_of_descriptors_logged_once_and_recovered():
         waited = re.search(r"accepting again after about (\d+) ms", text)
         assert waited and int(waited.group(1)) >= 250, text[-3000:]
         assert srv.request("GET", "/healthz").status == 200
+    finally:
+        srv.stop()
+        srv.cleanup()
+
+
+def test_accepting_thread_survives_poll_errors():
+    """poll() failing under the accepting thread (here EINVAL: the
+    descriptor limit lowered below the two descriptors it polls; a client
+    arriving wakes it, accept fails with EMFILE, then every poll fails) is
+    retried with a bounded back-off and logged once for the incident;
+    /healthz, asked on a connection already open, reports it; once the
+    limit is back keygate accepts again (the waiting client is served)
+    and says so."""
+    import http.client
+    import socket
+    srv = Server()
+    srv.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read()) == {"status": "ok"}
+        subprocess.run(["prlimit", "--pid", str(srv.proc.pid), "--nofile=1:"], check=True)
+        try:
+            waiting = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            srv.wait_log("accept: Too many open files")
+            time.sleep(1.5)  # polls failing meanwhile, at the back-off's cap
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            body = json.loads(r.read())
+            assert r.status == 503 and body == {"status": "unavailable", "failing": ["accept"]}, (r.status, body)
+            assert srv.log_text().count("warn: accept: ") == 1, srv.log_text()[-2000:]
+        finally:
+            subprocess.run(["prlimit", "--pid", str(srv.proc.pid), "--nofile=1024:"], check=True)
+        waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = waiting.recv(4096)
+        assert got.startswith(b"HTTP/1.1 "), got  # (503 until the incident settles)
+        waiting.close()
+        srv.wait_log("accept: accepting again after")
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read()) == {"status": "ok"}
+        assert srv.request("GET", "/healthz").status == 200  # a new connection
+        conn.close()
     finally:
         srv.stop()
         srv.cleanup()

@@ -95,4 +95,4 @@ def test_access_log_line(srv):
     assert re.search(r"access: rid=\S+ GET /nope 404 \d+ \d+us user=-$", line[0]), line[0]
     r = srv.request("GET", "/%0aINJECTED")
     text = srv.wait_log("rid=" + r.header("X-Request-Id"))
-    assert "GET /?INJECTED 404" in text and "\nINJECTED" not in text
+    assert "GET /\\x0aINJECTED 404" in text and "\nINJECTED" not in text

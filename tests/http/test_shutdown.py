@@ -69,3 +69,52 @@ def test_sigterm_under_load():
     assert outcomes["cut"] == 0, outcomes
     print("    %r, exit after %.2fs" % (outcomes, took))
     srv.stop()
+
+
+def test_logins_on_kept_alive_connections_during_shutdown():
+    """Logins sent on idle kept-alive connections while the server shuts
+    down, spread over the whole shutdown: each gets a whole answer (its
+    login, or 503) or a clean close, never a crash. The hashing pool used
+    to be freed while the HTTP threads still ran, and a login arriving
+    then used freed memory (seen under make check's ASan, which
+    srv.stop() turns into a failure)."""
+    import json
+    import socket
+    srv = Server(args=["-o", "server.shutdown_grace=0s"])
+    srv.start()
+    srv.signup("drainer")
+    body = json.dumps({"username": "drainer", "password": "correct-horse-9"}).encode()
+    login = (b"POST /users/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    conns = []
+    for _ in range(150):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+        conns.append(s)
+    conns[0].sendall(login)  # the pool busy as the shutdown starts
+    srv.proc.send_signal(signal.SIGTERM)
+    for s in conns[1:]:
+        try:
+            s.sendall(login)
+        except OSError:
+            pass  # already closed by the stop
+        time.sleep(0.002)
+    statuses = []
+    for s in conns:
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        s.close()
+        if data:
+            assert data.startswith(b"HTTP/1.1 "), data[:80]
+            statuses.append(int(data.split(b" ", 2)[1]))
+    assert set(statuses) <= {200, 503}, statuses
+    assert srv.proc.wait(20) == 0, srv.log_text()[-2000:]
+    srv.stop()
