@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,7 +230,31 @@ fail:
 	return NULL;
 }
 
-/* Mix the key so that user ids 1, 2, 3... spread over stripes and slots. */
+/* Another user's segment (typically root's, from a keygate run once as
+ * root before the service): say whose it is and exactly what to do. */
+static void refused_owner(const char *name, char *err, size_t errlen)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "shared memory %s: %s", name, strerror(EACCES));
+		return;
+	}
+	char owner[64], me[64];
+	struct passwd *pw = getpwuid(st.st_uid);
+	snprintf(owner, sizeof(owner), "%s", pw != NULL ? pw->pw_name : "another user");
+	pw = getpwuid(geteuid());
+	snprintf(me, sizeof(me), "%s", pw != NULL ? pw->pw_name : "another user");
+	snprintf(err, errlen,
+	    "shared memory %s: permission denied: %s belongs to %s (uid %u, mode %04o) and this keygate runs as "
+	    "%s (uid %u); once no keygate uses it, remove it (rm %s) or hand it over (chown %u %s), "
+	    "or give this keygate its own [throttle] shm_name",
+	    name, path, owner, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), me, (unsigned)geteuid(), path,
+	    (unsigned)geteuid(), path);
+}
+
 int shm_segment_open(
     const char *name, const struct shm_header *want, long wait_ms, struct shm_segment *out, char *err, size_t errlen)
 {
@@ -243,7 +268,10 @@ int shm_segment_open(
 		fd = shm_open(name, O_RDWR | O_CLOEXEC, 0600);
 	}
 	if (fd == -1) {
-		snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
+		if (errno == EACCES)
+			refused_owner(name, err, errlen);
+		else
+			snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
 		return -1;
 	}
 	out->h =

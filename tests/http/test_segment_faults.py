@@ -75,3 +75,36 @@ def test_segment_of_another_version_and_fail_open_switch():
     assert "store cannot answer" in srv.log_text()
     assert srv.request("GET", "/healthz").status == 503
     srv.stop()
+
+
+def test_segment_of_another_user_is_refused_with_the_fix():
+    """keygate run once as root leaves a root-owned 0600 segment; a keygate
+    running as another user (the service's User=keygate) is refused, and the
+    message names the owner and the commands that fix it."""
+    if os.geteuid() != 0:
+        raise AssertionError("needs root (to run keygate as root and then as nobody)")
+    srv = Server()
+    srv.start()
+    srv.stop()  # the segment stays, root's, mode 0600
+    seg = "/dev/shm" + srv.shm_name
+    assert os.stat(seg).st_uid == 0
+    for p in [srv.data_dir] + [os.path.join(srv.data_dir, f) for f in os.listdir(srv.data_dir)]:
+        os.chown(p, 65534, 65534)
+    os.chmod(srv.tmp, 0o755)
+    srv.prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    try:
+        srv.start()
+        raise AssertionError("started on another user's segment")
+    except AssertionError as e:
+        assert "exited 1 at start" in str(e), e
+    text = srv.log_text()
+    want = ("shared memory %s: permission denied: %s belongs to root (uid 0, mode 0600) and this keygate "
+            "runs as nobody (uid 65534); once no keygate uses it, remove it (rm %s) or hand it over "
+            "(chown 65534 %s)" % (srv.shm_name, seg, seg, seg))
+    assert want in text, text[-1500:]
+    # Doing what it says is enough.
+    os.chown(seg, 65534, 65534)
+    srv.proc = None
+    srv.start()
+    assert srv.request("GET", "/healthz").status == 200
+    srv.stop()
