@@ -1,12 +1,14 @@
 #!/bin/sh
-# Install the Debian packages keygate needs to build and test, and only
-# those that are missing: each library is looked up with pkg-config, each
-# tool with command -v. Says what it installs; silent when nothing is needed.
+# Install the Debian packages keygate needs to build and run (and with
+# "test", to test), and only those that are missing: each library is looked
+# up with pkg-config, each tool with command -v. Says what it installs and
+# lets apt-get show its progress; silent when nothing is needed.
 set -eu
 
 need=""
 want_pc() { pkg-config --exists "$1" 2>/dev/null || need="$need $2"; }
 want_cmd() { command -v "$1" >/dev/null 2>&1 || need="$need $2"; }
+want_file() { [ -e "$1" ] || need="$need $2"; }
 
 want_cmd cc build-essential
 want_cmd make make
@@ -20,18 +22,23 @@ want_pc libsodium libsodium-dev
 want_pc inih libinih-dev
 want_pc hiredis libhiredis-dev
 want_pc libpq libpq-dev
+want_cmd curl curl # the README's walkthrough
 if [ "${1:-}" = test ]; then
 	want_pc cmocka libcmocka-dev
 	want_cmd python3 python3
 	want_cmd pytest-3 python3-pytest
-	want_cmd curl curl
 	want_cmd sqlite3 sqlite3
 	want_cmd systemd-analyze systemd
 	want_cmd man man-db
+	want_cmd mount mount     # tmpfs for the disk-full and read-only tests
+	want_cmd setpriv util-linux
+	want_cmd prlimit util-linux
 	want_cmd redis-server redis-server
-	[ -x /usr/lib/postgresql/15/bin/initdb ] || need="$need postgresql"
+	want_file /usr/lib/postgresql/15/bin/initdb postgresql
 	want_cmd node nodejs
 	want_cmd npm npm
+	# npm's TLS to the registry (a minimal system has no CA bundle)
+	want_file /etc/ssl/certs/ca-certificates.crt ca-certificates
 fi
 
 [ -z "$need" ] && exit 0
@@ -42,6 +49,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing missing Debian packages:$need"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# -q: one line per download and per package set up, no progress bars
+# (they garble logs); a first install takes a few minutes.
+apt-get update -q
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $need >/dev/null
+apt-get install -y -q --no-install-recommends $need
+echo "deps: installed:$need"
