@@ -156,7 +156,7 @@ deps-test:
 		if npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error >$(BUILD)/npm-ci.log 2>&1; then \
 			rm -f $(BUILD)/npm-ci.log; \
 		else \
-			rm -rf tests/openapi/node_modules; tail -n 5 $(BUILD)/npm-ci.log; \
+			rm -rf tests/openapi/node_modules; grep -m 4 -i error $(BUILD)/npm-ci.log; \
 			echo "deps: npm ci failed (log in $(BUILD)/npm-ci.log): the OpenAPI check will fail, the other tests run"; \
 		fi; }
 

@@ -21,7 +21,9 @@ def validator_missing():
     why = ""
     if os.path.exists(log):
         with open(log, errors="replace") as f:
-            why = ": " + " | ".join(f.read().strip().splitlines()[-3:])
+            lines = [l for l in f.read().splitlines() if "error" in l.lower()]
+        # npm's first lines name the error (code, then the failed request)
+        why = ": " + " | ".join(l.strip() for l in lines[:1] + [l for l in lines if "reason" in l][:1])
     return ("the OpenAPI validator is not installed (npm ci in tests/openapi failed%s); "
             "run make deps-test again once the npm registry is reachable" % why)
 
