@@ -69,7 +69,7 @@ FUZZ_TARGETS := body router rate config token apikey
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all run run-args test check unit http install uninstall clean deps deps-test format fuzz soak bench
+.PHONY: all run run-args fresh-check docker-check test check unit http install uninstall clean deps deps-test format fuzz soak bench
 all: $(BIN)
 
 # V=1 shows the full command lines.
@@ -171,6 +171,14 @@ run: deps
 	$(BIN) $(RUN_ARGS)
 run-args:
 	@echo $(RUN_ARGS)
+
+# The README's Quick start on a new Debian 12 minbase root (mmdebstrap,
+# several minutes; see the script), and the Docker image on an engine of
+# its own without a bridge network.
+fresh-check:
+	@sh scripts/fresh-check.sh
+docker-check:
+	@sh scripts/docker-check.sh
 
 unit: $(UNIT_BIN) $(FUZZ_REPLAY)
 test: deps-test

@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from harness import Server
+from harness import Server  # noqa: E402
 
 ONLY = ('sqlite-shm',)  # what bootstrap.sh run starts
 
@@ -56,20 +56,21 @@ def walkthrough_steps():
     return steps
 
 
-def test_walkthrough_runs_as_written():
+def run_walkthrough(port):
+    """Run the walkthrough against 127.0.0.1:port; raise AssertionError on
+    the first command whose output differs from the README's."""
     steps = walkthrough_steps()
     assert sum(1 for _, want in steps if want) >= 10, steps
-    srv = Server(args=["-c", os.path.join(ROOT, "config.example.ini")])
-    srv.start()
     script = ["set -eu"]
     for i, (cmd, _) in enumerate(steps):
         script.append("echo '@@step %d'" % i)
-        script += [l.replace("localhost:8000", "127.0.0.1:%d" % srv.port) for l in cmd]
+        script += [l.replace("localhost:8000", "127.0.0.1:%d" % port) for l in cmd]
     r = subprocess.run(["sh", "-c", "\n".join(script)], capture_output=True, text=True, timeout=60,
                        env={"PATH": os.environ["PATH"]})
     assert r.returncode == 0 and r.stderr == "", (r.returncode, r.stderr, r.stdout[-2000:])
     outputs = re.split(r"^@@step \d+\n", r.stdout, flags=re.M)[1:]
     assert len(outputs) == len(steps), r.stdout
+    checked = 0
     for (cmd, want), got in zip(steps, outputs):
         if not want:
             continue
@@ -81,4 +82,18 @@ def test_walkthrough_runs_as_written():
             assert missing == [], (cmd, missing, got)
         else:
             assert got == want, (cmd, want, got)
+        checked += 1
+    return len(steps), checked
+
+
+def test_walkthrough_runs_as_written():
+    srv = Server(args=["-c", os.path.join(ROOT, "config.example.ini")])
+    srv.start()
+    run_walkthrough(srv.port)
     srv.stop()
+
+
+if __name__ == "__main__":  # make docker-check: against a running container
+    import sys
+    n, checked = run_walkthrough(int(sys.argv[1]))
+    print("walkthrough: %d commands run, %d outputs as the README shows" % (n, checked))

@@ -1,0 +1,160 @@
+#!/bin/sh
+# make docker-check: the Docker image, built and run on an engine of its
+# own that has no bridge network (dockerd --bridge=none --iptables=false
+# --ip-masq=false, its own --data-root and socket under DOCKER_CHECK_DIR):
+# containers use --network host, so nothing leaves loopback but the
+# build's apt-get. No registry is needed: debian:bookworm-slim is made
+# locally (mmdebstrap minbase, slimmed as the official image is, then
+# docker import). Checks: build, serve, the README's walkthrough against
+# the container, HEALTHCHECK healthy, restart keeps users and keys on the
+# volume, the CLI on the volume, uid 10001, SIGTERM exits 0; reports the
+# image size.
+# Knobs: DOCKER_CHECK_DIR (default a new /tmp/kg-docker.*), DOCKER_CHECK_KEEP=1.
+set -eu
+
+die() { echo "docker-check: FAIL: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root (dockerd, mmdebstrap)"
+for t in dockerd docker mmdebstrap python3 curl git; do
+	command -v $t >/dev/null || die "needs $t (apt-get install docker.io mmdebstrap python3 curl git)"
+done
+top=$(git rev-parse --show-toplevel)
+head=$(git -C "$top" rev-parse HEAD)
+dir=${DOCKER_CHECK_DIR:-$(mktemp -d /tmp/kg-docker.XXXXXX)}
+mkdir -p "$dir"
+export DOCKER_HOST="unix://$dir/docker.sock" DOCKER_BUILDKIT=0
+name=kg-check-$$
+img=keygate:check-$$
+vol=kg-check-data-$$
+now() { date +%s; }
+
+stop_engine() {
+	[ -f "$dir/docker.pid" ] || return 0
+	docker rm -f $name >/dev/null 2>&1 || true
+	pid=$(cat "$dir/docker.pid")
+	kill "$pid" 2>/dev/null || true
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 0.5; i=$((i + 1)); done
+	# Whatever the engine left mounted under its root (never the host's).
+	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+		umount -l "$m" || true
+	done
+}
+cleanup() {
+	rc=$?
+	[ $rc = 0 ] || { echo "docker-check: engine log (last 20 lines):"; tail -n 20 "$dir/dockerd.log" 2>/dev/null; }
+	stop_engine
+	if [ "${DOCKER_CHECK_KEEP:-}" = 1 ]; then echo "docker-check: kept $dir"; else rm -rf --one-file-system "$dir"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+t0=$(now)
+echo "== dockerd --bridge=none --iptables=false --ip-masq=false (root $dir)"
+dockerd --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+	--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
+	-H "$DOCKER_HOST" >"$dir/dockerd.log" 2>&1 &
+i=0
+until docker version >/dev/null 2>&1; do
+	[ $i -lt 120 ] || die "dockerd did not answer; see $dir/dockerd.log"
+	sleep 0.5
+	i=$((i + 1))
+done
+networks=$(docker network ls --format '{{.Name}}' | sort | tr '\n' ' ')
+echo "== engine up; networks: $networks(no bridge)"
+case " $networks" in *" bridge "*) die "the engine has a bridge network" ;; esac
+
+echo "== debian:bookworm-slim from mmdebstrap minbase (slimmed as the official image)"
+mmdebstrap --variant=minbase --quiet --format=tar \
+	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+	--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+	--dpkgopt='path-exclude=/usr/share/lintian/*' --dpkgopt='path-exclude=/usr/share/groff/*' \
+	bookworm "$dir/base.tar" http://deb.debian.org/debian
+docker import --change 'CMD ["bash"]' "$dir/base.tar" debian:bookworm-slim >/dev/null
+rm -f "$dir/base.tar"
+t1=$(now)
+base=$(docker image inspect -f '{{.Size}}' debian:bookworm-slim)
+echo "== base image made in $((t1 - t0)) s: $((base / 1000000)) MB"
+
+echo "== docker build (commit $head, the committed tree)"
+git -C "$top" archive --format=tar HEAD | docker build --network host -q -t "$img" - >"$dir/build.id" ||
+	die "docker build failed"
+t2=$(now)
+size=$(docker image inspect -f '{{.Size}}' "$img")
+echo "== built in $((t2 - t1)) s: $((size / 1000000)) MB, $(((size - base) / 1000000)) MB over the base"
+docker history --format '{{.Size}}\t{{.CreatedBy}}' "$img" | head -n 12 | cut -c1-110
+
+# Ports: free ones on loopback (the network is the host's).
+in_use() {
+	awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+port=18800
+while in_use $port || in_use $((port + 1)); do port=$((port + 2)); done
+admin=$((port + 1))
+
+run_server() {
+	docker run -d --name $name --network host -v $vol:/var/lib/keygate \
+		-e KEYGATE_SERVER_LISTEN=127.0.0.1:$port -e KEYGATE_SERVER_ADMIN_LISTEN=127.0.0.1:$admin \
+		"$img" >/dev/null
+}
+wait_http() {
+	i=0
+	until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
+		[ $i -lt 100 ] || { docker logs $name 2>&1 | tail -n 20; die "no /healthz on $port"; }
+		[ "$(docker inspect -f '{{.State.Running}}' $name)" = true ] || { docker logs $name 2>&1 | tail -n 20; die "the container exited"; }
+		sleep 0.2
+		i=$((i + 1))
+	done
+}
+echo "== docker run --network host -v $vol:/var/lib/keygate (listen 127.0.0.1:$port, metrics $admin)"
+run_server
+wait_http
+echo "== serving; README walkthrough against the container:"
+python3 "$top/tests/http/test_readme.py" $port || die "the walkthrough failed against the container"
+
+echo "== HEALTHCHECK (keygate healthcheck every 10 s):"
+i=0
+while :; do
+	h=$(docker inspect -f '{{.State.Health.Status}}' $name)
+	[ "$h" = healthy ] && break
+	[ "$h" != unhealthy ] && [ $i -lt 60 ] || die "health is $h"
+	sleep 1
+	i=$((i + 1))
+done
+echo "   healthy after $i s of waiting"
+
+uid=$(docker exec $name id -u)
+echo "== runs as uid $uid ($(docker exec $name id -un))"
+[ "$uid" = 10001 ] || die "runs as uid $uid, want 10001"
+
+echo "== docker restart (SIGTERM, then a new start on the same volume)"
+docker restart -t 30 $name >/dev/null
+wait_http
+tokens=$(curl -s -X POST http://127.0.0.1:$port/users/login/ -H 'Content-Type: application/json' \
+	-d '{"username":"alice","password":"correct-horse-9"}')
+access=$(echo "$tokens" | sed -n 's/.*"access":"\([^"]*\)".*/\1/p')
+login=$([ -n "$access" ] && echo ok || echo "refused: $tokens")
+key=$(curl -s http://127.0.0.1:$port/users/api_key/get/ -H "Authorization: Bearer $access" |
+	sed 's/.*"key":"\([^"]*\)".*/\1/')
+books=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/books/ -H "Authorization: $key")
+echo "   after restart: login $login, the kept key on GET /books/: $books (the throttle window is new: /dev/shm is the container's)"
+[ "$login" = ok ] && [ "$books" = 200 ] || die "users or keys lost across the restart"
+
+echo "== the CLI on the volume (a second container, no network):"
+docker run --rm --network none -v $vol:/var/lib/keygate "$img" user list | tee "$dir/users"
+grep -q ' alice ' "$dir/users" || die "the CLI does not see alice"
+
+echo "== docker stop (SIGTERM)"
+t3=$(now)
+docker stop -t 30 $name >/dev/null
+t4=$(now)
+code=$(docker inspect -f '{{.State.ExitCode}}' $name)
+echo "   exit code $code after $((t4 - t3)) s; last log lines:"
+docker logs $name 2>&1 | tail -n 3 | cut -c1-150
+[ "$code" = 0 ] || die "SIGTERM: exit $code, want 0"
+
+gz=$(docker save "$img" | gzip -1 | wc -c)
+echo "== docker-check passed in $((t4 - t0)) s: image $((size / 1000000)) MB" \
+	"($(((size - base) / 1000000)) MB over a $((base / 1000000)) MB base; $((gz / 1000000)) MB as a gzip'd docker save)"
