@@ -9,6 +9,7 @@ need=""
 want_pc() { pkg-config --exists "$1" 2>/dev/null || need="$need $2"; }
 want_cmd() { command -v "$1" >/dev/null 2>&1 || need="$need $2"; }
 want_file() { [ -e "$1" ] || need="$need $2"; }
+want_pkg() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed' || need="$need $1"; }
 
 want_cmd cc build-essential
 want_cmd make make
@@ -37,8 +38,7 @@ if [ "${1:-}" = test ]; then
 	want_file /usr/lib/postgresql/15/bin/initdb postgresql
 	want_cmd node nodejs
 	want_cmd npm npm
-	# npm's TLS to the registry (a minimal system has no CA bundle)
-	want_file /etc/ssl/certs/ca-certificates.crt ca-certificates
+	want_pkg ca-certificates # npm's TLS to the registry
 fi
 
 [ -z "$need" ] && exit 0

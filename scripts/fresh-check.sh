@@ -40,9 +40,10 @@ echo "== minbase root made in $((t1 - t0)) s ($(du -sm "$root" | cut -f1) MB)"
 git clone --quiet --no-checkout "$top" "$root/root/keygate"
 git -C "$root/root/keygate" checkout --quiet "$head"
 echo "== cloned $head into /root/keygate"
-mkdir -p "$root/usr/local/share/ca-certificates" "$root/etc/ssl/certs"
+# The host's own CAs, where update-ca-certificates (run when the tests'
+# ca-certificates is installed) adds them to the bundle.
+mkdir -p "$root/usr/local/share/ca-certificates"
 cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
-[ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 # The README's port, unless the host already uses it (the network is the
