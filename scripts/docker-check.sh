@@ -21,7 +21,7 @@ top=$(git rev-parse --show-toplevel)
 head=$(git -C "$top" rev-parse HEAD)
 dir=${DOCKER_CHECK_DIR:-$(mktemp -d /tmp/kg-docker.XXXXXX)}
 mkdir -p "$dir"
-export DOCKER_HOST="unix://$dir/docker.sock" DOCKER_BUILDKIT=0
+export DOCKER_HOST="unix://$dir/docker.sock" DOCKER_BUILDKIT=0 LC_ALL=C
 name=kg-check-$$
 img=keygate:check-$$
 vol=kg-check-data-$$
@@ -83,7 +83,12 @@ git -C "$top" archive --format=tar HEAD | docker build --network host -q -t "$im
 t2=$(now)
 size=$(docker image inspect -f '{{.Size}}' "$img")
 echo "== built in $((t2 - t1)) s: $((size / 1000000)) MB, $(((size - base) / 1000000)) MB over the base"
-docker history --format '{{.Size}}\t{{.CreatedBy}}' "$img" | head -n 12 | cut -c1-110
+pkgs() { docker run --rm --network none --entrypoint dpkg-query "$1" -W -f '${Installed-Size}\t${Package}\n' | sort -k2; }
+pkgs debian:bookworm-slim >"$dir/base.pkgs"
+pkgs "$img" >"$dir/img.pkgs"
+echo "   the runtime stage's packages over the base, largest first (KiB installed):"
+join -1 2 -2 2 -v 1 "$dir/img.pkgs" "$dir/base.pkgs" | awk '{ print $2 "\t" $1 }' | sort -rn |
+	awk '{ t += $1; if (NR <= 12) printf "   %7d %s\n", $1, $2 } END { printf "   %7d KiB in all, %d packages\n", t, NR }'
 
 # Ports: free ones on loopback (the network is the host's).
 in_use() {

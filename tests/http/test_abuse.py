@@ -65,7 +65,10 @@ def test_login_flood_is_bounded():
     # once and 8 wait (the pool): the rest are refused up front.
     assert codes.count(429) == 30, codes
     assert codes.count(401) + codes.count(503) == 30, codes
-    assert codes.count(401) >= 10
+    # The 8 queue places are sure; the 2 running ones only once the hashing
+    # threads have taken jobs off the queue, which a burst can outrun
+    # (seen on a loaded machine: fewer than 10 x 401).
+    assert codes.count(401) >= 8, codes
     rss_kib = int(open("/proc/%d/status" % srv.proc.pid).read().split("VmHWM:")[1].split()[0])
     print("    60 logins: %d x 401, %d x 503 (hash queue full), %d x 429; peak RSS %d MiB" % (
         codes.count(401), codes.count(503), codes.count(429), rss_kib // 1024))
