@@ -64,6 +64,9 @@ struct config {
 	struct rate rate_login;
 	struct rate rate_signup;
 	struct rate rate_invalid_key;
+	struct rate rate_regenerate;
+	struct rate rate_refresh;
+	unsigned ipv6_prefix; /* an IPv6 client is counted by this prefix */
 	int legacy_headers;
 	int fail_open; /* on_error = allow: admit when the store cannot answer */
 };

@@ -22,6 +22,10 @@ void metrics_request(int route, unsigned status, uint64_t usec);
 void metrics_throttle(enum throttle_scope scope, int admitted);
 void metrics_connection(int delta);
 void metrics_store_error(int unavailable);
+/* An X-Forwarded-For from a peer that is not a trusted proxy, ignored. */
+void metrics_forwarded_ignored(void);
+/* An API key looked up and not found. */
+void metrics_apikey_unknown(void);
 
 struct throttle;
 /* Render everything; the throttle's table figures from t (may be NULL). */

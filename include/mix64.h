@@ -6,8 +6,7 @@
 /*
  * splitmix64's finalizer: spreads close integers (user ids 1, 2, 3...)
  * over all 64 bits. Not keyed, not for anything a client could choose to
- * collide: where it places entries in the throttle segment is part of the
- * segment's layout, so it never changes.
+ * collide (the throttle places keys with siphash13.h, keyed).
  */
 static inline uint64_t mix64(uint64_t x)
 {

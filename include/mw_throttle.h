@@ -13,8 +13,8 @@
  * problem body on refusal.
  */
 
-/* Pipeline stage: the route's scope, keyed by the user (api_key) or the
- * client address (login, signup). */
+/* Pipeline stage: the route's scope, keyed by the user (api_key,
+ * regenerate) or the client address (login, signup). */
 enum stage_rc mw_throttle(struct request *req);
 
 /* One decision for scope and key. spend = 0 only looks (and adds quota
@@ -22,7 +22,23 @@ enum stage_rc mw_throttle(struct request *req);
  * the store fails and on_error = deny) is queued. */
 enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend);
 
-/* The key of the client's address; -1 when it cannot be had. */
+/* An admission spent ahead of what decides whether it should count (the
+ * invalid-key scope is charged before the key is looked up): then either
+ * kept (its quota headers go on the reply) or refunded. */
+struct mw_charge {
+	enum throttle_scope scope;
+	uint64_t key;
+	int decided; /* 0: the store failed and on_error = allow */
+	struct throttle_decision d;
+};
+/* 0 when admitted (or let through by on_error), -1 when a reply (429,
+ * 503) is queued. */
+int mw_throttle_charge(struct request *req, enum throttle_scope scope, uint64_t key, struct mw_charge *c);
+void mw_throttle_charge_keep(struct request *req, const struct mw_charge *c);
+void mw_throttle_charge_refund(struct request *req, const struct mw_charge *c);
+
+/* The key of the client's address (an IPv6 one by its [throttle]
+ * ipv6_prefix); -1 when it cannot be had. */
 int mw_throttle_client_key(struct request *req, uint64_t *key);
 
 #endif

@@ -9,8 +9,8 @@
 /*
  * Rate limits behind one interface: a scope (which rate), a 64-bit key
  * (a user id, or a client address through throttle_key_addr) and the
- * time. The shared-memory backend (throttle_shm.c) is the only one today;
- * a Redis one is planned. All functions may be called from any thread.
+ * time. Backends: shared memory (throttle_shm.c) and Redis
+ * (throttle_redis.c). All functions may be called from any thread.
  */
 enum throttle_scope {
 	SCOPE_NONE,
@@ -18,6 +18,8 @@ enum throttle_scope {
 	SCOPE_LOGIN, /* per client address */
 	SCOPE_SIGNUP, /* per client address */
 	SCOPE_INVALID_KEY, /* per client address, counting unknown API keys */
+	SCOPE_REGENERATE, /* per user, PUT /users/api_key/get/ */
+	SCOPE_REFRESH, /* per user, POST /users/login/refresh */
 	SCOPE_COUNT
 };
 
@@ -28,13 +30,16 @@ struct throttle_decision {
 	uint32_t remaining; /* admissions left now */
 	uint64_t reset_ms; /* until the next slot frees (0: none used); when
 			      refused, the wait after which a retry is admitted */
+	int full; /* refused for want of room in the table, not by the
+		     window: the caller answers 503 (reset_ms: until a slot
+		     frees, as best known) */
+	uint64_t spent; /* admitted and spent: what throttle_refund needs */
 };
 
 /* Table figures of one scope, shared by all processes. */
 struct throttle_stats {
 	uint64_t capacity;
 	uint64_t used; /* entries that hold a key */
-	uint64_t evictions; /* live windows dropped to make room */
 	uint64_t full; /* requests refused for want of an entry */
 	uint64_t recoveries; /* stripes repaired after a dead holder */
 };
@@ -46,6 +51,9 @@ struct throttle_ops {
 	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
 	    uint64_t now_ms, int spend, struct throttle_decision *out);
 	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+	int (*refund)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+	    uint64_t spent);
+	int (*set_rate)(struct throttle *t, enum throttle_scope scope, const struct rate *rate);
 	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
 	int (*stats)(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
 	int (*check)(struct throttle *t);
@@ -69,6 +77,13 @@ void throttle_close(struct throttle *t);
  * caller applies its failure policy). */
 int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
     uint64_t now_ms, int spend, struct throttle_decision *out);
+/* Give back an admission that decide spent (out->spent), exactly: the
+ * window is as if it had never been made. 0 or -1. */
+int throttle_refund(
+    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent);
+/* Make rate the scope's rate for every process that shares the store (a
+ * reload; it must fit). 0 or -1. */
+int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate *rate);
 /* Whether the store, as laid out, can apply rate to scope (a reload may
  * change N within the slots the entries have, and W; not more): 0 or -1. */
 int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
@@ -93,7 +108,8 @@ int throttle_healthy(const struct throttle *t);
 uint64_t throttle_key_epoch(const struct throttle *t);
 void throttle_key_epoch_bump(struct throttle *t);
 
-/* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d). */
+/* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d): the
+ * caller masks it to the prefix it counts (client_ip_prefix). */
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);
 
 /* CLOCK_MONOTONIC in milliseconds: what the windows are measured in. */

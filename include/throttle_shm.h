@@ -24,6 +24,10 @@ uint32_t throttle_shm_entry_size(const struct throttle *t, enum throttle_scope s
 /* Tests only: take the stripe lock of key and return holding it, so that
  * a test can kill the process that holds it. */
 void throttle_shm_hold_lock_for_test(struct throttle *t, enum throttle_scope scope, uint64_t key);
+/* Tests only: whether the stripe lock of key is free (taken and given
+ * back at once), and which stripe key lives in. */
+int throttle_shm_lock_free_for_test(struct throttle *t, enum throttle_scope scope, uint64_t key);
+uint32_t throttle_shm_home_stripe_for_test(const struct throttle *t, enum throttle_scope scope, uint64_t key);
 /* Tests and metrics: how many dead holders' stripes were repaired. */
 uint64_t throttle_shm_recoveries(const struct throttle *t);
 

@@ -18,11 +18,14 @@
 #include "throttle_window.h"
 
 #define SHM_MAGIC "KGTHRTL"
-#define SHM_LAYOUT 3u
+#define SHM_LAYOUT 4u
 #define SHM_READY 0x52454459u
-#define STRIPES_MAX 4096u
-#define STRIPE_MIN_SLOTS 16u
-#define PROBE_MAX 16u
+/* A stripe is one lock over a small open-addressing table (linear
+ * probing, placement keyed by the segment's hash key). 512 slots make a
+ * stripe that overflows at 75% fill a once-in-billions event (its keys are
+ * Poisson, mean 384, sd 20) while 128 locks for 65,536 keys keep threads
+ * apart. */
+#define STRIPE_SLOTS_MAX 512u
 #define ATTACH_WAIT_MS 5000
 
 struct shm_lock {
@@ -38,10 +41,13 @@ struct shm_scope {
 	uint32_t stripe_slots;
 	uint64_t locks_off;
 	uint64_t table_off;
-	_Atomic uint64_t evictions; /* live windows dropped to make room */
+	/* The rate every process decides by (shm_rate_pack): set by the
+	 * creator, checked by every process that attaches, changed by a
+	 * reload (throttle_set_rate). */
+	_Atomic uint64_t rate;
 	_Atomic uint64_t full; /* requests refused: no room at all */
 	_Atomic uint64_t recoveries; /* stripes repaired after a dead holder */
-	_Atomic uint64_t used; /* entries ever given a key (slots never empty again) */
+	_Atomic uint64_t used; /* slots that hold a key */
 };
 
 struct shm_header {
@@ -81,6 +87,17 @@ void shm_segment_close(struct shm_segment *seg);
 /* Whether the name still holds this very segment, whole: 0, or -1 with
  * why (removed, replaced, truncated). For a periodic check. */
 int shm_segment_intact(const struct shm_segment *seg, const char *name, char *why, size_t len);
+
+/* N and W (seconds) in one word, so that a decision reads them at once. */
+static inline uint64_t shm_rate_pack(const struct rate *r)
+{
+	return (uint64_t)r->limit << 32 | r->window_s;
+}
+
+static inline struct rate shm_rate_unpack(uint64_t v)
+{
+	return (struct rate){ .limit = (uint32_t)(v >> 32), .window_s = (uint32_t)v };
+}
 
 static inline struct shm_lock *stripe_lock(struct shm_header *h, const struct shm_scope *sc, uint32_t stripe)
 {

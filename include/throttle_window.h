@@ -50,6 +50,7 @@ struct window_result {
 	uint32_t remaining; /* admissions left now (after this one) */
 	uint64_t reset_ms; /* until the next slot frees; 0 when none is used.
 			      When refused: the wait after which a retry is admitted */
+	uint64_t spent_ms; /* admitted and spent: the time recorded */
 };
 
 /* The layout and rate for rate. */
@@ -65,6 +66,15 @@ void window_reset(const struct window_shape *ws, struct window_entry *e, uint64_
  * set (spend = 0 asks without spending). */
 void window_decide(
     const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out);
+
+/* Give back one admission recorded at at_ms (what window_decide put in
+ * out->spent_ms): the entry is as if it had never been admitted. Nothing
+ * when that admission has left the window already. */
+void window_refund(const struct window_shape *ws, struct window_entry *e, uint64_t at_ms);
+
+/* When the entry will hold nothing that counts (window_expired): ms from
+ * now_ms, 0 when it is so already. */
+uint64_t window_expires_in(const struct window_shape *ws, const struct window_entry *e, uint64_t now_ms);
 
 /* Whether the entry holds nothing that still counts at now_ms and is not
  * refusing anyone: safe to reuse for another key. */

@@ -87,6 +87,9 @@ static const struct key keys[] = {
 	{ "throttle", "login", K_RATE, F(rate_login), 0, 0, LIVE },
 	{ "throttle", "signup", K_RATE, F(rate_signup), 0, 0, LIVE },
 	{ "throttle", "invalid_key", K_RATE, F(rate_invalid_key), 0, 0, LIVE },
+	{ "throttle", "regenerate", K_RATE, F(rate_regenerate), 0, 0, LIVE },
+	{ "throttle", "refresh", K_RATE, F(rate_refresh), 0, 0, LIVE },
+	{ "throttle", "ipv6_prefix", K_UINT, F(ipv6_prefix), 1, 128, FIXED },
 	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0, LIVE },
 	{ "throttle", "on_error", K_ONERROR, F(fail_open), 0, 0, LIVE },
 };
@@ -174,6 +177,9 @@ void config_defaults(struct config *cfg)
 		.rate_login = { 10, 60 },
 		.rate_signup = { 5, 3600 },
 		.rate_invalid_key = { 20, 60 },
+		.rate_regenerate = { 5, 3600 },
+		.rate_refresh = { 30, 3600 },
+		.ipv6_prefix = 64,
 		.legacy_headers = 0,
 		.fail_open = 0,
 	};
@@ -454,6 +460,9 @@ void config_print(const struct config *cfg, FILE *out)
 	print_rate(out, "login", &cfg->rate_login);
 	print_rate(out, "signup", &cfg->rate_signup);
 	print_rate(out, "invalid_key", &cfg->rate_invalid_key);
+	print_rate(out, "regenerate", &cfg->rate_regenerate);
+	print_rate(out, "refresh", &cfg->rate_refresh);
+	fprintf(out, "ipv6_prefix = %u\n", cfg->ipv6_prefix);
 	fprintf(out, "legacy_headers = %s\non_error = %s\n", cfg->legacy_headers ? "yes" : "no",
 	    cfg->fail_open ? "allow" : "deny");
 }

@@ -7,6 +7,7 @@
 #include "app.h"
 #include "handlers.h"
 #include "http_reply.h"
+#include "mw_throttle.h"
 #include "store.h"
 #include "validate.h"
 
@@ -95,6 +96,10 @@ enum handler_rc handler_refresh(struct request *req)
 		http_reply_error(req, HTTP_ERR_REFRESH_INVALID, NULL);
 		return HANDLER_DONE;
 	}
+	/* Per user, known only now: a stolen refresh token mints access
+	 * tokens at this rate at most. */
+	if (mw_throttle_check(req, SCOPE_REFRESH, (uint64_t)claims.user_id, 1) == STAGE_DONE)
+		return HANDLER_DONE;
 	int rc = store_user_by_id(req->app->store, claims.user_id, &user);
 	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !user.is_active)) {
 		http_reply_error(req, HTTP_ERR_REFRESH_INVALID, NULL);

@@ -313,11 +313,15 @@ int main(int argc, char **argv)
 		log_info("throttle: redis %s", cfg.redis_address);
 	else
 		log_info("throttle: segment %s, %zu bytes; bytes per tracked key: api_key %u, login %u, signup %u, "
-			 "invalid_key %u; capacity %u keys per scope",
+			 "invalid_key %u, regenerate %u, refresh %u; capacity %u keys per scope (%u live at the "
+			 "documented 75%% fill)",
 		    cfg.shm_name, throttle_shm_size(app.throttle), throttle_shm_entry_size(app.throttle, SCOPE_API_KEY),
 		    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN),
 		    throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
-		    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY), cfg.capacity);
+		    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY),
+		    throttle_shm_entry_size(app.throttle, SCOPE_REGENERATE),
+		    throttle_shm_entry_size(app.throttle, SCOPE_REFRESH), cfg.capacity,
+		    (unsigned)((uint64_t)cfg.capacity * 3 / 4));
 	secrets_load(&app, &cfg);
 	keycache_init(cfg.key_cache);
 	if (admin_is_command(cli.command)) {

@@ -25,6 +25,8 @@ struct shard {
 	atomic_ulong decisions[SCOPE_COUNT][2];
 	atomic_long connections;
 	atomic_ulong store_errors[2];
+	atomic_ulong forwarded_ignored;
+	atomic_ulong apikey_unknown;
 	struct shard *next;
 };
 
@@ -103,6 +105,16 @@ void metrics_store_error(int unavailable)
 	add(&my_shard()->store_errors[unavailable ? 1 : 0], 1);
 }
 
+void metrics_forwarded_ignored(void)
+{
+	add(&my_shard()->forwarded_ignored, 1);
+}
+
+void metrics_apikey_unknown(void)
+{
+	add(&my_shard()->apikey_unknown, 1);
+}
+
 static void render_requests(FILE *out)
 {
 	fprintf(out, "# HELP keygate_http_requests_total HTTP requests answered, by route and status.\n"
@@ -167,8 +179,8 @@ static void render_throttle(FILE *out, const struct throttle *t)
 	} m[] = {
 		{ "keygate_throttle_capacity", "gauge", "Entries in the scope's table (all processes)." },
 		{ "keygate_throttle_entries_used", "gauge", "Entries that hold a key (all processes)." },
-		{ "keygate_throttle_evictions_total", "counter", "Live windows dropped to make room." },
-		{ "keygate_throttle_full_total", "counter", "Requests refused: no entry could be had." },
+		{ "keygate_throttle_full_total", "counter",
+		    "Requests answered 503: no room for a newcomer (live windows are never dropped)." },
 		{ "keygate_throttle_recoveries_total", "counter",
 		    "Stripes repaired after a process died holding them." },
 	};
@@ -177,7 +189,7 @@ static void render_throttle(FILE *out, const struct throttle *t)
 		for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
 			if (throttle_stats(t, (enum throttle_scope)s, &st) == -1)
 				continue;
-			uint64_t v[] = { st.capacity, st.used, st.evictions, st.full, st.recoveries };
+			uint64_t v[] = { st.capacity, st.used, st.full, st.recoveries };
 			fprintf(out, "%s{scope=\"%s\"} %llu\n", m[i].name, throttle_scope_name((enum throttle_scope)s),
 			    (unsigned long long)v[i]);
 		}
@@ -193,6 +205,12 @@ void metrics_render(FILE *out, const struct throttle *t)
 	    "# TYPE keygate_http_open_connections gauge\nkeygate_http_open_connections %ld\n",
 	    (long)SUM(connections));
 	render_throttle(out, t);
+	fprintf(out,
+	    "# HELP keygate_forwarded_for_ignored_total X-Forwarded-For headers ignored: the peer is not a trusted "
+	    "proxy.\n# TYPE keygate_forwarded_for_ignored_total counter\nkeygate_forwarded_for_ignored_total %lu\n"
+	    "# HELP keygate_apikey_unknown_total API keys looked up and not found.\n"
+	    "# TYPE keygate_apikey_unknown_total counter\nkeygate_apikey_unknown_total %lu\n",
+	    SUM(forwarded_ignored), SUM(apikey_unknown));
 	fprintf(out,
 	    "# HELP keygate_store_errors_total Storage failures, by kind.\n"
 	    "# TYPE keygate_store_errors_total counter\n"

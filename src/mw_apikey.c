@@ -9,6 +9,7 @@
 #include "handlers.h"
 #include "http_reply.h"
 #include "keycache.h"
+#include "metrics.h"
 #include "mw_throttle.h"
 #include "store.h"
 #include "throttle.h"
@@ -65,24 +66,28 @@ enum stage_rc mw_apikey(struct request *req)
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
 		return STAGE_DONE;
 	}
-	/* An address that has guessed too often is refused before lookup. */
-	if (mw_throttle_check(req, SCOPE_INVALID_KEY, client, 0) == STAGE_DONE)
+	/* Every lookup is charged to the address first, so that guesses in
+	 * flight at once never pass the limit; a key that is found (or not
+	 * looked at, the store failing) gets its charge back. */
+	struct mw_charge charge;
+	if (mw_throttle_charge(req, SCOPE_INVALID_KEY, client, &charge) == -1)
 		return STAGE_DONE;
 
 	int rc = STORE_NOT_FOUND;
-	if (apikey_parse(text, len, key) == 0)
-		rc = key_owner(req, key, &uid);
+	if (apikey_parse(text, len, key) == 0 && (rc = key_owner(req, key, &uid)) == STORE_NOT_FOUND)
+		metrics_apikey_unknown();
 	sodium_memzero(key, sizeof(key));
 	if (rc == STORE_OK) {
+		mw_throttle_charge_refund(req, &charge);
 		req->user_id = uid;
 		return STAGE_NEXT;
 	}
 	if (rc != STORE_NOT_FOUND) {
+		mw_throttle_charge_refund(req, &charge);
 		handler_store_failed(req, rc);
 		return STAGE_DONE;
 	}
-	if (mw_throttle_check(req, SCOPE_INVALID_KEY, client, 1) == STAGE_DONE)
-		return STAGE_DONE;
+	mw_throttle_charge_keep(req, &charge);
 	http_reply_error(req, HTTP_ERR_APIKEY_INVALID, NULL);
 	return STAGE_DONE;
 }

@@ -1,6 +1,7 @@
 /* mw_throttle.c: throttle decisions, quota headers and 429 replies. */
 #include "mw_throttle.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -12,6 +13,7 @@
 #include "textbuf.h"
 
 #define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
+#define CAPACITY_TYPE "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity"
 
 static uint64_t ceil_s(uint64_t ms)
 {
@@ -113,27 +115,94 @@ static void refuse(struct request *req, enum throttle_scope scope, const struct 
 	    problem ? "application/problem+json; charset=utf-8" : "application/json; charset=utf-8");
 }
 
-enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend)
+/* The table had no room for this newcomer: 503, never a fresh quota
+ * (the backend logs the incident and counts it). Rare: rendered here. */
+static void refuse_full(struct request *req, enum throttle_scope scope, const struct throttle_decision *d)
 {
-	struct throttle_decision d;
+	unsigned long long s = (unsigned long long)ceil_s(d->reset_ms);
+	const char *accept = http_request_header(req, MHD_HTTP_HEADER_ACCEPT);
+	char detail[160];
 
+	if (s == 0)
+		s = 1;
+	header_u64(req, "Retry-After", s);
+	snprintf(detail, sizeof(detail),
+	    "The rate limiter has no room for a new client now. Expected available in %llu seconds.", s);
+	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", CAPACITY_TYPE, "title", "Service Unavailable",
+	    "status", 503, "detail", detail, "violated-policies", throttle_scope_name(scope));
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL) {
+		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
+		return;
+	}
+	int problem = accept != NULL && strstr(accept, "application/problem+json") != NULL;
+	http_reply_text(req, 503, text, strlen(text),
+	    problem ? "application/problem+json; charset=utf-8" : "application/json; charset=utf-8");
+	free(text);
+}
+
+/* Decide without a word to the client: STAGE_DONE when a reply (429,
+ * 503, or on_error's 503) is queued, else STAGE_NEXT with *d filled (or
+ * *decided = 0 when the store failed and on_error = allow). */
+static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, int spend,
+    struct throttle_decision *d, int *decided)
+{
 	const struct rate *rate = throttle_rate(req->cfg, scope);
-	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, &d) == -1) {
+
+	*decided = 0;
+	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, d) == -1) {
 		log_warnx("throttle: the %s store cannot answer", throttle_scope_name(scope));
 		if (req->cfg->fail_open)
 			return STAGE_NEXT;
 		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
 		return STAGE_DONE;
 	}
+	*decided = 1;
 	if (spend)
-		metrics_throttle(scope, d.admitted);
-	/* A look (spend = 0) that admits changes nothing and says nothing. */
-	if (spend || !d.admitted)
-		quota_headers(req, scope, &d);
-	if (d.admitted)
+		metrics_throttle(scope, d->admitted);
+	if (d->admitted)
 		return STAGE_NEXT;
-	refuse(req, scope, &d);
+	if (d->full) {
+		refuse_full(req, scope, d);
+		return STAGE_DONE;
+	}
+	quota_headers(req, scope, d);
+	refuse(req, scope, d);
 	return STAGE_DONE;
+}
+
+enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend)
+{
+	struct throttle_decision d;
+	int decided;
+
+	if (decide_quietly(req, scope, key, spend, &d, &decided) == STAGE_DONE)
+		return STAGE_DONE;
+	/* A look (spend = 0) that admits changes nothing and says nothing. */
+	if (decided && spend)
+		quota_headers(req, scope, &d);
+	return STAGE_NEXT;
+}
+
+int mw_throttle_charge(struct request *req, enum throttle_scope scope, uint64_t key, struct mw_charge *c)
+{
+	c->scope = scope;
+	c->key = key;
+	return decide_quietly(req, scope, key, 1, &c->d, &c->decided) == STAGE_DONE ? -1 : 0;
+}
+
+void mw_throttle_charge_keep(struct request *req, const struct mw_charge *c)
+{
+	if (c->decided)
+		quota_headers(req, c->scope, &c->d);
+}
+
+void mw_throttle_charge_refund(struct request *req, const struct mw_charge *c)
+{
+	if (c->decided && c->d.spent != 0 &&
+	    throttle_refund(req->app->throttle, c->scope, throttle_rate(req->cfg, c->scope), c->key, c->d.spent) == -1)
+		log_warnx("throttle: the %s store cannot give an admission back", throttle_scope_name(c->scope));
 }
 
 int mw_throttle_client_key(struct request *req, uint64_t *key)
@@ -142,6 +211,7 @@ int mw_throttle_client_key(struct request *req, uint64_t *key)
 
 	if (client_ip_get(req, addr) == -1)
 		return -1;
+	client_ip_prefix(addr, req->cfg->ipv6_prefix);
 	*key = throttle_key_addr(req->app->throttle, addr);
 	return 0;
 }
@@ -153,7 +223,7 @@ enum stage_rc mw_throttle(struct request *req)
 
 	if (scope == SCOPE_NONE)
 		return STAGE_NEXT;
-	if (scope == SCOPE_API_KEY) {
+	if (scope == SCOPE_API_KEY || scope == SCOPE_REGENERATE) {
 		key = (uint64_t)req->user_id; /* the user's window, whatever key they use */
 	} else if (mw_throttle_client_key(req, &key) == -1) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);

@@ -14,13 +14,22 @@
 static struct config **retired;
 static size_t nretired;
 
-static void keep_rates_that_fit(struct config *next, const struct config *cur, const struct throttle *t)
+/* A rate that fits the layout becomes the store's, for every process that
+ * shares it (they decide by the store's rate); one that does not is kept. */
+static void keep_rates_that_fit(struct config *next, const struct config *cur, struct throttle *t)
 {
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
 		struct rate *want = (struct rate *)(uintptr_t)throttle_rate(next, (enum throttle_scope)s);
 		const struct rate *have = throttle_rate(cur, (enum throttle_scope)s);
-		if (throttle_fits(t, (enum throttle_scope)s, want) == 0)
+		if (throttle_fits(t, (enum throttle_scope)s, want) == 0) {
+			if ((want->limit != have->limit || want->window_s != have->window_s) &&
+			    throttle_set_rate(t, (enum throttle_scope)s, want) == -1) {
+				log_warnx("reload: [throttle] %s: the store cannot take the new rate now; keeping %u/%us",
+				    throttle_scope_name((enum throttle_scope)s), have->limit, have->window_s);
+				*want = *have;
+			}
 			continue;
+		}
 		log_warnx("reload: [throttle] %s = %u/%us needs another shared-memory layout; keeping %u/%us "
 			  "(restart with a new segment to apply)",
 		    throttle_scope_name((enum throttle_scope)s), want->limit, want->window_s, have->limit,

@@ -24,6 +24,17 @@ int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct 
 	return t->ops->decide(t, scope, rate, key, now_ms, spend, out);
 }
 
+int throttle_refund(
+    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent)
+{
+	return t->ops->refund(t, scope, rate, key, spent);
+}
+
+int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate *rate)
+{
+	return t->ops->set_rate(t, scope, rate);
+}
+
 int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate)
 {
 	return t->ops->fits(t, scope, rate);
@@ -36,6 +47,8 @@ const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope s
 	case SCOPE_LOGIN: return &cfg->rate_login;
 	case SCOPE_SIGNUP: return &cfg->rate_signup;
 	case SCOPE_INVALID_KEY: return &cfg->rate_invalid_key;
+	case SCOPE_REGENERATE: return &cfg->rate_regenerate;
+	case SCOPE_REFRESH: return &cfg->rate_refresh;
 	default: return NULL;
 	}
 }
@@ -90,6 +103,8 @@ const char *throttle_scope_name(enum throttle_scope scope)
 		[SCOPE_LOGIN] = "login",
 		[SCOPE_SIGNUP] = "signup",
 		[SCOPE_INVALID_KEY] = "invalid_key",
+		[SCOPE_REGENERATE] = "regenerate",
+		[SCOPE_REFRESH] = "refresh",
 	};
 	return scope < SCOPE_COUNT ? names[scope] : "none";
 }

@@ -40,12 +40,12 @@ static const char decide_lua[] =
     "local limit, window, spend = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)\n"
     "local count = redis.call('ZCARD', KEYS[1])\n"
-    "local admitted = 0\n"
+    "local admitted, seq = 0, 0\n"
     "if count < limit then\n"
     "  admitted = 1\n"
     "  if spend == 1 then\n"
-    "    local seq = redis.call('INCR', KEYS[2])\n"
-    "    redis.call('ZADD', KEYS[1], now, now .. ':' .. seq)\n"
+    "    seq = redis.call('INCR', KEYS[2])\n"
+    "    redis.call('ZADD', KEYS[1], now, seq)\n"
     "    redis.call('PEXPIRE', KEYS[1], window)\n"
     "    redis.call('PEXPIRE', KEYS[2], window)\n"
     "    count = count + 1\n"
@@ -60,7 +60,7 @@ static const char decide_lua[] =
     "end\n"
     "local remaining = limit - count\n"
     "if remaining < 0 then remaining = 0 end\n"
-    "return {admitted, remaining, reset}\n";
+    "return {admitted, remaining, reset, seq}\n";
 
 struct conn {
 	redisContext *ctx;
@@ -167,8 +167,8 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
 	redisReply *r = redisCommand(c->ctx, "EVALSHA %s 2 %s %s %u %llu %d", c->sha, k1, k2, rate->limit,
 	    (unsigned long long)rate->window_s * 1000, spend ? 1 : 0);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER) {
 		/* NOSCRIPT after a Redis restart is a failure too: the next
 		 * connection loads the script again. */
 		failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
@@ -181,8 +181,44 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 	out->reset_ms = r->element[2]->integer > 0 ? (uint64_t)r->element[2]->integer : 0;
 	out->limit = rate->limit;
 	out->window_s = rate->window_s;
+	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
+	out->spent = r->element[3]->integer > 0 ? (uint64_t)r->element[3]->integer : 0;
 	freeReplyObject(r);
 	recovered(tr);
+	return 0;
+}
+
+/* An admission is a member of the key's sorted set, named by its
+ * sequence number: giving it back removes exactly that one. */
+static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)t;
+	char k1[128];
+	(void)rate;
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0)
+		return -1;
+	struct conn *c = conn_get(tr);
+	if (c == NULL)
+		return -1;
+	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
+	redisReply *r = redisCommand(c->ctx, "ZREM %s %llu", k1, (unsigned long long)spent);
+	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+	if (r == NULL)
+		failed(tr, c, c->ctx->errstr);
+	else
+		freeReplyObject(r);
+	return rc;
+}
+
+/* Each decision carries its rate to Redis: there is no segment to record
+ * one in, and processes configured otherwise share windows with theirs
+ * (README: give every host one [throttle]). */
+static int tr_set_rate(struct throttle *t, enum throttle_scope s, const struct rate *rate)
+{
+	(void)t;
+	(void)s;
+	(void)rate;
 	return 0;
 }
 
@@ -277,6 +313,8 @@ static void tr_close(struct throttle *t)
 static const struct throttle_ops redis_ops = {
 	.decide = tr_decide,
 	.fits = tr_fits,
+	.refund = tr_refund,
+	.set_rate = tr_set_rate,
 	.forget = tr_forget,
 	.stats = tr_stats,
 	.check = tr_check,

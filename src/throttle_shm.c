@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "mix64.h"
+#include "siphash13.h"
 #include "throttle_shm_int.h"
 
 #define RETIRED_MAX 16
@@ -59,6 +60,8 @@ struct throttle_shm {
 	/* The live segment's hash key, copied so that hashing an address
 	 * never touches shared memory. Written at open and re-attach. */
 	_Atomic uint64_t hash_key[2];
+	atomic_int full_incident[SCOPE_COUNT]; /* a full table was logged */
+	uint64_t capacity; /* read-only after open */
 };
 
 /* SIGBUS from a truncated segment: back to the decision that touched it. */
@@ -86,6 +89,10 @@ static void sigbus_install(void)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
+/* The stripe lock this thread holds, if any: a SIGBUS in the middle of a
+ * decision must give it back (release_after_sigbus). */
+static _Thread_local pthread_mutex_t *held_lock;
+
 static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, uint32_t stripe)
 {
 	struct shm_scope *sc = &h->scopes[s];
@@ -93,59 +100,163 @@ static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum thro
 
 	int rc = pthread_mutex_lock(m);
 	if (rc == EOWNERDEAD) {
+		held_lock = m;
 		/* Its holder died mid-update: make every entry consistent. */
 		int fixed = 0;
-		for (uint32_t i = 0; i < sc->stripe_slots; i++)
-			fixed += window_repair(&ts->shapes[s], entry_at(h, sc, stripe, i));
+		for (uint32_t i = 0; i < sc->stripe_slots; i++) {
+			struct window_entry *e = entry_at(h, sc, stripe, i);
+			if (e->key != 0)
+				fixed += window_repair(&ts->shapes[s], e);
+		}
 		pthread_mutex_consistent(m);
 		atomic_fetch_add_explicit(&sc->recoveries, 1, memory_order_relaxed);
 		log_warnx("throttle: a process died holding a %s lock; recovered (%d entries repaired)",
 		    throttle_scope_name(s), fixed);
 		return 0;
 	}
+	if (rc == 0)
+		held_lock = m;
 	return rc == 0 ? 0 : -1;
 }
 
+static void stripe_leave(pthread_mutex_t *m)
+{
+	held_lock = NULL;
+	pthread_mutex_unlock(m);
+}
+
+/* After a SIGBUS: unlock what the interrupted decision held (the lock
+ * lives in the header's pages, which may still be there), so that no
+ * other thread or process waits on it for ever. Guarded: if the lock's
+ * page is gone too, there is nobody left to wait on it. */
+static void release_after_sigbus(void)
+{
+	sigjmp_buf env;
+	pthread_mutex_t *m = held_lock;
+
+	held_lock = NULL;
+	if (m == NULL)
+		return;
+	if (sigsetjmp(env, 0) == 0) {
+		sigbus_guard = &env;
+		pthread_mutex_unlock(m);
+	}
+	sigbus_guard = NULL;
+}
+
+/* Where a key lives: its stripe, and its home slot in the stripe; keyed,
+ * so that nobody can aim keys at one stripe. Multiply-shift, not modulo:
+ * no division on the decision's path. */
+struct place {
+	uint32_t stripe;
+	uint32_t home;
+};
+
+static uint32_t scale32(uint32_t x, uint32_t n)
+{
+	return (uint32_t)(((uint64_t)x * n) >> 32);
+}
+
+static uint64_t place_hash(const struct throttle_shm *ts, uint64_t key)
+{
+	return siphash13_u64(atomic_load_explicit(&ts->hash_key[0], memory_order_relaxed),
+	    atomic_load_explicit(&ts->hash_key[1], memory_order_relaxed), key);
+}
+
+static void place_of(const struct throttle_shm *ts, const struct shm_scope *sc, uint64_t key, struct place *p)
+{
+	uint64_t h = place_hash(ts, key);
+	p->stripe = scale32((uint32_t)(h >> 32), sc->nstripes);
+	p->home = scale32((uint32_t)h, sc->stripe_slots);
+}
+
+static uint32_t slot_next(const struct shm_scope *sc, uint32_t i)
+{
+	return i + 1 == sc->stripe_slots ? 0 : i + 1;
+}
+
+/* Steps from a to b going forward in a stripe of n slots. */
+static uint32_t slot_dist(uint32_t a, uint32_t b, uint32_t n)
+{
+	return b >= a ? b - a : b + n - a;
+}
+
 /*
- * Find key's entry in its stripe, or make one: an unused slot, else one
- * whose window has expired, else the least recently used that is not
- * refusing anyone (its window is forgotten: counted in `evictions`). A key
- * being refused is never evicted. NULL when every candidate is refusing.
+ * Empty slot i, whose window has expired, and close the gap behind it
+ * (linear probing's backward shift): every key stays reachable from its
+ * home without crossing an empty slot, so a search may stop at one. A
+ * moved entry is written before its old slot is emptied, its key last: a
+ * writer that dies midway leaves a key twice, the copy nearer its home
+ * found first and the other holding only older (so no more) admissions.
  */
-static struct window_entry *entry_find(struct shm_header *h, const struct window_shape *ws, enum throttle_scope s,
-    uint32_t stripe, uint32_t start, uint64_t key, uint64_t now, int create, uint64_t *wait_ms)
+static void slot_delete(const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe,
+    uint32_t i)
+{
+	const size_t head = offsetof(struct window_entry, last_ms);
+	struct window_entry *hole = entry_at(h, sc, stripe, i);
+
+	hole->key = 0;
+	for (uint32_t j = slot_next(sc, i);; j = slot_next(sc, j)) {
+		struct window_entry *e = entry_at(h, sc, stripe, j);
+		if (e->key == 0)
+			break;
+		uint32_t home = scale32((uint32_t)place_hash(ts, e->key), sc->stripe_slots);
+		if (slot_dist(home, j, sc->stripe_slots) < slot_dist(i, j, sc->stripe_slots))
+			continue; /* its home lies after the hole: it stays */
+		memcpy((char *)hole + head, (char *)e + head, sc->entry_size - head);
+		hole->key = e->key;
+		e->key = 0;
+		hole = e;
+		i = j;
+	}
+	atomic_fetch_sub_explicit(&sc->used, 1, memory_order_relaxed);
+}
+
+/*
+ * Find key's entry in its stripe, or give it the empty slot its search
+ * ends at. Entries whose windows have expired are deleted on the way; one
+ * that still holds an admission is never touched. NULL when the key has
+ * no entry and cannot have one (not create, or the stripe holds nothing
+ * but live windows); then *wait_ms is the time until one of them expires.
+ */
+static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm_header *h, const struct window_shape *ws,
+    enum throttle_scope s, const struct place *p, uint64_t key, uint64_t now, int create, uint64_t *wait_ms,
+    int *created)
 {
 	struct shm_scope *sc = &h->scopes[s];
-	struct window_entry *empty = NULL, *expired = NULL, *lru = NULL;
-	uint32_t probe = sc->stripe_slots < PROBE_MAX ? sc->stripe_slots : PROBE_MAX;
+	uint32_t i = p->home, live = 0;
 
+	*created = 0;
 	*wait_ms = UINT64_MAX;
-	for (uint32_t i = 0; i < probe; i++) {
-		struct window_entry *e = entry_at(h, sc, stripe, (start + i) % sc->stripe_slots);
+	while (live < sc->stripe_slots) {
+		struct window_entry *e = entry_at(h, sc, p->stripe, i);
 		if (e->key == key)
 			return e;
 		if (e->key == 0) {
-			empty = e; /* slots are never emptied: key cannot be further on */
-			break;
+			if (!create)
+				return NULL;
+			window_reset(ws, e, key);
+			atomic_fetch_add_explicit(&sc->used, 1, memory_order_relaxed);
+			*created = 1;
+			return e;
 		}
-		if (expired == NULL && window_expired(ws, e, now))
-			expired = e;
-		else if (now >= e->blocked_until && (lru == NULL || e->last_ms < lru->last_ms))
-			lru = e;
-		else if (e->blocked_until > now && e->blocked_until - now < *wait_ms)
-			*wait_ms = e->blocked_until - now;
+		uint64_t left = window_expires_in(ws, e, now);
+		if (left == 0) {
+			/* The shift may have wrapped round a full stripe and left
+			 * the empty slot behind us: search again from home. Each
+			 * restart follows a deletion, so there are few. */
+			slot_delete(ts, h, sc, p->stripe, i);
+			i = p->home;
+			live = 0;
+			*wait_ms = UINT64_MAX;
+			continue;
+		}
+		if (left < *wait_ms)
+			*wait_ms = left;
+		live++;
+		i = slot_next(sc, i);
 	}
-	if (!create)
-		return NULL;
-	struct window_entry *e = empty != NULL ? empty : expired != NULL ? expired : lru;
-	if (e == NULL)
-		return NULL;
-	if (e == empty)
-		atomic_fetch_add_explicit(&sc->used, 1, memory_order_relaxed);
-	else if (e == lru && expired == NULL)
-		atomic_fetch_add_explicit(&sc->evictions, 1, memory_order_relaxed);
-	window_reset(ws, e, key);
-	return e;
+	return NULL;
 }
 
 static int shm_fits(const struct throttle *t, enum throttle_scope s, const struct rate *rate)
@@ -159,29 +270,78 @@ static int shm_fits(const struct throttle *t, enum throttle_scope s, const struc
 struct locked {
 	struct shm_header *h;
 	struct shm_scope *sc;
-	uint32_t stripe;
+	struct place p;
 	struct window_entry *e;
 	uint64_t wait_ms;
+	int created; /* e was given to the key just now */
 };
 
 static int lock_entry(struct throttle_shm *ts, const struct window_shape *ws, enum throttle_scope s, uint64_t key,
     uint64_t now, int create, struct locked *l)
 {
-	uint64_t hash = mix64(key); /* user ids 1, 2, 3... over stripes and slots */
-
 	l->h = atomic_load_explicit(&ts->hdr, memory_order_acquire);
 	l->sc = &l->h->scopes[s];
-	l->stripe = (uint32_t)(hash % l->sc->nstripes);
-	if (stripe_enter(ts, l->h, s, l->stripe) == -1)
+	place_of(ts, l->sc, key, &l->p);
+	if (stripe_enter(ts, l->h, s, l->p.stripe) == -1)
 		return -1;
-	l->e = entry_find(
-	    l->h, ws, s, l->stripe, (uint32_t)((hash >> 32) % l->sc->stripe_slots), key, now, create, &l->wait_ms);
+	l->e = entry_find(ts, l->h, ws, s, &l->p, key, now, create, &l->wait_ms, &l->created);
 	return 0;
 }
 
 static void unlock_entry(struct locked *l)
 {
-	pthread_mutex_unlock(&stripe_lock(l->h, l->sc, l->stripe)->mutex);
+	stripe_leave(&stripe_lock(l->h, l->sc, l->p.stripe)->mutex);
+}
+
+/* The window shape for the segment's current rate of scope s. Each thread
+ * keeps the last one per scope: the rate changes only on a reload. */
+static int shape_now(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, struct window_shape *ws)
+{
+	static _Thread_local struct {
+		const struct throttle_shm *ts;
+		const struct shm_header *h;
+		uint64_t rate;
+		struct window_shape ws;
+	} last[SCOPE_COUNT];
+	uint64_t rate = atomic_load_explicit(&h->scopes[s].rate, memory_order_relaxed);
+
+	if (last[s].ts != ts || last[s].h != h || last[s].rate != rate) {
+		struct rate r = shm_rate_unpack(rate);
+		if (window_shape_with(&ts->shapes[s], &r, &last[s].ws) == -1)
+			return -1;
+		last[s].ts = ts;
+		last[s].h = h;
+		last[s].rate = rate;
+	}
+	*ws = last[s].ws;
+	return 0;
+}
+
+/* No room: log it once an incident (until a newcomer finds room again). */
+static void room_incident(struct throttle_shm *ts, enum throttle_scope s, int full)
+{
+	if (full && atomic_exchange_explicit(&ts->full_incident[s], 1, memory_order_relaxed) == 0)
+		log_warnx("throttle: no room in the %s table (every slot of a stripe holds a live window); newcomers "
+			  "get 503 until one expires: raise [throttle] capacity (now %llu)",
+		    throttle_scope_name(s), (unsigned long long)ts->capacity);
+	else if (!full && atomic_load_explicit(&ts->full_incident[s], memory_order_relaxed) &&
+		 atomic_exchange_explicit(&ts->full_incident[s], 0, memory_order_relaxed) == 1)
+		log_warnx("throttle: the %s table has room again", throttle_scope_name(s));
+}
+
+static void decide_locked(
+    const struct window_shape *ws, struct locked *l, uint64_t now_ms, int spend, struct window_result *r, int *full)
+{
+	*full = 0;
+	if (l->e != NULL) {
+		window_decide(ws, l->e, now_ms, spend, r);
+	} else if (!spend) { /* never seen: the whole quota */
+		*r = (struct window_result){ .admitted = 1, .remaining = ws->limit };
+	} else { /* no room, and no live window is ever forgotten for one */
+		atomic_fetch_add_explicit(&l->sc->full, 1, memory_order_relaxed);
+		*r = (struct window_result){ .reset_ms = l->wait_ms == UINT64_MAX ? 1000 : l->wait_ms };
+		*full = 1;
+	}
 }
 
 static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
@@ -192,38 +352,90 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
 	struct window_result r;
 	struct locked l;
 	sigjmp_buf env;
+	int full;
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || window_shape_with(&ts->shapes[s], rate, &ws) == -1)
+	(void)rate; /* the segment's rate decides: every process counts alike */
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
 		return -1;
 	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
 		return -1;
 	if (sigsetjmp(env, 0) != 0) { /* SIGBUS: the segment shrank under us */
 		sigbus_guard = NULL;
+		release_after_sigbus();
 		atomic_store_explicit(&ts->broken, 1, memory_order_release);
 		return -1;
 	}
 	sigbus_guard = &env;
-	if (lock_entry(ts, &ws, s, key, now_ms, spend, &l) == -1) {
+	if (shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, &ws) == -1 ||
+	    lock_entry(ts, &ws, s, key, now_ms, spend, &l) == -1) {
 		sigbus_guard = NULL;
 		return -1;
 	}
-	if (l.e != NULL) {
-		window_decide(&ws, l.e, now_ms, spend, &r);
-	} else if (!spend) { /* never seen: the whole quota */
-		r = (struct window_result){ .admitted = 1, .remaining = ws.limit, .reset_ms = 0 };
-	} else { /* no room: refuse rather than forget a refused key */
-		atomic_fetch_add_explicit(&l.sc->full, 1, memory_order_relaxed);
-		r = (struct window_result){
-			.admitted = 0, .remaining = 0, .reset_ms = l.wait_ms == UINT64_MAX ? 1000 : l.wait_ms
-		};
-	}
+	decide_locked(&ws, &l, now_ms, spend, &r, &full);
 	unlock_entry(&l);
 	sigbus_guard = NULL;
+	if (full || l.created)
+		room_incident(ts, s, full);
 	out->admitted = r.admitted;
-	out->limit = rate->limit;
-	out->window_s = rate->window_s;
+	out->full = full;
+	out->limit = ws.limit;
+	out->window_s = (uint32_t)(ws.window_ms / 1000);
 	out->remaining = r.remaining;
 	out->reset_ms = r.reset_ms;
+	out->spent = r.admitted && spend ? r.spent_ms : 0;
+	return 0;
+}
+
+static int shm_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	struct window_shape ws;
+	struct locked l;
+	sigjmp_buf env;
+
+	(void)rate;
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0 || atomic_load(&ts->broken))
+		return -1;
+	if (sigsetjmp(env, 0) != 0) {
+		sigbus_guard = NULL;
+		release_after_sigbus();
+		atomic_store_explicit(&ts->broken, 1, memory_order_release);
+		return -1;
+	}
+	sigbus_guard = &env;
+	if (shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, &ws) == -1 ||
+	    lock_entry(ts, &ws, s, key, spent, 0, &l) == -1) {
+		sigbus_guard = NULL;
+		return -1;
+	}
+	if (l.e != NULL)
+		window_refund(&ws, l.e, spent);
+	unlock_entry(&l);
+	sigbus_guard = NULL;
+	return 0;
+}
+
+static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct rate *rate)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	struct window_shape ws;
+	sigjmp_buf env;
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || window_shape_with(&ts->shapes[s], rate, &ws) == -1 ||
+	    atomic_load(&ts->broken))
+		return -1;
+	if (sigsetjmp(env, 0) != 0) {
+		sigbus_guard = NULL;
+		atomic_store_explicit(&ts->broken, 1, memory_order_release);
+		return -1;
+	}
+	sigbus_guard = &env;
+	atomic_store_explicit(&atomic_load_explicit(&ts->hdr, memory_order_acquire)->scopes[s].rate,
+	    shm_rate_pack(rate), memory_order_relaxed);
+	sigbus_guard = NULL;
+	/* Kept for a re-created segment (throttle_check), and for others to
+	 * be checked against. */
+	atomic_store_explicit(&ts->want.scopes[s].rate, shm_rate_pack(rate), memory_order_relaxed);
 	return 0;
 }
 
@@ -258,7 +470,6 @@ static int shm_stats(const struct throttle *t, enum throttle_scope s, struct thr
 	struct shm_scope *sc = &atomic_load_explicit(&ts->hdr, memory_order_acquire)->scopes[s];
 	out->capacity = (uint64_t)sc->nstripes * sc->stripe_slots;
 	out->used = atomic_load_explicit(&sc->used, memory_order_relaxed);
-	out->evictions = atomic_load_explicit(&sc->evictions, memory_order_relaxed);
 	out->full = atomic_load_explicit(&sc->full, memory_order_relaxed);
 	out->recoveries = atomic_load_explicit(&sc->recoveries, memory_order_relaxed);
 	sigbus_guard = NULL;
@@ -382,6 +593,8 @@ static void shm_close(struct throttle *t)
 static const struct throttle_ops shm_ops = {
 	.decide = shm_decide,
 	.fits = shm_fits,
+	.refund = shm_refund,
+	.set_rate = shm_set_rate,
 	.forget = shm_forget,
 	.stats = shm_stats,
 	.check = shm_check,
@@ -401,6 +614,7 @@ struct throttle *throttle_shm_open(const struct config *cfg, char *err, size_t e
 		return NULL;
 	}
 	ts->base.ops = &shm_ops;
+	ts->capacity = cfg->capacity;
 	snprintf(ts->name, sizeof(ts->name), "%s", cfg->shm_name);
 	shm_layout_compute(cfg, &ts->want, ts->shapes);
 	if (shm_segment_open(ts->name, &ts->want, ATTACH_WAIT_MS, &ts->seg, err, errlen) == -1) {
@@ -438,5 +652,32 @@ void throttle_shm_hold_lock_for_test(struct throttle *t, enum throttle_scope sco
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct shm_header *h = ts->seg.h;
-	stripe_enter(ts, h, scope, (uint32_t)(mix64(key) % h->scopes[scope].nstripes));
+	struct place p;
+	place_of(ts, &h->scopes[scope], key, &p);
+	stripe_enter(ts, h, scope, p.stripe);
+}
+
+int throttle_shm_lock_free_for_test(struct throttle *t, enum throttle_scope scope, uint64_t key)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	struct shm_header *h = ts->seg.h;
+	struct place p;
+	place_of(ts, &h->scopes[scope], key, &p);
+	pthread_mutex_t *m = &stripe_lock(h, &h->scopes[scope], p.stripe)->mutex;
+	int rc = pthread_mutex_trylock(m);
+	if (rc == 0 || rc == EOWNERDEAD) {
+		if (rc == EOWNERDEAD)
+			pthread_mutex_consistent(m);
+		pthread_mutex_unlock(m);
+		return 1;
+	}
+	return 0;
+}
+
+uint32_t throttle_shm_home_stripe_for_test(const struct throttle *t, enum throttle_scope scope, uint64_t key)
+{
+	const struct throttle_shm *ts = (const struct throttle_shm *)t;
+	struct place p;
+	place_of(ts, &ts->seg.h->scopes[scope], key, &p);
+	return p.stripe;
 }

@@ -51,11 +51,8 @@ void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct w
 		sc->bucketed = (uint32_t)ws->bucketed;
 		sc->bucket_ms = ws->bucket_ms;
 		sc->entry_size = ws->entry_size;
-		sc->nstripes = cfg->capacity / STRIPE_MIN_SLOTS;
-		if (sc->nstripes > STRIPES_MAX)
-			sc->nstripes = STRIPES_MAX;
-		if (sc->nstripes == 0)
-			sc->nstripes = 1;
+		atomic_init(&sc->rate, shm_rate_pack(throttle_rate(cfg, (enum throttle_scope)s)));
+		sc->nstripes = (cfg->capacity + STRIPE_SLOTS_MAX - 1) / STRIPE_SLOTS_MAX;
 		sc->stripe_slots = (cfg->capacity + sc->nstripes - 1) / sc->nstripes;
 		sc->locks_off = off;
 		off += (uint64_t)sc->nstripes * sizeof(struct shm_lock);
@@ -160,6 +157,15 @@ static const char *header_mismatch(const struct shm_header *have, const struct s
 			snprintf(buf, len, "its %s table has another geometry", name);
 			return buf;
 		}
+		struct rate ra = shm_rate_unpack(atomic_load(&a->rate)), rb = shm_rate_unpack(atomic_load(&b->rate));
+		if (ra.limit != rb.limit || ra.window_s != rb.window_s) {
+			/* Two rates on one table would admit by the larger. */
+			snprintf(buf, len,
+			    "its %s windows count %u per %us and this configuration says %u per %us (every process "
+			    "sharing a segment counts alike: give them one [throttle] %s)",
+			    name, ra.limit, ra.window_s, rb.limit, rb.window_s, name);
+			return buf;
+		}
 	}
 	if (have->size != want->size)
 		return "its size differs";
@@ -182,7 +188,7 @@ static int magic_so_far(const char magic[8])
 static struct shm_header *segment_attach(int fd, const struct shm_header *want, long wait_ms, char *err, size_t errlen)
 {
 	struct stat st;
-	char why[160];
+	char why[320];
 	long waited = 0;
 
 	/* The creator may still be sizing or initialising it. */
@@ -259,7 +265,7 @@ int shm_segment_open(
     const char *name, const struct shm_header *want, long wait_ms, struct shm_segment *out, char *err, size_t errlen)
 {
 	struct stat st;
-	char why[256];
+	char why[384];
 	int created = 1;
 
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

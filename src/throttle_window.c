@@ -75,6 +75,7 @@ static void ring_decide(
 	if (out->admitted && spend) {
 		/* Time first, count second: a writer that dies in between
 		 * leaves the ring as it was. */
+		out->spent_ms = now;
 		e->data[(e->head + e->count) & mask] = now32;
 		e->count++;
 		e->last_ms = now;
@@ -116,6 +117,7 @@ static void bucket_decide(
 	}
 	out->admitted = e->count < ws->limit;
 	if (out->admitted && spend) {
+		out->spent_ms = now;
 		e->data[(e->head + (k - e->base)) % ws->slots]++;
 		e->count++;
 		e->last_ms = now;
@@ -142,12 +144,64 @@ void window_decide(
 	 * ordered by never going back before the newest admission. */
 	if (now_ms < e->last_ms)
 		now_ms = e->last_ms;
+	out->spent_ms = 0;
 	if (ws->bucketed)
 		bucket_decide(ws, e, now_ms, spend, out);
 	else
 		ring_decide(ws, e, now_ms, spend, out);
 	if (!out->admitted && spend)
 		e->blocked_until = now_ms + out->reset_ms;
+}
+
+/* The ring holds times in order, oldest at head: take out the newest
+ * equal to at (any equal one is the same admission to the window), and
+ * close the gap. Count last: a writer that dies midway leaves at most a
+ * time twice, counted once more (never fewer admissions). */
+static void ring_refund(const struct window_shape *ws, struct window_entry *e, uint64_t at)
+{
+	uint32_t mask = ws->slots - 1, at32 = (uint32_t)at;
+
+	for (uint32_t i = e->count; i-- > 0;) {
+		if (e->data[(e->head + i) & mask] != at32)
+			continue;
+		for (uint32_t j = i; j + 1 < e->count; j++)
+			e->data[(e->head + j) & mask] = e->data[(e->head + j + 1) & mask];
+		e->count--;
+		return;
+	}
+}
+
+static void bucket_refund(const struct window_shape *ws, struct window_entry *e, uint64_t at)
+{
+	uint64_t k = at / ws->bucket_ms;
+
+	if (k < e->base || k >= e->base + ws->slots)
+		return; /* left the window (or never in it) */
+	uint32_t *c = &e->data[(e->head + (k - e->base)) % ws->slots];
+	if (*c == 0 || e->count == 0)
+		return;
+	(*c)--;
+	e->count--;
+}
+
+void window_refund(const struct window_shape *ws, struct window_entry *e, uint64_t at_ms)
+{
+	if (e->count == 0 || at_ms == 0 || at_ms + ws->window_ms <= e->last_ms)
+		return; /* nothing of it left to give back */
+	if (ws->bucketed)
+		bucket_refund(ws, e, at_ms);
+	else
+		ring_refund(ws, e, at_ms);
+	/* A refused key waits for the slot that was just given back no more. */
+	e->blocked_until = 0;
+}
+
+uint64_t window_expires_in(const struct window_shape *ws, const struct window_entry *e, uint64_t now_ms)
+{
+	uint64_t at = e->count > 0 ? e->last_ms + ws->window_ms : 0;
+	if (e->blocked_until > at)
+		at = e->blocked_until;
+	return at > now_ms ? at - now_ms : 0;
 }
 
 int window_repair(const struct window_shape *ws, struct window_entry *e)

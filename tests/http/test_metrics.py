@@ -30,7 +30,7 @@ def test_metrics_count_requests_decisions_and_table(srv):
     assert value(text, "keygate_throttle_decisions_total", scope="api_key", decision="refused") == 1
     assert value(text, "keygate_throttle_capacity", scope="api_key") == 1024
     assert value(text, "keygate_throttle_entries_used", scope="api_key") == 1
-    assert value(text, "keygate_throttle_evictions_total", scope="api_key") == 0
+    assert value(text, "keygate_throttle_full_total", scope="api_key") == 0
     count = value(text, "keygate_http_request_duration_seconds_count")
     assert count >= 7 and value(text, "keygate_http_request_duration_seconds_bucket", le="+Inf") == count
     assert value(text, "keygate_http_open_connections") is not None

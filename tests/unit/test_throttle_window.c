@@ -255,6 +255,46 @@ static void test_repair(void **state)
 	win_free(w);
 }
 
+/* A refund gives back exactly the admission it names: the window is as
+ * if it had never been made, in the ring and in buckets alike. */
+static void test_refund_exact(void **state)
+{
+	struct window_result r;
+	(void)state;
+
+	struct win *w = win_new(3, 60);
+	uint64_t t0 = 5000000;
+	assert_true(hit(w, t0, &r));
+	assert_true(hit(w, t0 + 1000, &r));
+	uint64_t mid = r.spent_ms;
+	assert_int_equal(mid, t0 + 1000);
+	assert_true(hit(w, t0 + 2000, &r));
+	assert_false(hit(w, t0 + 3000, &r));
+	window_refund(&w->ws, w->e, mid);
+	assert_true(hit(w, t0 + 3000, &r)); /* the given-back slot */
+	assert_false(hit(w, t0 + 3001, &r));
+	/* The oldest still frees at t0 + 60 s, the next at t0 + 62 s: the
+	 * refund took t0 + 1 s out, not another time. */
+	assert_true(hit(w, t0 + 60000, &r));
+	assert_false(hit(w, t0 + 61000, &r));
+	assert_int_equal(r.reset_ms, 1000);
+	/* An admission that left the window already: nothing to give back. */
+	window_refund(&w->ws, w->e, t0);
+	assert_false(hit(w, t0 + 61001, &r));
+	win_free(w);
+
+	struct win *b = win_new(2000, 3600); /* bucketed */
+	assert_true(b->ws.bucketed);
+	for (int i = 0; i < 2000; i++)
+		assert_true(hit(b, t0 + (uint64_t)i, &r));
+	uint64_t spent = r.spent_ms;
+	assert_false(hit(b, t0 + 3000, &r));
+	window_refund(&b->ws, b->e, spent);
+	assert_true(hit(b, t0 + 3000, &r));
+	assert_false(hit(b, t0 + 3001, &r));
+	win_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_exact_random_against_model),
 		cmocka_unit_test(test_rate_change_on_same_layout),
 		cmocka_unit_test(test_repair),
+		cmocka_unit_test(test_refund_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
