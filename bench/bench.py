@@ -33,8 +33,8 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def wrk(url, seconds, conns=32, script=None, env=None, pid=None):
-    cmd = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency", "--timeout", "10s"]
+def wrk(url, seconds, conns=32, script=None, env=None, pid=None, prefix=()):
+    cmd = list(prefix) + ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency", "--timeout", "10s"]
     if script:
         cmd += ["-s", script]
     c0 = cpu_seconds(pid)
@@ -136,6 +136,107 @@ end
     return results
 
 
+def pinned_cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (OSError, IndexError):
+            pass  # a backend that ended during the run: its CPU is lost
+    return total
+
+
+def postgres_pids(pg):
+    """The postmaster and every process it forked (one backend per keygate
+    connection, and its helpers)."""
+    with open(os.path.join(pg.dir, "data", "postmaster.pid")) as f:
+        master = int(f.readline())
+    pids = [master]
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                        pids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+def pin(pid, cpu):
+    subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], check=True, capture_output=True)
+
+
+def backends(build, tmp, seconds):
+    """GET /books/ on SQLite + shm, PostgreSQL + shm and PostgreSQL +
+    Redis, in one run: keygate, Redis and PostgreSQL pinned to CPU 0, wrk
+    to CPU 1, so that the servers' CPU per request shows what a host
+    needs. Each server's CPU is reported apart (keygate, Redis, and
+    PostgreSQL's postmaster with all its backends); medians of ROUNDS
+    interleaved rounds."""
+    from test_redis import Redis
+    from pg import Postgres
+    redis, pg = Redis(), Postgres()
+    servers = {}
+    try:
+        pin(redis.proc.pid, 0)
+        # Backends forked later inherit the postmaster's CPU.
+        for pid in postgres_pids(pg):
+            pin(pid, 0)
+        pg.sql("CREATE DATABASE bench")
+        url = pg.url.rsplit("/", 1)[0] + "/bench"
+        common = ["-o", "throttle.api_key=1000000/s", "-o", "server.threads=1"]
+        confs = {
+            "sqlite_shm": common,
+            "pg_shm": common + ["-o", "database.url=" + url],
+            "pg_redis": common + ["-o", "database.url=" + url, "-o", "throttle.backend=redis",
+                                  "-o", "throttle.redis_address=127.0.0.1:%d" % redis.port],
+        }
+        for name, args in confs.items():
+            srv = keygate(build, *args)
+            pin(srv.proc.pid, 0)
+            _, _, key = srv.user("bench_" + name)
+            for t in ("Dune", "Emma", "Ulysses"):
+                srv.books("POST", "/books/", key, {"title": t})
+            servers[name] = (srv, lua(tmp, "be_%s.lua" % name, 'wrk.headers["Authorization"] = "%s"\n' % key))
+        runs = {name: [] for name in servers}
+        for _ in range(ROUNDS):
+            for name, (srv, script) in servers.items():
+                others = {"redis": [redis.proc.pid], "postgres": postgres_pids(pg)}
+                c0 = {k: pinned_cpu_seconds(v) for k, v in others.items()}
+                x = wrk("http://127.0.0.1:%d/books/" % srv.port, seconds, script=script, pid=srv.proc.pid,
+                        prefix=["taskset", "-c", "1"])
+                for k, v in others.items():
+                    x["%s_cpu_us_per_req" % k] = (pinned_cpu_seconds(v) - c0[k]) * 1e6 / max(x["requests"], 1)
+                runs[name].append(x)
+        out = {}
+        for name, xs in runs.items():
+            out[name] = {k: median([x[k] or 0 for x in xs]) for k in
+                         ("rps", "cpu_us_per_req", "redis_cpu_us_per_req", "postgres_cpu_us_per_req", "p50_us",
+                          "p99_us", "non_2xx")}
+        for name in ("pg_shm", "pg_redis"):
+            out[name]["rps_ratio"] = out[name]["rps"] / out["sqlite_shm"]["rps"]
+            out[name]["cpu_ratio"] = out[name]["cpu_us_per_req"] / out["sqlite_shm"]["cpu_us_per_req"]
+        return out
+    finally:
+        for srv, _ in servers.values():
+            srv.stop()
+            srv.cleanup()
+        redis.stop()
+        pg.stop()
+
+
+def report_backends(b):
+    print("\nGET /books/, servers on CPU 0, wrk on CPU 1 (medians of %d rounds)" % ROUNDS)
+    print("%-12s %10s %8s %10s %10s %12s %8s %8s" % ("backends", "req/s", "x sqlite", "keygate us", "x sqlite",
+                                                     "redis us", "pg us", "non-2xx"))
+    for name in ("sqlite_shm", "pg_shm", "pg_redis"):
+        x = b[name]
+        print("%-12s %10.0f %8.2f %10.2f %10.2f %12.2f %8.2f %8d" % (
+            name, x["rps"], x.get("rps_ratio", 1.0), x["cpu_us_per_req"], x.get("cpu_ratio", 1.0),
+            x["redis_cpu_us_per_req"], x["postgres_cpu_us_per_req"], x["non_2xx"]))
+
+
 ROUNDS = 5
 BENCH_TMP = tempfile.mkdtemp(prefix="kg-bench-")  # on disk; removed at the end
 
@@ -179,6 +280,11 @@ def main():
     tmp = BENCH_TMP
     results = {"machine": {"cpus": NCPU},
                "wrk": "wrk -t2 -c32 -d%ds --latency, loopback, %d rounds" % (seconds, ROUNDS)}
+    if os.environ.get("BENCH_ONLY") == "backends":
+        results["backends"] = backends(build, tmp, seconds)
+        report_backends(results["backends"])
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
 
     srv = keygate(build, "-o", "throttle.api_key=1000000/s")
     _, _, key = srv.user("bench")
@@ -247,6 +353,7 @@ def main():
         redis.stop()
     results["throttle"] = json.loads(out)
     results["scaling"] = scaling(build, tmp, seconds, (1000, 100000, 1000000))
+    results["backends"] = backends(build, tmp, seconds)
     shutil.rmtree(tmp, ignore_errors=True)
     report(results)
 
@@ -274,6 +381,7 @@ def report(r):
             n, x["rps"], x["cpu_us_per_req"], x["populate_s"]))
     r["scaling_ratio_largest_smallest"] = round(s[1000000]["rps"] / s[1000]["rps"], 3)
     print("scaling ratio 1,000,000 / 1,000 users: %.2f" % r["scaling_ratio_largest_smallest"])
+    report_backends(r["backends"])
     # The targets are keygate's as shipped (buffered access log, lists
     # kept); the other rows show what access_log_buffer = 0 and
     # list_cache = no cost.
@@ -285,6 +393,9 @@ def report(r):
         "throttle_decision_le_100ns": t["one_key_1t_ns"] <= 100 and t["distinct_1t_ns"] <= 100,
         "throttle_2t_ge_1.6x": t["distinct_2t_over_1t"] >= 1.6,
         "scaling_ge_0.9": r["scaling_ratio_largest_smallest"] >= 0.9,
+        "pg_redis_cpu_le_2x_sqlite": r["backends"]["pg_redis"]["cpu_ratio"] <= 2.0,
+        "pg_redis_rps_ge_0.35x_sqlite": r["backends"]["pg_redis"]["rps_ratio"] >= 0.35,
+        "pg_shm_rps_ge_0.7x_sqlite": r["backends"]["pg_shm"]["rps_ratio"] >= 0.7,
     }
     r["targets"] = targets
     print("\ntargets: " + ", ".join("%s %s" % (k, "met" if v else "MISSED") for k, v in targets.items()))
