@@ -8,10 +8,11 @@
 /*
  * A per-thread cache of API key -> user id (0: no such key), so that the
  * common request needs no database round trip. It is valid for one value
- * of the host-wide key epoch (throttle_key_epoch): every change of a key or
- * of a user's standing, by any keygate process on the host, bumps the
- * epoch, and each thread drops its cache on seeing a new one. Each thread
- * owns its table; nothing is shared, no lock is taken.
+ * of the store's key epoch (store_keys_epoch): every change of a key or of
+ * a user's standing, wherever it is made, changes the epoch, and each
+ * thread drops its cache on seeing a new one. "No such key" is kept for
+ * one second at most. Each thread owns its table; nothing is shared, no
+ * lock is taken.
  */
 
 /* Size the tables (entries per thread; 0 disables the cache). Start-up. */

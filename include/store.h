@@ -56,10 +56,8 @@ struct store_book {
  * returns STORE_ERR). */
 typedef int (*store_book_fn)(const struct store_book *book, void *arg);
 
-/* Called once with a reply body the engine rendered; return -1 to fail. */
-typedef int (*store_text_fn)(const char *text, size_t len, void *arg);
-
 struct store;
+struct store_epoch;
 
 struct store_ops {
 	void (*close)(struct store *st);
@@ -77,8 +75,6 @@ struct store_ops {
 	int (*users_list)(struct store *st, store_user_fn each, void *arg);
 	int (*user_set_active)(struct store *st, const char *username, int active, int64_t *id);
 	int (*books_list)(struct store *st, int64_t author, store_book_fn each, void *arg);
-	/* Optional (NULL: the engine has no JSON functions to trust). */
-	int (*books_list_body)(struct store *st, int64_t author, store_text_fn each, void *arg);
 	int (*book_create)(
 	    struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 	int (*book_get)(struct store *st, int64_t id, int64_t author, struct store_book *out);
@@ -89,6 +85,7 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	struct store_epoch *epoch; /* the backend's (store_epoch.h) */
 };
 
 struct config;
@@ -123,14 +120,27 @@ int store_apikey_replace(struct store *st, int64_t user_id, const struct store_a
 /* The active user who owns the key with this hash. */
 int store_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
 
+/*
+ * Epochs for caches kept above the store. What a caller reads after
+ * loading an epoch may be kept under it for as long as the epoch stays
+ * the same: it changes once any change to keys or users (store_keys_epoch)
+ * or to the author's books (store_books_epoch) commits, made by this
+ * process at once, by another keygate process or host as soon as it
+ * learns of it (its shared hints on one host, PostgreSQL's notifications
+ * across hosts), and by anything else (an SQL shell, a process killed
+ * after its commit) within STORE_EPOCH_CONFIRM_MS (one second): each
+ * thread reads the truth, counters the changing transaction bumps, that
+ * often. Cheap: a memory load, and a read of the database once a second
+ * per thread. 0 when the truth cannot be read: keep nothing then.
+ * A new user's key changes no epoch (it was never cached).
+ */
+uint64_t store_keys_epoch(struct store *st);
+uint64_t store_books_epoch(struct store *st, int64_t author);
+
 /* Books belong to their author: every call names the author, and another
  * author's book is STORE_NOT_FOUND, exactly like a missing one. */
 /* The author's books, oldest first. */
 int store_books_list(struct store *st, int64_t author, store_book_fn each, void *arg);
-/* The same listing as the whole GET /books/ body,
- * {"message":"successful","data":[book,...]}, rendered by the engine
- * itself; 1 (and no call) when the engine cannot (store_books_list then). */
-int store_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg);
 int store_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 int store_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);
 /* title NULL keeps the title (PATCH without one); date is always set. */

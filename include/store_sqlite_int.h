@@ -14,6 +14,7 @@
 #include "config.h"
 #include "fifo_lock.h"
 #include "store.h"
+#include "store_epoch.h"
 
 enum stmt_id {
 	S_BEGIN,
@@ -31,11 +32,11 @@ enum stmt_id {
 	S_USERS_LIST,
 	S_USER_SET_ACTIVE,
 	S_BOOKS_LIST,
-	S_BOOKS_LIST_BODY,
 	S_BOOK_INSERT,
 	S_BOOK_GET,
 	S_BOOK_UPDATE,
 	S_BOOK_DELETE,
+	S_EPOCH_READ,
 	S_COUNT
 };
 
@@ -53,9 +54,9 @@ struct store_sqlite {
 	 * POST's p99 was over a second). Other processes still meet the file
 	 * lock and busy_timeout. */
 	struct fifo_lock write_lock;
-	/* Per-author epochs of the book lists, shared by every process on the
-	 * database (store_sqlite_lists.c); NULL: lists are not kept. */
-	_Atomic uint32_t *epochs;
+	/* What the caches above are kept under; its hints are shared with
+	 * every process on the database through <database>-epochs. */
+	struct store_epoch epoch;
 	/* Bumped when a connection finds the file read-only: every thread
 	 * then reopens its connection before its next use, so that writing
 	 * works again once the file is writable. */
@@ -69,7 +70,6 @@ struct conn {
 	unsigned generation; /* of owner, when opened */
 	int readonly; /* the file could not be opened for writing */
 	int reading; /* in a read pass (store_read_begin) */
-	struct list_cache *lists; /* this thread's rendered book lists, or NULL */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be. */
@@ -104,23 +104,10 @@ int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], 
 int sqlite_users_list(struct store *st, store_user_fn each, void *arg);
 int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id);
 int sqlite_books_list(struct store *st, int64_t author, store_book_fn each, void *arg);
-int sqlite_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg);
 int sqlite_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 int sqlite_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);
 int sqlite_book_update(
     struct store *st, int64_t id, int64_t author, const char *title, const char *date, struct store_book *out);
 int sqlite_book_delete(struct store *st, int64_t id, int64_t author);
-
-/* store_sqlite_lists.c: rendered book lists kept per thread. */
-struct list_cache;
-void lists_open(struct store_sqlite *s, const struct config *cfg);
-void lists_close(struct store_sqlite *s);
-/* After any write to the author's books (committed or not). */
-void lists_changed(struct store_sqlite *s, int64_t author);
-/* The author's list as this thread kept it, if still current, else NULL;
- * *epoch is what a list read now is to be kept under. */
-const char *lists_get(struct conn *c, int64_t author, uint32_t *epoch, size_t *len);
-void lists_keep(struct conn *c, int64_t author, uint32_t epoch, const char *text, size_t len);
-void lists_free(struct conn *c);
 
 #endif

@@ -57,8 +57,6 @@ struct throttle_ops {
 	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
 	int (*stats)(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
 	int (*check)(struct throttle *t);
-	uint64_t (*key_epoch)(const struct throttle *t);
-	void (*key_epoch_bump)(struct throttle *t);
 	int (*healthy)(const struct throttle *t);
 	uint64_t (*key_addr)(const struct throttle *t, const uint8_t addr[16]);
 	void (*close)(struct throttle *t);
@@ -102,11 +100,6 @@ int throttle_stats(const struct throttle *t, enum throttle_scope scope, struct t
 int throttle_check(struct throttle *t);
 /* Whether decisions can be made now (for /healthz): 0 or -1. */
 int throttle_healthy(const struct throttle *t);
-
-/* The host-wide key epoch (keycache.h): 0 when it cannot be read (then
- * nothing may be cached). Bump it after changing any API key or user. */
-uint64_t throttle_key_epoch(const struct throttle *t);
-void throttle_key_epoch_bump(struct throttle *t);
 
 /* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d): the
  * caller masks it to the prefix it counts (client_ip_prefix). */

@@ -18,7 +18,7 @@
 #include "throttle_window.h"
 
 #define SHM_MAGIC "KGTHRTL"
-#define SHM_LAYOUT 4u
+#define SHM_LAYOUT 5u /* 5: no key epoch in the header */
 #define SHM_READY 0x52454459u
 /* A stripe is one lock over a small open-addressing table (linear
  * probing, placement keyed by the segment's hash key). 512 slots make a
@@ -58,9 +58,6 @@ struct shm_header {
 	uint64_t capacity;
 	char boot_id[40];
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
-	/* Bumped whenever an API key or a user's standing changes, by any
-	 * process: the per-thread key caches are valid for one value. */
-	_Atomic uint64_t key_epoch;
 	struct shm_scope scopes[SCOPE_COUNT];
 };
 

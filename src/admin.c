@@ -42,7 +42,6 @@ static int user_set_active(struct app *app, const char *name, int active)
 	}
 	if (rc != STORE_OK)
 		return 1;
-	throttle_key_epoch_bump(app->throttle); /* running servers drop cached keys */
 	printf("user %s (id %lld) %s\n", name, (long long)id,
 	    active ? "enabled" : "disabled: their tokens and API key are refused from now on");
 	return 0;
@@ -70,7 +69,6 @@ static int key_regenerate(struct app *app, const char *name)
 	apikey_seal(&app->keys, key, rec.box);
 	int rc = store_apikey_replace(app->store, u.id, &rec);
 	if (rc == STORE_OK) {
-		throttle_key_epoch_bump(app->throttle);
 		apikey_format(key, text);
 		/* Shown once, to the operator who asked; never logged. */
 		printf("%s\n", text);

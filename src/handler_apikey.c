@@ -6,7 +6,6 @@
 #include "http_reply.h"
 #include "log.h"
 #include "store.h"
-#include "throttle.h"
 
 static enum handler_rc reply_key(struct request *req, uint8_t key[APIKEY_BYTES])
 {
@@ -48,6 +47,5 @@ enum handler_rc handler_apikey_regenerate(struct request *req)
 		sodium_memzero(key, sizeof(key));
 		return handler_store_failed(req, rc == STORE_NOT_FOUND ? STORE_ERR : rc);
 	}
-	throttle_key_epoch_bump(req->app->throttle); /* the old key dies in every cache */
 	return reply_key(req, key);
 }

@@ -3,27 +3,23 @@
 #include <time.h>
 
 #include "app.h"
+#include "book_json.h"
 #include "handlers.h"
 #include "http_reply.h"
+#include "list_cache.h"
 #include "store.h"
 #include "validate.h"
 
-static json_t *book_json(const struct store_book *b)
-{
-	json_t *o = json_object();
-
-	/* Fields in the contract's order; the store's text is UTF-8 already
-	 * (titles were validated on the way in). */
-	json_object_set_new_nocheck(o, "id", json_integer(b->id));
-	json_object_set_new_nocheck(o, "title", json_stringn_nocheck(b->title, strlen(b->title)));
-	json_object_set_new_nocheck(o, "author", json_integer(b->author));
-	json_object_set_new_nocheck(o, "publication_date", json_string_nocheck(b->publication_date));
-	return o;
-}
-
 static enum handler_rc reply_book(struct request *req, unsigned status, const struct store_book *b)
 {
-	http_reply_json(req, status, json_pack("{s:s, s:o}", "message", "successful", "data", book_json(b)));
+	struct book_json j;
+
+	book_json_init(&j);
+	if (book_json_one(&j, b) == 0)
+		http_reply_json_text(req, status, j.text, j.len);
+	else
+		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
+	book_json_free(&j);
 	return HANDLER_DONE;
 }
 
@@ -75,28 +71,36 @@ static int title_from_body(struct request *req, int required, char buf[STORE_TIT
 
 static int append_book(const struct store_book *b, void *arg)
 {
-	return json_array_append_new(arg, book_json(b)) == 0 ? 0 : -1;
-}
-
-static int reply_body(const char *text, size_t len, void *arg)
-{
-	http_reply_json_text(arg, 200, text, len);
+	book_json_list_add(arg, b);
 	return 0;
 }
 
 enum handler_rc handler_books_list(struct request *req)
 {
-	/* The engine renders the body where it can (SQLite): a JSON tree of
-	 * every book per request was a sixth of a GET's CPU. */
-	int rc = store_books_list_body(req->app->store, req->user_id, reply_body, req);
-	if (rc == 1) {
-		json_t *list = json_array();
-		rc = store_books_list(req->app->store, req->user_id, append_book, list);
-		if (rc == STORE_OK)
-			http_reply_json(req, 200, json_pack("{s:s, s:o}", "message", "successful", "data", list));
-		else
-			json_decref(list);
+	struct store *st = req->app->store;
+	struct book_json j;
+	size_t len;
+
+	/* The epoch before the list: a change after this load changes it. A
+	 * list read in a read pass comes from a snapshot that may be older
+	 * than the epoch, so it is served but not kept. */
+	uint64_t epoch = store_books_epoch(st, req->user_id);
+	const char *kept = list_cache_get(req->user_id, epoch, &len);
+	if (kept != NULL) {
+		http_reply_json_text(req, 200, kept, len);
+		return HANDLER_DONE;
 	}
+	book_json_init(&j);
+	book_json_list_begin(&j);
+	int rc = store_books_list(st, req->user_id, append_book, &j);
+	if (rc == STORE_OK && book_json_list_end(&j) == -1)
+		rc = STORE_ERR;
+	if (rc == STORE_OK) {
+		if (!req->read_pass)
+			list_cache_keep(req->user_id, epoch, j.text, j.len);
+		http_reply_json_text(req, 200, j.text, j.len);
+	}
+	book_json_free(&j);
 	return rc == STORE_OK ? HANDLER_DONE : handler_store_failed(req, rc);
 }
 

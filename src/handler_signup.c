@@ -6,7 +6,6 @@
 #include "handlers.h"
 #include "http_reply.h"
 #include "store.h"
-#include "throttle.h"
 #include "validate.h"
 
 #define USERNAME_TAKEN "A user with that username already exists."
@@ -77,7 +76,6 @@ static enum handler_rc signup_finish(struct request *req)
 	}
 	if (rc != STORE_OK)
 		return handler_store_failed(req, rc);
-	throttle_key_epoch_bump(req->app->throttle); /* a new key: no cache may say "unknown" */
 	req->user_id = id;
 	http_reply_json(req, 201,
 	    json_pack("{s:s, s:{s:I, s:s, s:s}}", "message", "successful", "data", "id", (json_int_t)id, "username",

@@ -12,10 +12,12 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct slot {
 	uint8_t key[APIKEY_BYTES];
 	int64_t user_id;
+	uint64_t until_ms; /* an unknown key's: when it stops counting */
 	uint8_t used;
 };
 
@@ -29,6 +31,12 @@ struct table {
  * slots missed ~15% of lookups on collisions; a set of two overflows only
  * when three of them meet. */
 #define WAYS 2
+
+/* How long "no such key" is kept. A new user's key bumps no epoch (that
+ * would empty every cache at each signup), so a key that was unknown and
+ * is then created, which only an SQL shell could do (keygate's keys are
+ * random), is found within this. */
+#define UNKNOWN_TTL_MS 1000u
 
 static unsigned capacity; /* a power of two >= WAYS, or 0 */
 static unsigned char index_key[crypto_shorthash_KEYBYTES];
@@ -90,6 +98,13 @@ static struct slot *find(struct slot *set, const uint8_t key[APIKEY_BYTES])
 	return NULL;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int keycache_get(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t *user_id)
 {
 	if (capacity == 0)
@@ -98,7 +113,7 @@ int keycache_get(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t *user_
 	if (t == NULL)
 		return 0;
 	const struct slot *s = find(set_of(t, key), key);
-	if (s == NULL)
+	if (s == NULL || (s->user_id == 0 && now_ms() >= s->until_ms))
 		return 0;
 	*user_id = s->user_id;
 	return 1;
@@ -118,5 +133,6 @@ void keycache_put(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t user_
 	}
 	memcpy(s->key, key, APIKEY_BYTES);
 	s->user_id = user_id;
+	s->until_ms = user_id == 0 ? now_ms() + UNKNOWN_TTL_MS : 0;
 	s->used = 1;
 }

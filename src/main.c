@@ -18,6 +18,7 @@
 #include "config.h"
 #include "healthcheck.h"
 #include "keycache.h"
+#include "list_cache.h"
 #include "http_admin.h"
 #include "http_server.h"
 #include "log.h"
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
 		    (unsigned)((uint64_t)cfg.capacity * 3 / 4));
 	secrets_load(&app, &cfg);
 	keycache_init(cfg.key_cache);
+	list_cache_init(cfg.list_cache);
 	if (admin_is_command(cli.command)) {
 		int status = admin_run(&app, cli.nargs, cli.args);
 		throttle_close(app.throttle);

@@ -12,7 +12,6 @@
 #include "metrics.h"
 #include "mw_throttle.h"
 #include "store.h"
-#include "throttle.h"
 
 /* The key text in the request without the white space around it (HTTP's,
  * not the key's), or NULL. */
@@ -34,11 +33,12 @@ static const char *key_text(const struct request *req, size_t *len)
 }
 
 /* The active user who owns key: from this thread's cache when it is valid
- * for the host's key epoch, else from the store (then cached, found or not). */
+ * for the store's key epoch, else from the store (then cached, found or
+ * not). */
 static int key_owner(struct request *req, const uint8_t key[APIKEY_BYTES], int64_t *uid)
 {
 	uint8_t hash[APIKEY_HASH_BYTES];
-	uint64_t epoch = throttle_key_epoch(req->app->throttle);
+	uint64_t epoch = store_keys_epoch(req->app->store);
 
 	if (epoch != 0 && keycache_get(key, epoch, uid))
 		return *uid != 0 ? STORE_OK : STORE_NOT_FOUND;

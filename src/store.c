@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include "config.h"
+#include "store_epoch.h"
 #include "store_pg.h"
 #include "store_sqlite.h"
 
@@ -68,9 +69,14 @@ int store_books_list(struct store *st, int64_t author, store_book_fn each, void 
 	return st->ops->books_list(st, author, each, arg);
 }
 
-int store_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg)
+uint64_t store_keys_epoch(struct store *st)
 {
-	return st->ops->books_list_body != NULL ? st->ops->books_list_body(st, author, each, arg) : 1;
+	return st->epoch != NULL ? store_epoch_keys(st->epoch, st) : 0;
+}
+
+uint64_t store_books_epoch(struct store *st, int64_t author)
+{
+	return st->epoch != NULL ? store_epoch_books(st->epoch, st, author) : 0;
 }
 
 int store_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out)

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "store.h"
+#include "store_epoch.h"
+#include "store_pg_listen.h"
 
 #define MIGRATION_LOCK 0x6b657967 /* "keyg" */
 
@@ -40,6 +43,7 @@ enum pg_stmt {
 	P_BOOK_GET,
 	P_BOOK_UPDATE,
 	P_BOOK_DELETE,
+	P_EPOCH_READ,
 	P_COUNT
 };
 
@@ -72,12 +76,19 @@ static const struct {
 			    "WHERE id = $1 AND author_id = $2 RETURNING " BOOK_COLS,
 	    4 },
 	[P_BOOK_DELETE] = { "DELETE FROM books WHERE id = $1 AND author_id = $2", 2 },
+	[P_EPOCH_READ] = { "SELECT id, n FROM keygate_epoch WHERE id < $1", 1 },
 };
 
 struct store_pg {
 	struct store base;
 	char url[CONFIG_SECRET_MAX];
 	pthread_key_t key;
+	struct store_epoch epoch;
+	/* The thread that feeds the epoch's hints from PostgreSQL's
+	 * notifications (store_pg_listen.c), started by the first read of an
+	 * epoch (so the admin CLI never starts it). */
+	struct pg_listener *listener;
+	atomic_int listening;
 };
 
 /* Parameters: text, or binary with a length (blobs). */
@@ -360,6 +371,7 @@ static int pg_apikey_replace(struct store *st, int64_t user_id, const struct sto
 	p_blob(&p, key->box, sizeof(key->box));
 	p_int(&p, (int64_t)time(NULL));
 	int rc = changed(st, P_KEY_REPLACE, &p, NULL);
+	store_epoch_keys_changed(&to_pg(st)->epoch); /* at once here; other processes are notified */
 	return rc == STORE_CONFLICT ? STORE_ERR : rc;
 }
 
@@ -405,6 +417,7 @@ static int pg_user_set_active(struct store *st, const char *username, int active
 	p_text(&p, username);
 	p_int(&p, active != 0);
 	int rc = changed(st, P_USER_SET_ACTIVE, &p, &r);
+	store_epoch_keys_changed(&to_pg(st)->epoch);
 	if (rc == STORE_OK) {
 		*id = col_int(r, 0, 0);
 		PQclear(r);
@@ -450,7 +463,9 @@ static int pg_book_create(struct store *st, int64_t author, const char *title, c
 	p_text(&p, title);
 	p_int(&p, author);
 	p_text(&p, date);
-	return book_result(st, P_BOOK_INSERT, &p, out);
+	int rc = book_result(st, P_BOOK_INSERT, &p, out);
+	store_epoch_books_changed(&to_pg(st)->epoch, author);
+	return rc;
 }
 
 static int pg_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out)
@@ -469,7 +484,9 @@ static int pg_book_update(
 	p_int(&p, author);
 	p_text(&p, title); /* NULL: keep the title */
 	p_text(&p, date);
-	return book_result(st, P_BOOK_UPDATE, &p, out);
+	int rc = book_result(st, P_BOOK_UPDATE, &p, out);
+	store_epoch_books_changed(&to_pg(st)->epoch, author);
+	return rc;
 }
 
 static int pg_book_delete(struct store *st, int64_t id, int64_t author)
@@ -477,12 +494,44 @@ static int pg_book_delete(struct store *st, int64_t id, int64_t author)
 	struct params p = { .n = 0 };
 	p_int(&p, id);
 	p_int(&p, author);
-	return changed(st, P_BOOK_DELETE, &p, NULL);
+	int rc = changed(st, P_BOOK_DELETE, &p, NULL);
+	store_epoch_books_changed(&to_pg(st)->epoch, author);
+	return rc;
+}
+
+/* The truth rows of store_epoch.h; the first read starts the listener. */
+static int pg_epoch_read(struct store *st, uint64_t n[STORE_EPOCH_ROWS])
+{
+	struct store_pg *s = to_pg(st);
+	struct params p = { .n = 0 };
+	int rc, seen = 0;
+
+	if (atomic_exchange_explicit(&s->listening, 1, memory_order_acq_rel) == 0) {
+		s->listener = store_pg_listen_start(s->url, &s->epoch);
+		if (s->listener == NULL)
+			log_warnx("database: cannot listen for changes; other hosts' changes reach this one within %u ms",
+			    STORE_EPOCH_CONFIRM_MS);
+	}
+	p_int(&p, STORE_EPOCH_ROWS);
+	PGresult *r = run(st, P_EPOCH_READ, &p, &rc);
+	if (r == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		int64_t id = col_int(r, i, 0);
+		if (id >= 0 && id < STORE_EPOCH_ROWS) {
+			n[id] = (uint64_t)col_int(r, i, 1);
+			seen++;
+		}
+	}
+	PQclear(r);
+	return seen == STORE_EPOCH_ROWS ? 0 : -1;
 }
 
 static void pg_close(struct store *st)
 {
 	struct store_pg *s = to_pg(st);
+	store_pg_listen_stop(s->listener);
+	store_epoch_close(&s->epoch);
 	conn_free(pthread_getspecific(s->key));
 	pthread_setspecific(s->key, NULL);
 	pthread_key_delete(s->key);
@@ -586,6 +635,12 @@ struct store *store_pg_open(const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	pthread_setspecific(s->key, c);
+	if (store_epoch_open(&s->epoch, NULL, pg_epoch_read) == -1) {
+		snprintf(err, errlen, "out of memory");
+		pg_close(&s->base);
+		return NULL;
+	}
+	s->base.epoch = &s->epoch;
 	return &s->base;
 fail:
 	PQfinish(c);

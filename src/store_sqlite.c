@@ -48,18 +48,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_USERS_LIST] = "SELECT id, username, email, password_hash, is_active, date_joined FROM users ORDER BY id",
 	[S_USER_SET_ACTIVE] = "UPDATE users SET is_active = ?2 WHERE username = ?1 RETURNING id",
 	[S_BOOKS_LIST] = "SELECT id, title, author_id, publication_date FROM books WHERE author_id = ?1 ORDER BY id",
-	/* The whole GET /books/ body, rendered by SQLite's JSON functions: one
-	 * row to step and no JSON tree to build (the subquery's ORDER BY keeps
-	 * its order through the aggregate: SQLite does not flatten it). */
-	[S_BOOKS_LIST_BODY] = "SELECT json_object('message', 'successful', 'data', json_group_array(json_object("
-			      "'id', id, 'title', title, 'author', author_id, 'publication_date', publication_date))) "
-			      "FROM (SELECT id, title, author_id, publication_date FROM books WHERE author_id = ?1 "
-			      "ORDER BY id)",
 	[S_BOOK_INSERT] = "INSERT INTO books (title, author_id, publication_date) VALUES (?1, ?2, ?3)",
 	[S_BOOK_GET] = "SELECT id, title, author_id, publication_date FROM books WHERE id = ?1 AND author_id = ?2",
 	[S_BOOK_UPDATE] = "UPDATE books SET title = coalesce(?3, title), publication_date = ?4 "
 			  "WHERE id = ?1 AND author_id = ?2 RETURNING id, title, author_id, publication_date",
 	[S_BOOK_DELETE] = "DELETE FROM books WHERE id = ?1 AND author_id = ?2",
+	[S_EPOCH_READ] = "SELECT id, n FROM keygate_epoch WHERE id < ?1",
 };
 
 static void conn_free(void *arg)
@@ -70,7 +64,6 @@ static void conn_free(void *arg)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
 	sqlite3_close(c->db);
-	lists_free(c);
 	free(c);
 }
 
@@ -194,7 +187,7 @@ static void sqlite_close(struct store *st)
 	pthread_setspecific(s->key, NULL);
 	pthread_key_delete(s->key);
 	fifo_lock_destroy(&s->write_lock);
-	lists_close(s);
+	store_epoch_close(&s->epoch);
 	free(s);
 }
 
@@ -321,6 +314,29 @@ int sqlite_ping(struct store *st)
 	return rc == SQLITE_ROW ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
+/* The truth rows of store_epoch.h, in one statement. */
+static int sqlite_epoch_read(struct store *st, uint64_t n[STORE_EPOCH_ROWS])
+{
+	struct conn *c = sqlite_conn(st);
+	int rc, seen = 0;
+
+	if (c == NULL)
+		return -1;
+	sqlite3_stmt *q = c->stmt[S_EPOCH_READ];
+	sqlite3_bind_int(q, 1, STORE_EPOCH_ROWS);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite3_int64 id = sqlite3_column_int64(q, 0);
+		if (id >= 0 && id < STORE_EPOCH_ROWS) {
+			n[id] = (uint64_t)sqlite3_column_int64(q, 1);
+			seen++;
+		}
+	}
+	sqlite_done(q);
+	if (rc != SQLITE_DONE)
+		sqlite_map_rc(c, rc);
+	return rc == SQLITE_DONE && seen == STORE_EPOCH_ROWS ? 0 : -1;
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sqlite_close,
 	.ping = sqlite_ping,
@@ -335,7 +351,6 @@ static const struct store_ops sqlite_ops = {
 	.users_list = sqlite_users_list,
 	.user_set_active = sqlite_user_set_active,
 	.books_list = sqlite_books_list,
-	.books_list_body = sqlite_books_list_body,
 	.book_create = sqlite_book_create,
 	.book_get = sqlite_book_get,
 	.book_update = sqlite_book_update,
@@ -358,6 +373,7 @@ struct store *store_sqlite_open(const struct config *cfg, char *err, size_t errl
 {
 	struct store_sqlite *s = calloc(1, sizeof(*s));
 	struct conn *c = NULL;
+	char hints[CONFIG_PATH_MAX + 8];
 
 	sqlite_configure();
 	if (s == NULL) {
@@ -389,6 +405,12 @@ struct store *store_sqlite_open(const struct config *cfg, char *err, size_t errl
 		return NULL;
 	}
 	pthread_setspecific(s->key, c);
-	lists_open(s, cfg);
+	snprintf(hints, sizeof(hints), "%s-epochs", s->path);
+	if (store_epoch_open(&s->epoch, hints, sqlite_epoch_read) == -1) {
+		snprintf(err, errlen, "out of memory");
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	s->base.epoch = &s->epoch;
 	return &s->base;
 }

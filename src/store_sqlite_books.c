@@ -34,34 +34,6 @@ int sqlite_books_list(struct store *st, int64_t author, store_book_fn each, void
 	return rc == SQLITE_DONE ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
-int sqlite_books_list_body(struct store *st, int64_t author, store_text_fn each, void *arg)
-{
-	struct conn *c = sqlite_conn(st);
-
-	if (c == NULL)
-		return STORE_UNAVAILABLE;
-	uint32_t epoch = 0;
-	size_t len;
-	const char *kept = lists_get(c, author, &epoch, &len);
-	if (kept != NULL)
-		return each(kept, len, arg) == 0 ? STORE_OK : STORE_ERR;
-	sqlite3_stmt *q = c->stmt[S_BOOKS_LIST_BODY];
-	sqlite3_bind_int64(q, 1, author);
-	int rc = sqlite3_step(q), out = STORE_ERR;
-	if (rc == SQLITE_ROW) { /* an aggregate: always exactly one row */
-		const char *text = (const char *)sqlite3_column_text(q, 0);
-		len = (size_t)sqlite3_column_bytes(q, 0);
-		if (text != NULL) { /* NULL: out of memory */
-			lists_keep(c, author, epoch, text, len);
-			out = each(text, len, arg) == 0 ? STORE_OK : STORE_ERR;
-		}
-	} else if (rc != SQLITE_DONE) {
-		out = sqlite_map_rc(c, rc);
-	}
-	sqlite_done(q);
-	return out;
-}
-
 int sqlite_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out)
 {
 	struct conn *c;
@@ -76,7 +48,7 @@ int sqlite_book_create(struct store *st, int64_t author, const char *title, cons
 	rc = sqlite_write_stmt(c, S_BOOK_INSERT, NULL, NULL);
 	out->id = sqlite3_last_insert_rowid(c->db);
 	rc = sqlite_write_end(c, rc == STORE_NOT_FOUND ? STORE_ERR : rc);
-	lists_changed(c->owner, author);
+	store_epoch_books_changed(&c->owner->epoch, author);
 	if (rc != STORE_OK)
 		return rc == STORE_CONFLICT ? STORE_ERR : rc; /* the author vanished */
 	out->author = author;
@@ -121,7 +93,7 @@ int sqlite_book_update(
 		sqlite3_bind_text(q, 3, title, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, date, -1, SQLITE_STATIC);
 	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_BOOK_UPDATE, book_row_cb, out));
-	lists_changed(c->owner, author);
+	store_epoch_books_changed(&c->owner->epoch, author);
 	return rc;
 }
 
@@ -136,6 +108,6 @@ int sqlite_book_delete(struct store *st, int64_t id, int64_t author)
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, author);
 	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_BOOK_DELETE, NULL, NULL));
-	lists_changed(c->owner, author);
+	store_epoch_books_changed(&c->owner->epoch, author);
 	return rc;
 }

@@ -109,6 +109,7 @@ int sqlite_apikey_replace(struct store *st, int64_t user_id, const struct store_
 	sqlite3_bind_blob(q, 3, key->box, sizeof(key->box), SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
 	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_KEY_REPLACE, NULL, NULL));
+	store_epoch_keys_changed(&c->owner->epoch); /* the old key dies in every cache */
 	return rc == STORE_CONFLICT ? STORE_ERR : rc;
 }
 
@@ -161,5 +162,7 @@ int sqlite_user_set_active(struct store *st, const char *username, int active, i
 	sqlite3_stmt *q = c->stmt[S_USER_SET_ACTIVE];
 	sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, active != 0);
-	return sqlite_write_end(c, sqlite_write_stmt(c, S_USER_SET_ACTIVE, id_column, id));
+	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_USER_SET_ACTIVE, id_column, id));
+	store_epoch_keys_changed(&c->owner->epoch);
+	return rc;
 }

@@ -73,16 +73,6 @@ int throttle_healthy(const struct throttle *t)
 	return t->ops->healthy(t);
 }
 
-uint64_t throttle_key_epoch(const struct throttle *t)
-{
-	return t->ops->key_epoch(t);
-}
-
-void throttle_key_epoch_bump(struct throttle *t)
-{
-	t->ops->key_epoch_bump(t);
-}
-
 uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16])
 {
 	return t->ops->key_addr(t, addr);

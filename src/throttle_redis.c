@@ -277,19 +277,6 @@ static int tr_healthy(const struct throttle *t)
 	return ok ? 0 : -1;
 }
 
-/* No host-wide epoch reaches every host cheaply: with Redis, nothing is
- * cached, and every request asks the store (0 disables the key cache). */
-static uint64_t tr_key_epoch(const struct throttle *t)
-{
-	(void)t;
-	return 0;
-}
-
-static void tr_key_epoch_bump(struct throttle *t)
-{
-	(void)t;
-}
-
 static uint64_t tr_key_addr(const struct throttle *t, const uint8_t addr[16])
 {
 	/* The same on every host, so that they share a client's window. The
@@ -319,8 +306,6 @@ static const struct throttle_ops redis_ops = {
 	.stats = tr_stats,
 	.check = tr_check,
 	.healthy = tr_healthy,
-	.key_epoch = tr_key_epoch,
-	.key_epoch_bump = tr_key_epoch_bump,
 	.key_addr = tr_key_addr,
 	.close = tr_close,
 };

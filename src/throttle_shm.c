@@ -489,44 +489,6 @@ static uint64_t shm_key_addr(const struct throttle *t, const uint8_t addr[16])
 	return k != 0 ? k : 1;
 }
 
-static uint64_t shm_key_epoch(const struct throttle *t)
-{
-	struct throttle_shm *ts = (struct throttle_shm *)(uintptr_t)t;
-	sigjmp_buf env;
-	uint64_t epoch;
-
-	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
-		return 0;
-	if (sigsetjmp(env, 0) != 0) {
-		sigbus_guard = NULL;
-		atomic_store_explicit(&ts->broken, 1, memory_order_release);
-		return 0;
-	}
-	sigbus_guard = &env;
-	epoch = atomic_load_explicit(
-	    &atomic_load_explicit(&ts->hdr, memory_order_acquire)->key_epoch, memory_order_acquire);
-	sigbus_guard = NULL;
-	return epoch;
-}
-
-static void shm_key_epoch_bump(struct throttle *t)
-{
-	struct throttle_shm *ts = (struct throttle_shm *)t;
-	sigjmp_buf env;
-
-	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
-		return;
-	if (sigsetjmp(env, 0) != 0) {
-		sigbus_guard = NULL;
-		atomic_store_explicit(&ts->broken, 1, memory_order_release);
-		return;
-	}
-	sigbus_guard = &env;
-	atomic_fetch_add_explicit(
-	    &atomic_load_explicit(&ts->hdr, memory_order_acquire)->key_epoch, 1, memory_order_acq_rel);
-	sigbus_guard = NULL;
-}
-
 static int shm_healthy(const struct throttle *t)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)(uintptr_t)t;
@@ -598,8 +560,6 @@ static const struct throttle_ops shm_ops = {
 	.forget = shm_forget,
 	.stats = shm_stats,
 	.check = shm_check,
-	.key_epoch = shm_key_epoch,
-	.key_epoch_bump = shm_key_epoch_bump,
 	.healthy = shm_healthy,
 	.key_addr = shm_key_addr,
 	.close = shm_close,

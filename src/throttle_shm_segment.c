@@ -104,11 +104,6 @@ static struct shm_header *segment_create(int fd, const struct shm_header *want, 
 	memcpy(h, want, sizeof(*h));
 	atomic_store_explicit(&h->state, 0, memory_order_relaxed);
 	randombytes_buf(h->hash_key, sizeof(h->hash_key));
-	/* A random start: a segment made anew (after one was removed) must
-	 * not match any epoch a key cache holds. */
-	uint64_t epoch;
-	randombytes_buf(&epoch, sizeof(epoch));
-	atomic_store_explicit(&h->key_epoch, epoch | 1, memory_order_relaxed);
 	if (init_locks(h) == -1) {
 		snprintf(err, errlen, "cannot initialise the segment's locks");
 		munmap(h, want->size);

@@ -1,5 +1,5 @@
-/* Unit tests: the SQLite store's read pass, its rendered book list and the
- * lists it keeps. */
+/* Unit tests: the SQLite store's read pass and the epochs the caches above
+ * it are kept under. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -111,77 +113,63 @@ static void test_write_ends_the_pass(void **state)
 	assert_int_equal(books_of_reader(st), before + 2);
 }
 
-struct body {
-	char text[4096];
-	size_t len;
-};
-
-static int keep_body(const char *text, size_t len, void *arg)
-{
-	struct body *b = arg;
-	assert_true(len < sizeof(b->text));
-	memcpy(b->text, text, len);
-	b->text[len] = '\0';
-	b->len = len;
-	return 0;
-}
-
-static void test_list_body_is_the_reply(void **state)
-{
-	struct store *st = *state;
-	struct store_book b;
-	struct body body;
-	char want[256];
-
-	assert_int_equal(store_books_list_body(st, 2, keep_body, &body), STORE_OK);
-	assert_string_equal(body.text, "{\"message\":\"successful\",\"data\":[]}");
-	/* A title a JSON writer must escape; the author's books only. */
-	struct store_apikey key;
-	int64_t id;
-	randombytes_buf(&key, sizeof(key));
-	assert_int_equal(store_user_create(st, "second", "s@example.com", "not-a-hash", &key, &id), STORE_OK);
-	assert_int_equal(store_book_create(st, id, "q\"\\\t\x01", "2026-02-03", &b), STORE_OK);
-	assert_int_equal(store_books_list_body(st, id, keep_body, &body), STORE_OK);
-	snprintf(want, sizeof(want),
-	    "{\"message\":\"successful\",\"data\":[{\"id\":%lld,\"title\":\"q\\\"\\\\\\t\\u0001\",\"author\":%lld,"
-	    "\"publication_date\":\"2026-02-03\"}]}",
-	    (long long)b.id, (long long)id);
-	assert_string_equal(body.text, want);
-}
-
-/* How many books the rendered list of author holds. */
-static int ids_in_list(struct store *st, int64_t author)
-{
-	struct body body;
-	int n = 0;
-
-	assert_int_equal(store_books_list_body(st, author, keep_body, &body), STORE_OK);
-	for (const char *p = body.text; (p = strstr(p, "{\"id\":")) != NULL; p++)
-		n++;
-	return n;
-}
-
-/* Kept lists: current after another process's write (a second store on
- * the file: its own connections, its own mapping of <db>-lists), and a
- * list read inside a read pass, from a snapshot older than the epoch it
- * would be kept under, not kept. */
-static void test_kept_lists(void **state)
+/* A second store on the file stands for another process: its own
+ * connections, its own mapping of <db>-epochs. */
+static void test_epochs_follow_other_processes(void **state)
 {
 	struct store *st = *state;
 	struct store *other = open_or_die();
+	struct store_apikey key;
 	struct store_book b;
-	int n = ids_in_list(st, 1);
+	int64_t id, gone;
 
-	assert_int_equal(ids_in_list(st, 1), n); /* served as kept */
+	uint64_t keys = store_keys_epoch(st), books = store_books_epoch(st, 1);
+	assert_true(keys != 0 && books != 0);
+	assert_int_equal(store_keys_epoch(st), keys);
+	/* A signup changes nothing that was cached. */
+	randombytes_buf(&key, sizeof(key));
+	assert_int_equal(store_user_create(other, "third", "t@example.com", "not-a-hash", &key, &id), STORE_OK);
+	assert_int_equal(store_keys_epoch(st), keys);
+	assert_int_equal(store_books_epoch(st, 1), books);
+	/* Another process's writes: at once. */
 	assert_int_equal(store_book_create(other, 1, "Elsewhere", "2026-03-04", &b), STORE_OK);
-	assert_int_equal(ids_in_list(st, 1), n + 1);
-	assert_int_equal(store_read_begin(st), STORE_OK);
-	assert_int_equal(books_of_reader(st), n + 1); /* the snapshot is taken here */
-	assert_int_equal(store_book_create(other, 1, "Later", "2026-03-05", &b), STORE_OK);
-	assert_int_equal(ids_in_list(st, 1), n + 1); /* the snapshot's */
-	store_read_end(st);
-	assert_int_equal(ids_in_list(st, 1), n + 2);
+	assert_true(store_books_epoch(st, 1) != books);
+	randombytes_buf(&key, sizeof(key));
+	assert_int_equal(store_apikey_replace(other, id, &key), STORE_OK);
+	assert_true(store_keys_epoch(st) != keys);
+	keys = store_keys_epoch(st);
+	assert_int_equal(store_user_set_active(other, "third", 0, &gone), STORE_OK);
+	assert_true(store_keys_epoch(st) != keys);
 	store_close(other);
+}
+
+/* A change no keygate process signals (an SQL shell; a process killed
+ * between its commit and its signal) reaches the epochs through the truth
+ * rows, within a second. */
+static void test_epochs_follow_sql_shell(void **state)
+{
+	struct store *st = *state;
+	char path[512];
+	sqlite3 *db;
+
+	uint64_t keys = store_keys_epoch(st), books = store_books_epoch(st, 1);
+	snprintf(path, sizeof(path), "%s/keygate.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "UPDATE users SET is_active = 1 WHERE id = 1", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM books WHERE author_id = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	/* Not signalled: the thread sees it once its rows are a second old. */
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	double waited;
+	do {
+		usleep(10000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+	} while (store_keys_epoch(st) == keys && waited < 3);
+	assert_true(waited <= 1.1);
+	assert_true(store_books_epoch(st, 1) != books);
 }
 
 int main(void)
@@ -189,8 +177,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_pass_is_one_snapshot),
 		cmocka_unit_test(test_write_ends_the_pass),
-		cmocka_unit_test(test_list_body_is_the_reply),
-		cmocka_unit_test(test_kept_lists),
+		cmocka_unit_test(test_epochs_follow_other_processes),
+		cmocka_unit_test(test_epochs_follow_sql_shell),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
