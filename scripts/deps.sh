@@ -29,6 +29,7 @@ if [ "${1:-}" = test ]; then
 	want_cmd python3 python3
 	want_cmd pytest-3 python3-pytest
 	want_cmd sqlite3 sqlite3
+	want_cmd gdb gdb # test_revocation kills a process right after its commit
 	want_cmd systemd-analyze systemd
 	want_cmd man man-db
 	want_cmd mount mount     # tmpfs for the disk-full and read-only tests

@@ -84,12 +84,30 @@ class Server:
             cmd += ["-c", path]
         return cmd + self.args
 
+    def db_tag(self):
+        """The PostgreSQL database of this server's data directory."""
+        return "kg%d" % (abs(hash(self.data_dir)) % 10**9)
+
+    def sql(self, statement):
+        """Run statement on the server's database as an SQL shell would,
+        behind keygate's back (sqlite3 or psql)."""
+        if MATRIX["pg"] is not None:
+            return MATRIX["pg"].sql(statement, db=self.db_tag())
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data_dir, "keygate.db"), timeout=10)
+        try:
+            rows = db.execute(statement).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+
     def matrix_args(self):
         """Backends of the configuration under test; a test's own -o
         options come later and win. Servers sharing a data directory share
         a database and a Redis prefix, as processes of one site do."""
         args = []
-        tag = "kg%d" % (abs(hash(self.data_dir)) % 10**9)
+        tag = self.db_tag()
         if MATRIX["redis"] is not None:
             args += ["-o", "throttle.backend=redis", "-o", "throttle.redis_address=127.0.0.1:%d" % MATRIX["redis"].port,
                      "-o", "throttle.redis_prefix=%s:" % tag]
@@ -274,6 +292,16 @@ def fire(servers, key, clients, per_client):
     for t in threads:
         t.join()
     return codes
+
+
+def eventually(check, within=1.1):
+    """Poll check() until it is true; assert that happened within `within`
+    seconds (a change another process made reaches this one's caches in
+    at most one second: store.h)."""
+    t0 = time.monotonic()
+    while not check():
+        assert time.monotonic() - t0 < within, "not true after %.2fs" % (time.monotonic() - t0)
+        time.sleep(0.02)
 
 
 def b64url(data):

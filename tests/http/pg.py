@@ -32,8 +32,8 @@ class Postgres:
         assert r.returncode == 0, (cmd, r.stdout, r.stderr)
         return r.stdout
 
-    def sql(self, statement):
-        return self.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "keygate", "-d", "postgres",
+    def sql(self, statement, db="postgres"):
+        return self.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "keygate", "-d", db,
                          "-At", "-c", statement])
 
     def stop(self):

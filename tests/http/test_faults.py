@@ -71,11 +71,12 @@ class Tmpfs:
     def fill(self):
         """Fill it up; return the filler's path."""
         path = os.path.join(self.path, "filler")
-        with open(path, "wb") as f:
+        # Unbuffered: a buffered file would raise again at close with
+        # what the full disk refused.
+        with open(path, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
-                    f.flush()
             except OSError:
                 pass
         return path
