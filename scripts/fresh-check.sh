@@ -21,6 +21,7 @@ top=$(git rev-parse --show-toplevel)
 head=$(git -C "$top" rev-parse HEAD)
 git -C "$top" diff --quiet HEAD || echo "fresh-check: note: uncommitted changes are not part of the check (HEAD $head)"
 dir=${FRESH_DIR:-$(mktemp -d /tmp/kg-fresh.XXXXXX)}
+mkdir -p "$dir"
 root=$dir/root
 mirror=${FRESH_MIRROR:-http://deb.debian.org/debian}
 cleanup() {
