@@ -65,11 +65,21 @@ echo "== engine up; networks: $networks(no bridge)"
 case " $networks" in *" bridge "*) die "the engine has a bridge network" ;; esac
 
 echo "== debian:bookworm-slim from mmdebstrap minbase (slimmed as the official image)"
+# The official image's apt setting: no package caches kept in a layer.
+rmcache='rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true'
+DOCKER_CLEAN="DPkg::Post-Invoke { \"$rmcache\"; };
+APT::Update::Post-Invoke { \"$rmcache\"; };
+Dir::Cache::pkgcache \"\";
+Dir::Cache::srcpkgcache \"\";
+Acquire::Languages \"none\";"
+export DOCKER_CLEAN
 mmdebstrap --variant=minbase --quiet --format=tar \
 	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
 	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
 	--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
 	--dpkgopt='path-exclude=/usr/share/lintian/*' --dpkgopt='path-exclude=/usr/share/groff/*' \
+	--customize-hook='printf "%s\n" "$DOCKER_CLEAN" >"$1/etc/apt/apt.conf.d/docker-clean"' \
+	--customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
 	bookworm "$dir/base.tar" http://deb.debian.org/debian
 docker import --change 'CMD ["bash"]' "$dir/base.tar" debian:bookworm-slim >/dev/null
 rm -f "$dir/base.tar"
@@ -130,8 +140,11 @@ while :; do
 done
 echo "   healthy after $i s of waiting"
 
-uid=$(docker exec $name id -u)
-echo "== runs as uid $uid ($(docker exec $name id -un))"
+# From the host's /proc: the container's main process itself (the image
+# need not hold an id command).
+pid=$(docker inspect -f '{{.State.Pid}}' $name)
+uid=$(awk '/^Uid:/ { print $2 }' /proc/$pid/status)
+echo "== runs as uid $uid (USER $(docker image inspect -f '{{.Config.User}}' "$img"); PID 1 of the container: $(cat /proc/$pid/comm))"
 [ "$uid" = 10001 ] || die "runs as uid $uid, want 10001"
 
 echo "== docker restart (SIGTERM, then a new start on the same volume)"
