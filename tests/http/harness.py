@@ -219,6 +219,20 @@ class Server:
         assert r.getheader("Content-Type").startswith("text/plain; version=0.0.4")
         return body
 
+    def wait_completed(self, count, timeout=5):
+        """The /metrics text once at least count requests have completed.
+        keygate counts a request (and appends its access line, just before)
+        when libmicrohttpd reports it complete, which is after the client
+        has read the reply: a test that looks at either right after its
+        last reply must wait for this."""
+        deadline = time.time() + timeout
+        while True:
+            text = self.metrics()
+            m = re.search(r"^keygate_http_request_duration_seconds_count (\d+)", text, re.M)
+            if (m and int(m.group(1)) >= count) or time.time() > deadline:
+                return text
+            time.sleep(0.01)
+
     def raw(self, data, timeout=10):
         """Send raw bytes; return everything the server answers until it closes or goes quiet."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)

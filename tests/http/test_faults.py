@@ -157,6 +157,7 @@ def test_crash_writes_out_buffered_access_lines():
         srv.start()
         try:
             rids = [srv.request("GET", "/healthz").header("X-Request-Id") for _ in range(20)]
+            srv.wait_completed(20)  # every line appended to its thread's buffer
             srv.proc.send_signal(sig)  # at once: the once-a-second flush has not run
             assert srv.proc.wait(10) == -sig
             text = srv.log_text()

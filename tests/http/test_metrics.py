@@ -17,11 +17,12 @@ def value(text, name, **labels):
 
 @only('sqlite-shm')
 def test_metrics_count_requests_decisions_and_table(srv):
+    before = value(srv.wait_completed(0), "keygate_http_request_duration_seconds_count")
     _, _, key = srv.user("measured")
     for _ in range(3):
         srv.books("GET", "/books/", key)
     srv.request("GET", "/nope")
-    text = srv.metrics()
+    text = srv.wait_completed(before + 7)  # signup, login, key, 3 x books, /nope
     assert value(text, "keygate_http_requests_total", method="GET", route="/books/", status="200") == 2
     assert value(text, "keygate_http_requests_total", method="GET", route="/books/", status="429") == 1
     assert value(text, "keygate_http_requests_total", method="POST", route="/users/signup/", status="201") == 1
