@@ -230,3 +230,18 @@ def test_guesses_held_in_lookup_never_pass_the_limit():
     assert codes.count(401) == 3 and codes.count(429) == 29, codes
     assert looked_up == 3, looked_up
     srv.stop()
+
+
+@harness.only("sqlite-shm")
+def test_segment_records_its_rates():
+    """3/hour and 4/hour fit one layout (8 times an entry) but would count
+    one window two ways: the second process is refused, with the reason."""
+    srv = Server(args=["-o", "throttle.api_key=3/hour"])
+    srv.start()
+    other = Server(args=["-o", "throttle.api_key=4/hour"], shm_name=srv.shm_name)
+    try:
+        other.start(timeout=10)
+        raise AssertionError("started on a segment that counts by another rate")
+    except AssertionError as e:
+        assert "its api_key windows count 3 per 3600s and this configuration says 4 per 3600s" in str(e), e
+    srv.stop()
