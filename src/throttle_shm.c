@@ -2,10 +2,17 @@
  * throttle_shm.c: the rate-limit windows in a POSIX shared-memory segment.
  *
  * Layout (throttle_shm_int.h): a header (magic, layout version, size,
- * capacity, boot id, the hash key, and per scope its entry layout and
- * table geometry), then per scope an array of stripe locks and a table of
- * fixed-size entries (throttle_window.h). Rates are applied per decision,
- * within the layout (window_shape_with).
+ * capacity, boot id, the hash key, and per scope its entry layout, table
+ * geometry and rate), then per scope an array of stripe locks and a table
+ * of fixed-size entries (throttle_window.h). Every decision uses the
+ * segment's rate, within the layout (window_shape_with), so that every
+ * process counts alike; a reload changes it for all (throttle_set_rate).
+ *
+ * A stripe is a small open-addressing table: a key's home slot and stripe
+ * come from SipHash-1-3 of the key under the segment's hash key; a search
+ * walks from home to the key or to an empty slot, deleting the expired
+ * windows it meets (backward shift, so that no key is ever cut off from
+ * its home). A window that holds an admission is never touched for room.
  *
  * THREAD SAFETY (threads and processes): each scope's table is split in
  * stripes of stripe_slots entries; a stripe's entries are read and written
@@ -62,6 +69,7 @@ struct throttle_shm {
 	_Atomic uint64_t hash_key[2];
 	atomic_int full_incident[SCOPE_COUNT]; /* a full table was logged */
 	uint64_t capacity; /* read-only after open */
+	uint64_t id; /* unique to this open in the process (shape_now's cache) */
 };
 
 /* SIGBUS from a truncated segment: back to the decision that touched it. */
@@ -294,22 +302,23 @@ static void unlock_entry(struct locked *l)
 }
 
 /* The window shape for the segment's current rate of scope s. Each thread
- * keeps the last one per scope: the rate changes only on a reload. */
+ * keeps the last one per scope and open: the rate changes only on a
+ * reload, the mapping only on a re-attach (old ones stay mapped). */
 static int shape_now(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, struct window_shape *ws)
 {
 	static _Thread_local struct {
-		const struct throttle_shm *ts;
+		uint64_t id;
 		const struct shm_header *h;
 		uint64_t rate;
 		struct window_shape ws;
 	} last[SCOPE_COUNT];
 	uint64_t rate = atomic_load_explicit(&h->scopes[s].rate, memory_order_relaxed);
 
-	if (last[s].ts != ts || last[s].h != h || last[s].rate != rate) {
+	if (last[s].id != ts->id || last[s].h != h || last[s].rate != rate) {
 		struct rate r = shm_rate_unpack(rate);
 		if (window_shape_with(&ts->shapes[s], &r, &last[s].ws) == -1)
 			return -1;
-		last[s].ts = ts;
+		last[s].id = ts->id;
 		last[s].h = h;
 		last[s].rate = rate;
 	}
@@ -573,8 +582,11 @@ struct throttle *throttle_shm_open(const struct config *cfg, char *err, size_t e
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	static atomic_ulong opens;
 	ts->base.ops = &shm_ops;
 	ts->capacity = cfg->capacity;
+	/* Not the address: a later open may get this one's memory back. */
+	ts->id = atomic_fetch_add(&opens, 1) + 1;
 	snprintf(ts->name, sizeof(ts->name), "%s", cfg->shm_name);
 	shm_layout_compute(cfg, &ts->want, ts->shapes);
 	if (shm_segment_open(ts->name, &ts->want, ATTACH_WAIT_MS, &ts->seg, err, errlen) == -1) {
