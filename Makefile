@@ -48,7 +48,7 @@ CORE_SRC := src/log.c src/log_escape.c src/log_access.c src/textbuf.c src/fifo_l
 	src/store.c src/store_sqlite.c src/store_sqlite_users.c src/store_sqlite_books.c src/store_epoch.c src/store_pg.c src/store_pg_listen.c \
 	src/migrate.c src/throttle.c src/throttle_window.c src/throttle_shm.c src/throttle_shm_segment.c src/throttle_redis.c src/client_ip.c \
 	src/http_request.c src/http_reply.c src/http_accept.c src/http_linger.c src/http_server.c \
-	src/router.c src/pipeline.c src/mw_jwt.c src/mw_apikey.c src/mw_throttle.c \
+	src/router.c src/pipeline.c src/mw_jwt.c src/mw_apikey.c src/ratelimit_fields.c src/mw_throttle.c \
 	src/handler_common.c src/book_json.c src/list_cache.c src/handler_books.c \
 	src/handler_health.c src/handler_signup.c src/handler_auth.c \
 	src/handler_apikey.c src/reload.c src/sdnotify.c src/admin.c src/healthcheck.c src/metrics.c src/http_admin.c

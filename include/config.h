@@ -68,6 +68,7 @@ struct config {
 	struct rate rate_refresh;
 	unsigned ipv6_prefix; /* an IPv6 client is counted by this prefix */
 	int legacy_headers;
+	int quota_headers; /* enum ratelimit_form: the form of the quota fields */
 	int fail_open; /* on_error = allow: admit when the store cannot answer */
 };
 

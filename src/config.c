@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "ratelimit_fields.h"
 
 enum kind {
 	K_STR,
@@ -28,7 +29,8 @@ enum kind {
 	K_ONERROR,
 	K_LISTEN_OPT,
 	K_LOGFORMAT,
-	K_BACKEND
+	K_BACKEND,
+	K_QUOTAFORM
 };
 
 struct key {
@@ -91,6 +93,7 @@ static const struct key keys[] = {
 	{ "throttle", "refresh", K_RATE, F(rate_refresh), 0, 0, LIVE },
 	{ "throttle", "ipv6_prefix", K_UINT, F(ipv6_prefix), 1, 128, FIXED },
 	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0, LIVE },
+	{ "throttle", "quota_headers", K_QUOTAFORM, F(quota_headers), 0, 0, LIVE },
 	{ "throttle", "on_error", K_ONERROR, F(fail_open), 0, 0, LIVE },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -279,6 +282,15 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 		cfg->ntrusted = n;
 		return apply_str(k, field, value, err, errlen);
 	}
+	case K_QUOTAFORM: {
+		enum ratelimit_form form;
+		if (ratelimit_fields_form_parse(value, &form) == -1) {
+			snprintf(err, errlen, "must be draft-11, draft-12, draft-7 or legacy");
+			return -1;
+		}
+		*(int *)(void *)field = (int)form;
+		return 0;
+	}
 	case K_ONERROR: return choose(value, on_error, 2, (int *)(void *)field, err, errlen);
 	case K_SYNC: return choose(value, synchronous, 2, (int *)(void *)field, err, errlen);
 	}
@@ -463,6 +475,7 @@ void config_print(const struct config *cfg, FILE *out)
 	print_rate(out, "regenerate", &cfg->rate_regenerate);
 	print_rate(out, "refresh", &cfg->rate_refresh);
 	fprintf(out, "ipv6_prefix = %u\n", cfg->ipv6_prefix);
+	fprintf(out, "quota_headers = %s\n", ratelimit_fields_form_name((enum ratelimit_form)cfg->quota_headers));
 	fprintf(out, "legacy_headers = %s\non_error = %s\n", cfg->legacy_headers ? "yes" : "no",
 	    cfg->fail_open ? "allow" : "deny");
 }

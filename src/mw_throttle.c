@@ -3,12 +3,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "client_ip.h"
 #include "http_reply.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit_fields.h"
 #include "router.h"
 #include "textbuf.h"
 
@@ -32,41 +34,24 @@ static void header_u64(struct request *req, const char *name, uint64_t v)
 	http_request_add_header_text(req, name, text, t.len);
 }
 
-/* "\"<scope>\";<k1>=<v1>;<k2>=<v2>", the shape of both RateLimit fields. */
-static void header_policy(
-    struct request *req, const char *name, const char *scope, const char *k1, uint64_t v1, const char *k2, uint64_t v2)
+/* The quota fields of one decision, in the configured form
+ * (ratelimit_fields.h renders them). The partition is the throttle key,
+ * opaque: the user's or the address's window. */
+static void quota_headers(
+    struct request *req, enum throttle_scope scope, uint64_t key, int spend, const struct throttle_decision *d)
 {
-	char text[96];
-	struct textbuf t;
+	struct ratelimit_field fields[RATELIMIT_FIELDS_MAX];
+	struct ratelimit_window w = { throttle_scope_name(scope), d->limit, d->window_s, d->remaining,
+		ceil_s(d->reset_ms) };
+	uint8_t partition[8];
 
-	textbuf_init(&t, text, sizeof(text));
-	textbuf_char(&t, '"');
-	textbuf_str(&t, scope);
-	textbuf_mem(&t, "\";", 2);
-	textbuf_str(&t, k1);
-	textbuf_u64(&t, v1, 1);
-	textbuf_char(&t, ';');
-	textbuf_str(&t, k2);
-	textbuf_u64(&t, v2, 1);
-	if (!t.truncated)
-		http_request_add_header_text(req, name, text, t.len);
-}
-
-static void quota_headers(struct request *req, enum throttle_scope scope, const struct throttle_decision *d)
-{
-	const char *name = throttle_scope_name(scope);
-	uint64_t t = ceil_s(d->reset_ms);
-
-	header_policy(req, "RateLimit-Policy", name, "q=", d->limit, "w=", d->window_s);
-	header_policy(req, "RateLimit", name, "r=", d->remaining, "t=", t);
-	if (req->cfg->legacy_headers) {
-		header_u64(req, "RateLimit-Limit", d->limit);
-		header_u64(req, "RateLimit-Remaining", d->remaining);
-		header_u64(req, "RateLimit-Reset", t);
-		header_u64(req, "X-RateLimit-Limit", d->limit);
-		header_u64(req, "X-RateLimit-Remaining", d->remaining);
-		header_u64(req, "X-RateLimit-Reset", t);
-	}
+	for (int i = 0; i < 8; i++)
+		partition[i] = (uint8_t)(key >> (56 - 8 * i));
+	struct ratelimit_state s = { &w, 1, spend ? 1 : 0, partition, sizeof(partition), (uint64_t)time(NULL),
+		req->cfg->legacy_headers };
+	size_t n = ratelimit_fields_render((enum ratelimit_form)req->cfg->quota_headers, &s, fields);
+	for (size_t i = 0; i < n; i++)
+		http_request_add_header_text(req, fields[i].name, fields[i].value, strlen(fields[i].value));
 }
 
 /* The problem body for (scope, seconds), rendered by jansson; each thread
@@ -167,7 +152,7 @@ static enum stage_rc decide_quietly(struct request *req, enum throttle_scope sco
 		refuse_full(req, scope, d);
 		return STAGE_DONE;
 	}
-	quota_headers(req, scope, d);
+	quota_headers(req, scope, key, spend, d);
 	refuse(req, scope, d);
 	return STAGE_DONE;
 }
@@ -181,7 +166,7 @@ enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, 
 		return STAGE_DONE;
 	/* A look (spend = 0) that admits changes nothing and says nothing. */
 	if (decided && spend)
-		quota_headers(req, scope, &d);
+		quota_headers(req, scope, key, spend, &d);
 	return STAGE_NEXT;
 }
 
@@ -195,7 +180,7 @@ int mw_throttle_charge(struct request *req, enum throttle_scope scope, uint64_t 
 void mw_throttle_charge_keep(struct request *req, const struct mw_charge *c)
 {
 	if (c->decided)
-		quota_headers(req, c->scope, &c->d);
+		quota_headers(req, c->scope, c->key, 1, &c->d);
 }
 
 void mw_throttle_charge_refund(struct request *req, const struct mw_charge *c)
