@@ -9,7 +9,8 @@ BUILD=${1:-build}
 passed=0
 failed=0
 out=$(mktemp)
-trap 'rm -f "$out" "$out.rc"' EXIT
+record=$(mktemp) # every reply the black-box suite received, for the OpenAPI check
+trap 'rm -f "$out" "$out.rc" "$record"' EXIT
 
 if [ -z "${TEST_ONLY:-}" ] || [ -n "${UNIT_ONLY:-}" ]; then
 	for t in "$BUILD"/tests/test_*; do
@@ -62,7 +63,7 @@ elif [ -n "$files" ]; then
 	# Shown as it runs, kept for the count.
 	{
 		# shellcheck disable=SC2086
-		KG_TEST_BIN="$BUILD/keygate" PYTHONUNBUFFERED=1 pytest-3 -c tests/http/pytest.ini \
+		KG_OPENAPI_RECORD="$record" KG_TEST_BIN="$BUILD/keygate" PYTHONUNBUFFERED=1 pytest-3 -c tests/http/pytest.ini \
 			--rootdir=tests/http --kg-configs="$configs" ${KG_PYTEST_ARGS:-} $files 2>&1
 		echo $? >"$out.rc"
 	} | tee "$out"
@@ -76,6 +77,18 @@ elif [ -n "$files" ]; then
 	failed=$((failed + f))
 	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1)) # pytest itself failed
 	echo "http [$configs]: $p passed, $f failed"
+	# Every reply received, validated against docs/openapi.yaml by a real
+	# OpenAPI validator (tests/openapi/responses.mjs): one check, which a
+	# missing validator fails alone.
+	if ! command -v node >/dev/null 2>&1 || [ ! -d tests/openapi/node_modules/openapi-backend ]; then
+		echo "FAIL openapi responses: the validator is not installed (node and npm ci --prefix tests/openapi; make deps-test does both)"
+		failed=$((failed + 1))
+	elif node tests/openapi/responses.mjs docs/openapi.yaml "$record"; then
+		passed=$((passed + 1))
+	else
+		echo "FAIL openapi responses: replies that docs/openapi.yaml does not describe (above)"
+		failed=$((failed + 1))
+	fi
 fi
 
 echo "$passed passed, $failed failed"

@@ -56,6 +56,22 @@ class Reply:
         return "<%d %r %r>" % (self.status, self.headers, self.body[:300])
 
 
+# Every reply the suite receives through Server.request, one JSON line each,
+# for tests/openapi/responses.mjs to validate against docs/openapi.yaml
+# after the run (tests/run.sh sets the file).
+RECORD_PATH = os.environ.get("KG_OPENAPI_RECORD")
+_record_lock = __import__("threading").Lock()
+
+
+def record_response(method, path, reply):
+    if not RECORD_PATH:
+        return
+    line = json.dumps({"method": method, "path": path.split("?", 1)[0], "status": reply.status,
+                       "headers": reply.headers, "body": reply.body}) + "\n"
+    with _record_lock, open(RECORD_PATH, "a") as f:
+        f.write(line)
+
+
 class Server:
     def __init__(self, args=(), env=None, data_dir=None, config_text=None, shm_name=None, prefix=(), tmp_dir=None):
         self.tmp = tempfile.mkdtemp(prefix="kg-test-", dir=tmp_dir)  # the log, and data_dir by default
@@ -207,6 +223,7 @@ class Server:
         finally:
             conn.close()
         assert reply.header("X-Request-Id"), "no X-Request-Id on %s %s" % (method, path)
+        record_response(method, path, reply)
         return reply
 
     def metrics(self):
