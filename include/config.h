@@ -34,6 +34,7 @@ struct config {
 	enum access_log { ACCESS_LOG_TEXT, ACCESS_LOG_JSON, ACCESS_LOG_OFF } access_log;
 	uint64_t access_log_buffer; /* bytes per thread; 0 = a write per line */
 	char admin_listen[128]; /* "" = no admin listener */
+	int core_dumps; /* leave the process dumpable (cores then hold secrets) */
 	char trusted_proxies[512];
 	struct addr_net trusted[ADDR_NETS_MAX]; /* parsed trusted_proxies */
 	int ntrusted;
@@ -70,6 +71,12 @@ struct config {
 	int legacy_headers;
 	int quota_headers; /* enum ratelimit_form: the form of the quota fields */
 	int fail_open; /* on_error = allow: admit when the store cannot answer */
+	/* Secrets are held once, by what uses them: config_drop_secrets wipes
+	 * the [auth] jwt_secret and [database] url values (leaving "(set)" when
+	 * set) and keeps a keyed fingerprint of each, so that a reload still
+	 * sees whether one changed. */
+	int secrets_dropped;
+	unsigned char secret_fp[2][16];
 };
 
 void config_defaults(struct config *cfg);
@@ -102,6 +109,11 @@ int config_load_env(struct config *cfg, char *const *envp, char *err, size_t err
 int config_set(struct config *cfg, const char *dotted, const char *value, char *err, size_t errlen);
 /* Derived values: paths joined to data_dir, thread counts. */
 int config_finish(struct config *cfg, char *err, size_t errlen);
+
+/* Wipe the secrets' values once they have been handed over (the JWT
+ * signer, the PostgreSQL store); every retained configuration (a reload
+ * keeps the old ones) then holds none. */
+void config_drop_secrets(struct config *cfg);
 
 /* Join a path to data_dir unless it is absolute. -1 if it does not fit. */
 int config_path(const struct config *cfg, const char *path, char *out, size_t outlen);

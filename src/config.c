@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <ini.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ static const struct key keys[] = {
 	{ "server", "access_log", K_LOGFORMAT, F(access_log), 0, 0, LIVE },
 	{ "server", "access_log_buffer", K_SIZE, F(access_log_buffer), 0, 1024 * 1024, FIXED },
 	{ "server", "admin_listen", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
+	{ "server", "core_dumps", K_BOOL, F(core_dumps), 0, 0, FIXED },
 	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
 	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
 	{ "database", "url", K_SECRET, F(db_url), 0, 0, FIXED },
@@ -111,9 +113,14 @@ int config_build(struct config *cfg, const struct config_source *src, char *err,
 	return config_finish(cfg, err, errlen);
 }
 
+/* The index of a K_SECRET key among them (its fingerprint's slot). */
+static int secret_index(const struct key *k);
+
 static int field_equal(const struct key *k, const struct config *a, const struct config *b)
 {
 	const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+	if (k->kind == K_SECRET && a->secrets_dropped && b->secrets_dropped)
+		return sodium_memcmp(a->secret_fp[secret_index(k)], b->secret_fp[secret_index(k)], 16) == 0;
 	if (k->kind == K_STR || k->kind == K_SECRET || k->kind == K_LISTEN || k->kind == K_NETS ||
 	    k->kind == K_LISTEN_OPT)
 		return strcmp(fa, fb) == 0;
@@ -129,6 +136,8 @@ int config_keep_fixed(struct config *next, const struct config *cur)
 		if (k->live || field_equal(k, next, cur))
 			continue;
 		memcpy((char *)next + k->offset, (const char *)cur + k->offset, k->size);
+		if (k->kind == K_SECRET && next->secrets_dropped && cur->secrets_dropped)
+			memcpy(next->secret_fp[secret_index(k)], cur->secret_fp[secret_index(k)], 16);
 		log_warnx("reload: [%s] %s cannot change while running; keeping the running value (restart to apply)",
 		    k->section, k->name);
 		kept++;
@@ -186,6 +195,40 @@ void config_defaults(struct config *cfg)
 		.legacy_headers = 0,
 		.fail_open = 0,
 	};
+}
+
+static int secret_index(const struct key *k)
+{
+	int n = 0;
+	for (const struct key *p = keys; p < k; p++)
+		n += p->kind == K_SECRET;
+	return n;
+}
+
+void config_drop_secrets(struct config *cfg)
+{
+	/* Keyed per process: a fingerprint of a weak database password
+	 * cannot be tested offline. */
+	static unsigned char fp_key[crypto_generichash_KEYBYTES];
+	static int keyed;
+
+	if (!keyed) {
+		randombytes_buf(fp_key, sizeof(fp_key));
+		keyed = 1;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].kind != K_SECRET)
+			continue;
+		char *v = (char *)cfg + keys[i].offset;
+		int slot = secret_index(&keys[i]);
+		_Static_assert(sizeof(cfg->secret_fp) / sizeof(cfg->secret_fp[0]) == 2, "one slot per K_SECRET key");
+		crypto_generichash(cfg->secret_fp[slot], 16, (const unsigned char *)v, strlen(v), fp_key, sizeof(fp_key));
+		int set = v[0] != '\0';
+		sodium_memzero(v, keys[i].size);
+		if (set)
+			memcpy(v, "(set)", 6);
+	}
+	cfg->secrets_dropped = 1;
 }
 
 static const struct key *key_find(const char *section, const char *name)
@@ -450,6 +493,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "linger_time = %llums\nlinger_bytes = %llu\n", (unsigned long long)cfg->linger_time_ms,
 	    (unsigned long long)cfg->linger_bytes);
 	fprintf(out, "access_log_buffer = %llu\n", (unsigned long long)cfg->access_log_buffer);
+	fprintf(out, "core_dumps = %s\n", cfg->core_dumps ? "yes" : "no");
 	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
 	    cfg->access_log == ACCESS_LOG_JSON  ? "json"
 	    : cfg->access_log == ACCESS_LOG_OFF ? "off"

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -191,6 +192,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (*upload_data_size > 0) {
 		http_request_append(req, upload_data, *upload_data_size);
+		/* MHD's read buffer is done with these bytes (a body may hold a
+		 * password): wipe them, as the copy is wiped at the end. */
+		sodium_memzero((void *)(uintptr_t)upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

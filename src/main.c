@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -287,6 +288,11 @@ int main(int argc, char **argv)
 	src = config_source_of(&cli);
 	if (config_build(&cfg, &src, err, sizeof(err)) == -1)
 		fatalx("config: %s", err);
+	/* No core dump, no ptrace by the same user, /proc/PID/environ and mem
+	 * root's alone: a core would hold the secrets and the passwords being
+	 * hashed. [server] core_dumps = yes when debugging a crash. */
+	if (!cfg.core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE)");
 	if (cli.check_config) {
 		config_print(&cfg, stdout);
 		return 0;
@@ -324,6 +330,9 @@ int main(int argc, char **argv)
 		    throttle_shm_entry_size(app.throttle, SCOPE_REFRESH), cfg.capacity,
 		    (unsigned)((uint64_t)cfg.capacity * 3 / 4));
 	secrets_load(&app, &cfg);
+	/* The signer and the store hold their secrets now: the configuration
+	 * (and every one a reload retains) holds none. */
+	config_drop_secrets(&cfg);
 	keycache_init(cfg.key_cache);
 	list_cache_init(cfg.list_cache);
 	if (admin_is_command(cli.command)) {

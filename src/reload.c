@@ -57,6 +57,7 @@ int reload_config(struct app *app, const struct config_source *src)
 		free(next);
 		return -1;
 	}
+	config_drop_secrets(next); /* held once, by what uses them */
 	config_keep_fixed(next, cur);
 	keep_rates_that_fit(next, cur, app->throttle);
 	atomic_store_explicit(&app->cfg, next, memory_order_release);
