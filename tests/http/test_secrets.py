@@ -22,6 +22,8 @@ def occurrences(pid, needle):
             if perms[0] != "r" or line.rstrip().endswith(("[vvar]", "[vsyscall]", "[vvar_vclock]")):
                 continue
             start, end = (int(x, 16) for x in addr.split("-"))
+            if end - start > 1 << 30:  # a sanitizer's shadow or reserve: no heap of ours
+                continue
             try:
                 mem.seek(start)
                 count += mem.read(end - start).count(needle)
