@@ -185,7 +185,7 @@ def backends(build, tmp, seconds):
             pin(pid, 0)
         pg.sql("CREATE DATABASE bench")
         url = pg.url.rsplit("/", 1)[0] + "/bench"
-        common = ["-o", "throttle.api_key=1000000/s", "-o", "server.threads=1"]
+        common = ["-o", "throttle.api_key=1000000/s"]
         confs = {
             "sqlite_shm": common,
             "pg_shm": common + ["-o", "database.url=" + url],
