@@ -314,13 +314,16 @@ int sqlite_ping(struct store *st)
 	return rc == SQLITE_ROW ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
-/* The truth rows of store_epoch.h, in one statement. */
+/* The truth rows of store_epoch.h, in one statement. Not inside a read
+ * pass: its snapshot may be older than now, and the rows would then pass
+ * for a second as current while older (the caller keeps nothing this
+ * once, and reads them on its next call). */
 static int sqlite_epoch_read(struct store *st, uint64_t n[STORE_EPOCH_ROWS])
 {
 	struct conn *c = sqlite_conn(st);
 	int rc, seen = 0;
 
-	if (c == NULL)
+	if (c == NULL || c->reading)
 		return -1;
 	sqlite3_stmt *q = c->stmt[S_EPOCH_READ];
 	sqlite3_bind_int(q, 1, STORE_EPOCH_ROWS);
