@@ -24,7 +24,9 @@ static void same_as_jansson(const char *title)
 	strncpy(b.title, title, sizeof(b.title) - 1);
 	book_json_init(&j);
 	assert_int_equal(book_json_one(&j, &b), 0);
-	char *want = json_dumps(json_pack("{s:s, s:o}", "message", "successful", "data", as_jansson(&b)), JSON_COMPACT);
+	json_t *one = json_pack("{s:s, s:o}", "message", "successful", "data", as_jansson(&b));
+	char *want = json_dumps(one, JSON_COMPACT);
+	json_decref(one);
 	assert_string_equal(j.text, want);
 	free(want);
 	book_json_list_begin(&j);
@@ -34,7 +36,9 @@ static void same_as_jansson(const char *title)
 	json_t *list = json_array();
 	json_array_append_new(list, as_jansson(&b));
 	json_array_append_new(list, as_jansson(&b));
-	want = json_dumps(json_pack("{s:s, s:o}", "message", "successful", "data", list), JSON_COMPACT);
+	json_t *reply = json_pack("{s:s, s:o}", "message", "successful", "data", list);
+	want = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
 	assert_string_equal(j.text, want);
 	assert_int_equal(j.len, strlen(want));
 	free(want);
