@@ -44,7 +44,7 @@ struct config {
 	uint64_t busy_timeout_ms;
 	int synchronous_full;
 	uint64_t mmap_size;
-	int list_cache; /* keep rendered book lists per thread (store_sqlite_lists.c) */
+	int list_cache; /* keep GET /books/ replies per thread (list_cache.c) */
 	/* [auth] */
 	char jwt_secret_file[CONFIG_PATH_MAX]; /* relative to data_dir */
 	char jwt_secret[CONFIG_SECRET_MAX]; /* wins over the file when set */
