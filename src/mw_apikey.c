@@ -32,6 +32,15 @@ static const char *key_text(const struct request *req, size_t *len)
 	return *len > 0 ? k : NULL;
 }
 
+/* The active user who owns key, when this thread's cache holds it as
+ * such for the store's key epoch: no store lookup, nothing to charge. */
+static int key_cached(struct request *req, const uint8_t key[APIKEY_BYTES], int64_t *uid)
+{
+	uint64_t epoch = store_keys_epoch(req->app->store);
+
+	return epoch != 0 && keycache_get(key, epoch, uid) && *uid != 0;
+}
+
 /* The active user who owns key: from this thread's cache when it is valid
  * for the store's key epoch, else from the store (then cached, found or
  * not). */
@@ -50,36 +59,25 @@ static int key_owner(struct request *req, const uint8_t key[APIKEY_BYTES], int64
 	return rc;
 }
 
-enum stage_rc mw_apikey(struct request *req)
+/* A key not known to be good: its lookup is charged to the address first,
+ * so that guesses in flight at once never pass the limit; a key that is
+ * found (or not looked at, the store failing) gets its charge back. When
+ * the table has no room for the address, a key that is found is served
+ * all the same, and only an unknown one is refused (503). */
+static enum stage_rc key_checked(struct request *req, const uint8_t *key, int64_t *uid)
 {
-	uint8_t key[APIKEY_BYTES];
+	struct mw_charge charge;
 	uint64_t client;
-	int64_t uid;
 
-	size_t len;
-	const char *text = key_text(req, &len);
-	if (text == NULL) {
-		http_reply_error(req, HTTP_ERR_APIKEY_MISSING, NULL);
-		return STAGE_DONE;
-	}
 	if (mw_throttle_client_key(req, &client) == -1) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
 		return STAGE_DONE;
 	}
-	/* Every lookup is charged to the address first, so that guesses in
-	 * flight at once never pass the limit; a key that is found (or not
-	 * looked at, the store failing) gets its charge back. */
-	struct mw_charge charge;
 	if (mw_throttle_charge(req, SCOPE_INVALID_KEY, client, &charge) == -1)
 		return STAGE_DONE;
-
-	int rc = STORE_NOT_FOUND;
-	if (apikey_parse(text, len, key) == 0 && (rc = key_owner(req, key, &uid)) == STORE_NOT_FOUND)
-		metrics_apikey_unknown();
-	sodium_memzero(key, sizeof(key));
+	int rc = key != NULL ? key_owner(req, key, uid) : STORE_NOT_FOUND;
 	if (rc == STORE_OK) {
 		mw_throttle_charge_refund(req, &charge);
-		req->user_id = uid;
 		return STAGE_NEXT;
 	}
 	if (rc != STORE_NOT_FOUND) {
@@ -87,7 +85,33 @@ enum stage_rc mw_apikey(struct request *req)
 		handler_store_failed(req, rc);
 		return STAGE_DONE;
 	}
+	if (key != NULL)
+		metrics_apikey_unknown();
 	mw_throttle_charge_keep(req, &charge);
-	http_reply_error(req, HTTP_ERR_APIKEY_INVALID, NULL);
+	if (!charge.decided || !charge.d.full)
+		http_reply_error(req, HTTP_ERR_APIKEY_INVALID, NULL);
 	return STAGE_DONE;
+}
+
+enum stage_rc mw_apikey(struct request *req)
+{
+	uint8_t key[APIKEY_BYTES];
+	int64_t uid;
+	size_t len;
+
+	const char *text = key_text(req, &len);
+	if (text == NULL) {
+		http_reply_error(req, HTTP_ERR_APIKEY_MISSING, NULL);
+		return STAGE_DONE;
+	}
+	int parsed = apikey_parse(text, len, key) == 0;
+	/* The common request: a key this thread knows to be good, charged
+	 * nothing (no lookup happens), so it costs no throttle call but its
+	 * user's own. */
+	enum stage_rc rc =
+	    parsed && key_cached(req, key, &uid) ? STAGE_NEXT : key_checked(req, parsed ? key : NULL, &uid);
+	sodium_memzero(key, sizeof(key));
+	if (rc == STAGE_NEXT)
+		req->user_id = uid;
+	return rc;
 }

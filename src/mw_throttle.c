@@ -129,9 +129,11 @@ static void refuse_full(struct request *req, enum throttle_scope scope, const st
 
 /* Decide without a word to the client: STAGE_DONE when a reply (429,
  * 503, or on_error's 503) is queued, else STAGE_NEXT with *d filled (or
- * *decided = 0 when the store failed and on_error = allow). */
+ * *decided = 0 when the store failed and on_error = allow). With
+ * quiet_full, a table with no room queues nothing either: STAGE_NEXT with
+ * d->full set, for the caller to decide. */
 static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, int spend,
-    struct throttle_decision *d, int *decided)
+    int quiet_full, struct throttle_decision *d, int *decided)
 {
 	const struct rate *rate = throttle_rate(req->cfg, scope);
 
@@ -149,6 +151,8 @@ static enum stage_rc decide_quietly(struct request *req, enum throttle_scope sco
 	if (d->admitted)
 		return STAGE_NEXT;
 	if (d->full) {
+		if (quiet_full)
+			return STAGE_NEXT;
 		refuse_full(req, scope, d);
 		return STAGE_DONE;
 	}
@@ -162,7 +166,7 @@ enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, 
 	struct throttle_decision d;
 	int decided;
 
-	if (decide_quietly(req, scope, key, spend, &d, &decided) == STAGE_DONE)
+	if (decide_quietly(req, scope, key, spend, 0, &d, &decided) == STAGE_DONE)
 		return STAGE_DONE;
 	/* A look (spend = 0) that admits changes nothing and says nothing. */
 	if (decided && spend)
@@ -174,18 +178,22 @@ int mw_throttle_charge(struct request *req, enum throttle_scope scope, uint64_t 
 {
 	c->scope = scope;
 	c->key = key;
-	return decide_quietly(req, scope, key, 1, &c->d, &c->decided) == STAGE_DONE ? -1 : 0;
+	if (decide_quietly(req, scope, key, 1, 1, &c->d, &c->decided) == STAGE_DONE)
+		return -1;
+	return c->decided && c->d.full ? 1 : 0;
 }
 
 void mw_throttle_charge_keep(struct request *req, const struct mw_charge *c)
 {
-	if (c->decided)
+	if (c->decided && c->d.full)
+		refuse_full(req, c->scope, &c->d);
+	else if (c->decided)
 		quota_headers(req, c->scope, c->key, 1, &c->d);
 }
 
 void mw_throttle_charge_refund(struct request *req, const struct mw_charge *c)
 {
-	if (c->decided && c->d.spent != 0 &&
+	if (c->decided && !c->d.full && c->d.spent != 0 &&
 	    throttle_refund(req->app->throttle, c->scope, throttle_rate(req->cfg, c->scope), c->key, c->d.spent) == -1)
 		log_warnx("throttle: the %s store cannot give an admission back", throttle_scope_name(c->scope));
 }

@@ -245,3 +245,36 @@ def test_segment_records_its_rates():
     except AssertionError as e:
         assert "its api_key windows count 3 per 3600s and this configuration says 4 per 3600s" in str(e), e
     srv.stop()
+
+
+@harness.only("sqlite-shm")
+def test_full_guess_table_refuses_only_unknown_keys():
+    """Guesses from many addresses fill the invalid-key table: a good key
+    from yet another address is still served (its lookup needs no charge
+    once it is found), an unknown one gets the 503, and a key this thread
+    already knows costs no invalid-key decision at all."""
+    # One HTTP thread: its key cache is the one every request meets.
+    srv = Server(args=["-o", "throttle.capacity=16", "-o", "throttle.invalid_key=10/minute",
+                       "-o", "server.threads=1"] + TRUSTED)
+    srv.start()
+    _, _, key = srv.user("bystander")
+    bogus = "00000000-0000-4000-8000-000000000000"
+    for i in range(20):
+        r = srv.books("GET", "/books/", bogus, headers={"X-Forwarded-For": "203.0.113.%d" % (i + 1)})
+        assert r.status in (401, 503), r
+    newcomer = {"X-Forwarded-For": "198.51.100.7"}
+    r = srv.books("GET", "/books/", bogus, headers=newcomer)
+    assert r.status == 503 and r.json["type"] == CAPACITY_TYPE, r
+    assert r.json["violated-policies"] == ["invalid_key"], r
+    r = srv.books("GET", "/books/", key, headers=newcomer)
+    assert r.status == 200, r
+    def guesses_decided():
+        text = srv.wait_completed(0)
+        return sum(int(n) for n in re.findall(r'^keygate_throttle_decisions_total\{scope="invalid_key",[^}]*\} (\d+)$',
+                                              text, re.M))
+    decided = guesses_decided()
+    assert decided >= 21
+    for _ in range(3):
+        assert srv.books("GET", "/books/", key, headers=newcomer).status == 200
+    assert guesses_decided() == decided
+    srv.stop()
