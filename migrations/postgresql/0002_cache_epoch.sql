@@ -30,9 +30,25 @@ BEGIN
 	RETURN NULL;
 END $$;
 
+-- TRUNCATE fires no row trigger: every author's row moves (the readers'
+-- once-a-second look finds it; the notification says keys, which makes
+-- every listener look at once).
+CREATE FUNCTION keygate_epoch_all() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE keygate_epoch SET n = n + 1;
+	PERFORM pg_notify('keygate_epoch', 'k');
+	RETURN NULL;
+END $$;
+
 CREATE TRIGGER keygate_epoch_users AFTER UPDATE OF id, is_active OR DELETE ON users
 	FOR EACH STATEMENT EXECUTE FUNCTION keygate_epoch_keys();
 CREATE TRIGGER keygate_epoch_keys AFTER UPDATE OR DELETE ON api_keys
 	FOR EACH STATEMENT EXECUTE FUNCTION keygate_epoch_keys();
 CREATE TRIGGER keygate_epoch_books AFTER INSERT OR UPDATE OR DELETE ON books
 	FOR EACH ROW EXECUTE FUNCTION keygate_epoch_books();
+CREATE TRIGGER keygate_epoch_truncate AFTER TRUNCATE ON users
+	FOR EACH STATEMENT EXECUTE FUNCTION keygate_epoch_all();
+CREATE TRIGGER keygate_epoch_truncate AFTER TRUNCATE ON api_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION keygate_epoch_all();
+CREATE TRIGGER keygate_epoch_truncate AFTER TRUNCATE ON books
+	FOR EACH STATEMENT EXECUTE FUNCTION keygate_epoch_all();

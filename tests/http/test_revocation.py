@@ -81,6 +81,19 @@ def test_sql_shell_disable_refused_within_a_second():
         stop_all(srv)
 
 
+def test_sql_shell_emptying_the_keys_refused_within_a_second():
+    """DELETE without WHERE (SQLite) and TRUNCATE (PostgreSQL: no row
+    trigger fires) bump the epochs too."""
+    srv = Server(args=ARGS).start()
+    try:
+        _, _, key = srv.user("emptied")
+        assert statuses(srv, key) == [200] * 6
+        srv.sql("TRUNCATE api_keys" if harness.MATRIX["pg"] is not None else "DELETE FROM api_keys")
+        refused_within(srv, key)
+    finally:
+        stop_all(srv)
+
+
 def test_regenerated_on_one_host_refused_by_the_other():
     a, b = two_hosts()
     try:
