@@ -15,41 +15,41 @@ static inline uint64_t siphash13_rotl(uint64_t x, int b)
 	return (x << b) | (x >> (64 - b));
 }
 
-#define SIPHASH13_ROUND(v0, v1, v2, v3) \
-	do { \
-		v0 += v1; \
-		v1 = siphash13_rotl(v1, 13); \
-		v1 ^= v0; \
-		v0 = siphash13_rotl(v0, 32); \
-		v2 += v3; \
-		v3 = siphash13_rotl(v3, 16); \
-		v3 ^= v2; \
-		v0 += v3; \
-		v3 = siphash13_rotl(v3, 21); \
-		v3 ^= v0; \
-		v2 += v1; \
-		v1 = siphash13_rotl(v1, 17); \
-		v1 ^= v2; \
-		v2 = siphash13_rotl(v2, 32); \
-	} while (0)
+static inline void siphash13_round(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = siphash13_rotl(v[1], 13);
+	v[1] ^= v[0];
+	v[0] = siphash13_rotl(v[0], 32);
+	v[2] += v[3];
+	v[3] = siphash13_rotl(v[3], 16);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = siphash13_rotl(v[3], 21);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = siphash13_rotl(v[1], 17);
+	v[1] ^= v[2];
+	v[2] = siphash13_rotl(v[2], 32);
+}
 
 static inline uint64_t siphash13_u64(uint64_t k0, uint64_t k1, uint64_t m)
 {
-	uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
-	uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+	uint64_t v[4] = { k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
+		k1 ^ 0x7465646279746573ull };
 	const uint64_t last = (uint64_t)8 << 56; /* the length, 8 bytes */
 
-	v3 ^= m;
-	SIPHASH13_ROUND(v0, v1, v2, v3);
-	v0 ^= m;
-	v3 ^= last;
-	SIPHASH13_ROUND(v0, v1, v2, v3);
-	v0 ^= last;
-	v2 ^= 0xff;
-	SIPHASH13_ROUND(v0, v1, v2, v3);
-	SIPHASH13_ROUND(v0, v1, v2, v3);
-	SIPHASH13_ROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	v[3] ^= m;
+	siphash13_round(v);
+	v[0] ^= m;
+	v[3] ^= last;
+	siphash13_round(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	siphash13_round(v);
+	siphash13_round(v);
+	siphash13_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 #endif

@@ -51,8 +51,8 @@ struct throttle_ops {
 	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
 	    uint64_t now_ms, int spend, struct throttle_decision *out);
 	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
-	int (*refund)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
-	    uint64_t spent);
+	int (*refund)(
+	    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent);
 	int (*set_rate)(struct throttle *t, enum throttle_scope scope, const struct rate *rate);
 	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
 	int (*stats)(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);

@@ -24,7 +24,8 @@ static void keep_rates_that_fit(struct config *next, const struct config *cur, s
 		if (throttle_fits(t, (enum throttle_scope)s, want) == 0) {
 			if ((want->limit != have->limit || want->window_s != have->window_s) &&
 			    throttle_set_rate(t, (enum throttle_scope)s, want) == -1) {
-				log_warnx("reload: [throttle] %s: the store cannot take the new rate now; keeping %u/%us",
+				log_warnx(
+				    "reload: [throttle] %s: the store cannot take the new rate now; keeping %u/%us",
 				    throttle_scope_name((enum throttle_scope)s), have->limit, have->window_s);
 				*want = *have;
 			}

@@ -197,8 +197,8 @@ static uint32_t slot_dist(uint32_t a, uint32_t b, uint32_t n)
  * writer that dies midway leaves a key twice, the copy nearer its home
  * found first and the other holding only older (so no more) admissions.
  */
-static void slot_delete(const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe,
-    uint32_t i)
+static void slot_delete(
+    const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe, uint32_t i)
 {
 	const size_t head = offsetof(struct window_entry, last_ms);
 	struct window_entry *hole = entry_at(h, sc, stripe, i);
@@ -227,9 +227,9 @@ static void slot_delete(const struct throttle_shm *ts, struct shm_header *h, str
  * no entry and cannot have one (not create, or the stripe holds nothing
  * but live windows); then *wait_ms is the time until one of them expires.
  */
-static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm_header *h, const struct window_shape *ws,
-    enum throttle_scope s, const struct place *p, uint64_t key, uint64_t now, int create, uint64_t *wait_ms,
-    int *created)
+static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm_header *h,
+    const struct window_shape *ws, enum throttle_scope s, const struct place *p, uint64_t key, uint64_t now, int create,
+    uint64_t *wait_ms, int *created)
 {
 	struct shm_scope *sc = &h->scopes[s];
 	uint32_t i = p->home, live = 0;
