@@ -27,6 +27,11 @@ void throttle_shm_hold_lock_for_test(struct throttle *t, enum throttle_scope sco
 /* Tests only: whether the stripe lock of key is free (taken and given
  * back at once), and which stripe key lives in. */
 int throttle_shm_lock_free_for_test(struct throttle *t, enum throttle_scope scope, uint64_t key);
+/* Take the lock of a stripe where some key K lives past its home, empty
+ * K's home slot as a backward shift's first step does, and keep the lock
+ * (the caller then dies, as a writer killed mid-shift); returns K, or 0
+ * when no key lives past its home. */
+uint64_t throttle_shm_break_cluster_for_test(struct throttle *t, enum throttle_scope scope);
 uint32_t throttle_shm_home_stripe_for_test(const struct throttle *t, enum throttle_scope scope, uint64_t key);
 /* Tests and metrics: how many dead holders' stripes were repaired. */
 uint64_t throttle_shm_recoveries(const struct throttle *t);

@@ -101,6 +101,8 @@ static void sigbus_install(void)
  * decision must give it back (release_after_sigbus). */
 static _Thread_local pthread_mutex_t *held_lock;
 
+static void stripe_rebuild(const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe);
+
 static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, uint32_t stripe)
 {
 	struct shm_scope *sc = &h->scopes[s];
@@ -109,13 +111,15 @@ static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum thro
 	int rc = pthread_mutex_lock(m);
 	if (rc == EOWNERDEAD) {
 		held_lock = m;
-		/* Its holder died mid-update: make every entry consistent. */
+		/* Its holder died mid-update: make every entry consistent, and
+		 * every key reachable again. */
 		int fixed = 0;
 		for (uint32_t i = 0; i < sc->stripe_slots; i++) {
 			struct window_entry *e = entry_at(h, sc, stripe, i);
 			if (e->key != 0)
 				fixed += window_repair(&ts->shapes[s], e);
 		}
+		stripe_rebuild(ts, h, sc, stripe);
 		pthread_mutex_consistent(m);
 		atomic_fetch_add_explicit(&sc->recoveries, 1, memory_order_relaxed);
 		log_warnx("throttle: a process died holding a %s lock; recovered (%d entries repaired)",
@@ -190,12 +194,54 @@ static uint32_t slot_dist(uint32_t a, uint32_t b, uint32_t n)
 }
 
 /*
+ * Place every key of the stripe again, each at the first free slot from
+ * its home: after a writer died in the middle of a backward shift (which
+ * empties a slot before the next move fills it), keys behind that empty
+ * slot cannot be found from their homes, and their owners would be given
+ * fresh windows. A key found twice (a move's copy and its original) is
+ * kept once. Runs under the stripe lock, only when its holder died; the
+ * stripe's entries are copied aside first (on no memory, the stripe stays
+ * as it is, as before this repair existed).
+ */
+static void stripe_rebuild(const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe)
+{
+	size_t size = sc->entry_size;
+	char *copy = malloc((size_t)sc->stripe_slots * size);
+
+	if (copy == NULL) {
+		log_warnx("throttle: no memory to rebuild a stripe a dead process left; some keys may be unreachable");
+		return;
+	}
+	for (uint32_t i = 0; i < sc->stripe_slots; i++) {
+		memcpy(copy + i * size, entry_at(h, sc, stripe, i), size);
+		entry_at(h, sc, stripe, i)->key = 0;
+	}
+	uint32_t kept = 0, had = 0;
+	for (uint32_t i = 0; i < sc->stripe_slots; i++) {
+		const struct window_entry *old = (const struct window_entry *)(void *)(copy + i * size);
+		if (old->key == 0)
+			continue;
+		had++;
+		uint32_t j = scale32((uint32_t)place_hash(ts, old->key), sc->stripe_slots);
+		while (entry_at(h, sc, stripe, j)->key != 0 && entry_at(h, sc, stripe, j)->key != old->key)
+			j = slot_next(sc, j);
+		if (entry_at(h, sc, stripe, j)->key == old->key)
+			continue; /* the other copy is there already */
+		memcpy(entry_at(h, sc, stripe, j), old, size);
+		kept++;
+	}
+	free(copy);
+	atomic_fetch_sub_explicit(&sc->used, had - kept, memory_order_relaxed);
+}
+
+/*
  * Empty slot i, whose window has expired, and close the gap behind it
  * (linear probing's backward shift): every key stays reachable from its
  * home without crossing an empty slot, so a search may stop at one. A
- * moved entry is written before its old slot is emptied, its key last: a
- * writer that dies midway leaves a key twice, the copy nearer its home
- * found first and the other holding only older (so no more) admissions.
+ * moved entry is written before its old slot is emptied, its key last.
+ * Each step still empties a slot before the next move fills it: a writer
+ * that dies midway leaves keys behind an empty slot, and the next locker
+ * places the stripe again (stripe_rebuild).
  */
 static void slot_delete(
     const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe, uint32_t i)
@@ -642,6 +688,29 @@ int throttle_shm_lock_free_for_test(struct throttle *t, enum throttle_scope scop
 			pthread_mutex_consistent(m);
 		pthread_mutex_unlock(m);
 		return 1;
+	}
+	return 0;
+}
+
+uint64_t throttle_shm_break_cluster_for_test(struct throttle *t, enum throttle_scope scope)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	struct shm_header *h = ts->seg.h;
+	struct shm_scope *sc = &h->scopes[scope];
+
+	for (uint32_t stripe = 0; stripe < sc->nstripes; stripe++) {
+		for (uint32_t i = 0; i < sc->stripe_slots; i++) {
+			struct window_entry *e = entry_at(h, sc, stripe, i);
+			if (e->key == 0)
+				continue;
+			uint32_t home = scale32((uint32_t)place_hash(ts, e->key), sc->stripe_slots);
+			if (home == i)
+				continue;
+			uint64_t key = e->key;
+			stripe_enter(ts, h, scope, stripe);
+			entry_at(h, sc, stripe, home)->key = 0; /* a shift's first step */
+			return key;
+		}
 	}
 	return 0;
 }
