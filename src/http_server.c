@@ -369,7 +369,11 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, char
 	}
 	srv->listen_fd = listen_fd;
 	srv->port = bound_port(listen_fd);
-	srv->linger = http_linger_start(cfg->linger_time_ms, cfg->linger_bytes, cfg->connection_limit, why, sizeof(why));
+	/* Lingering sockets are outside MHD's connection limit: an eighth of
+	 * it more descriptors at most, so that a client sending oversized
+	 * bodies cannot use the descriptors up (beyond, a plain close). */
+	unsigned lingering = cfg->connection_limit / 8 > 0 ? cfg->connection_limit / 8 : 1;
+	srv->linger = http_linger_start(cfg->linger_time_ms, cfg->linger_bytes, lingering, why, sizeof(why));
 	if (srv->linger == NULL)
 		log_warnx("http: %s; early answers close at once", why);
 	srv->daemon = start_daemon(srv, cfg);

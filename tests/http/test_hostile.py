@@ -257,6 +257,35 @@ def test_lingering_is_bounded_in_bytes_and_time():
         srv.stop()
 
 
+def test_lingering_sockets_are_few():
+    """At most connection_limit / 8 sockets linger at once: past that an
+    early answer's socket closes at once, so that clients refused this way
+    cannot use up the server's descriptors."""
+    import harness
+    import os
+    srv = harness.Server(args=["-o", "server.connection_limit=16", "-o", "server.linger_time=20s"]).start()
+
+    def sockets():
+        n = 0
+        for fd in os.listdir("/proc/%d/fd" % srv.proc.pid):
+            try:
+                n += os.readlink("/proc/%d/fd/%s" % (srv.proc.pid, fd)).startswith("socket:")
+            except OSError:
+                pass
+        return n
+    try:
+        base = sockets()
+        held = [_refused_upload(srv) for _ in range(6)]  # each keeps its socket open
+        import time
+        time.sleep(0.3)  # MHD closes its own descriptors after the answer
+        assert sockets() - base <= 2, (base, sockets())
+        for s in held:
+            s.close()
+        assert srv.request("GET", "/healthz").status == 200
+    finally:
+        srv.stop()
+
+
 def _hostile_lines(srv, tag):
     """Requests whose method and path hold a terminal escape, a CR, a
     space-like byte and bytes that are not UTF-8; the log lines they got."""
