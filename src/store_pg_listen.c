@@ -8,10 +8,12 @@
  */
 #include "store_pg_listen.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "store_epoch.h"
 
 #define RECONNECT_MS 1000
+#define CONNECT_MS 10000 /* a connection attempt that takes longer is given up */
 
 struct pg_listener {
 	char url[CONFIG_SECRET_MAX];
@@ -77,13 +80,41 @@ static void listen_on(struct pg_listener *l, PGconn *c)
 	}
 }
 
+/* Connect without ever blocking store_pg_listen_stop: libpq's polling
+ * protocol (PQconnectStartParams, PQconnectPoll) with the wake pipe in the
+ * same poll. TCP keepalives, so that a connection that dies silently is
+ * noticed and made again. NULL only when out of memory; else a connection
+ * whose status says whether it is made. */
+static PGconn *connect_or_stop(struct pg_listener *l)
+{
+	static const char *const keys[] = { "dbname", "keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", NULL };
+	const char *values[] = { l->url, "1", "10", "5", "3", NULL };
+	PGconn *c = PQconnectStartParams(keys, values, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	while (c != NULL && PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		struct pollfd p[2] = { { .fd = l->wake[0], .events = POLLIN },
+			{ .fd = PQsocket(c), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT } };
+		int n = poll(p, 2, CONNECT_MS);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || (p[0].revents & POLLIN))
+			break; /* timed out, or stopped: the status is not OK */
+		st = PQconnectPoll(c);
+	}
+	return c;
+}
+
 static void *listen_main(void *arg)
 {
 	struct pg_listener *l = arg;
 	int warned = 0;
 
 	while (!atomic_load_explicit(&l->stop, memory_order_relaxed)) {
-		PGconn *c = PQconnectdb(l->url);
+		PGconn *c = connect_or_stop(l);
+		if (c == NULL)
+			goto retry;
 		if (PQstatus(c) == CONNECTION_OK) {
 			if (warned)
 				log_warnx("database: notifications of changes arrive again");
@@ -94,10 +125,13 @@ static void *listen_main(void *arg)
 			/* Only libpq's message: the URL may hold a password. */
 			log_warnx("database: no notifications of changes (%s); other hosts' changes reach this one "
 				  "within %u ms",
-			    PQerrorMessage(c), STORE_EPOCH_CONFIRM_MS);
+			    PQerrorMessage(c)[0] != '\0' ? PQerrorMessage(c)
+							 : "no answer in time, or the connection broke",
+			    STORE_EPOCH_CONFIRM_MS);
 			warned = 1;
 		}
 		PQfinish(c);
+	retry:
 		if (wait_for(l, -1, RECONNECT_MS))
 			break;
 	}
@@ -136,5 +170,6 @@ void store_pg_listen_stop(struct pg_listener *l)
 	pthread_join(l->thread, NULL);
 	close(l->wake[0]);
 	close(l->wake[1]);
+	sodium_memzero(l->url, sizeof(l->url)); /* it may hold a password */
 	free(l);
 }

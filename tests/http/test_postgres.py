@@ -102,3 +102,88 @@ def test_two_processes_on_postgresql_and_redis():
     finally:
         redis.stop()
         pg.stop()
+
+
+class MutingProxy:
+    """A TCP proxy to PostgreSQL that can go mute: its connections closed,
+    and every new one accepted and never answered (as a host that went
+    away behind a firewall)."""
+
+    def __init__(self, port):
+        import socket
+        import threading
+        self.target, self.mute, self.conns = port, False, []
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            if self.mute:
+                continue  # held open, never answered
+            up = socket.create_connection(("127.0.0.1", self.target))
+            self.conns.append(up)
+            for a, b in ((c, up), (up, c)):
+                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pump(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(2)
+            except OSError:
+                pass
+
+    def go_mute(self):
+        import socket
+        self.mute = True
+        for s in list(self.conns):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.lsock.close()
+        for s in self.conns:
+            s.close()
+
+
+def test_sigterm_while_postgresql_does_not_answer():
+    """The listener for other hosts' changes connects without blocking:
+    with PostgreSQL gone silent (every connection held, none answered),
+    SIGTERM still stops keygate within its grace."""
+    import time
+    pg = Postgres()
+    proxy = MutingProxy(pg.port)
+    try:
+        srv = Server(args=["-o", "database.url=postgresql://keygate@127.0.0.1:%d/postgres" % proxy.port])
+        srv.start()
+        _, _, key = srv.user("silenced")
+        assert srv.books("GET", "/books/", key).status == 200
+        srv.wait_log("listening for changes")
+        proxy.go_mute()
+        time.sleep(1.5)  # the listener is reconnecting, into the silence
+        t0 = time.monotonic()
+        srv.stop(timeout=20)
+        assert time.monotonic() - t0 < 10
+    finally:
+        proxy.close()
+        pg.stop()
