@@ -13,6 +13,10 @@
 #define SECRET_MIN 32
 #define SECRET_MAX 512
 
+/* Make jansson wipe every block it frees: parsed passwords and tokens, the
+ * parser's own token buffers, rendered replies. Start-up, before threads. */
+void secret_wipe_json_frees(void);
+
 int secret_load(
     const char *value, const char *path, int generate, unsigned char *out, size_t *outlen, char *err, size_t errlen);
 

@@ -100,25 +100,9 @@ void http_request_begin(
 	}
 }
 
-/* The parsed body's strings (passwords, refresh tokens) wiped before
- * jansson frees them: freed memory keeps no secret. */
-static void json_wipe_strings(json_t *obj)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(obj, key, v)
-	{
-		if (json_is_string(v) && json_string_length(v) > 0)
-			sodium_memzero((char *)(uintptr_t)json_string_value(v), json_string_length(v));
-	}
-}
-
 void http_request_end(struct request *req)
 {
-	if (req->json != NULL && json_is_object(req->json))
-		json_wipe_strings(req->json);
-	json_decref(req->json);
+	json_decref(req->json); /* jansson wipes what it frees (secret.h) */
 	req->json = NULL;
 	if (req->body != NULL) {
 		/* Bodies carry passwords: wipe before release. */

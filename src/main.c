@@ -282,6 +282,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatalx("libsodium cannot start");
 	json_object_seed(0);
+	secret_wipe_json_frees(); /* passwords and tokens pass through jansson */
 	if (validate_init() == -1)
 		fatalx("the C.UTF-8 locale is missing");
 	cli_parse(argc, argv, &cli);

@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -94,4 +97,18 @@ int secret_load(
 		return -1;
 	}
 	return 0;
+}
+
+/* jansson's allocations, wiped when freed (glibc's usable size: what the
+ * block can hold, all of which jansson may have written). */
+static void json_free_wiped(void *p)
+{
+	if (p != NULL)
+		sodium_memzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void secret_wipe_json_frees(void)
+{
+	json_set_alloc_funcs(malloc, json_free_wiped);
 }
