@@ -1,5 +1,6 @@
 """Deployment files: the systemd units verify, make install puts everything in place."""
 import os
+import re
 import subprocess
 import tempfile
 
@@ -44,3 +45,30 @@ def test_make_install_and_uninstall():
     assert r.returncode == 0, r.stderr
     left = [os.path.join(p, f) for p, _, fs in os.walk(dest) for f in fs]
     assert left == [], left
+
+
+def test_units_run_only_what_a_minimal_system_has():
+    """Every command the units run is keygate or /bin/sh: a minimal Debian
+    has no procps (/bin/kill), and systemd-analyze verify then fails."""
+    allowed = {"/usr/local/bin/keygate", "/bin/sh"}
+    for name in ("keygate.service", "keygate.socket"):
+        with open(os.path.join(ROOT, "deploy/systemd", name)) as f:
+            for line in f:
+                if re.match(r"^Exec\w+=", line):
+                    exe = line.split("=", 1)[1].split()[0].lstrip("-@:+!")
+                    assert exe in allowed, "%s runs %s: %s" % (name, exe, line.strip())
+
+
+def test_make_run_has_a_segment_of_its_own():
+    """make run and bootstrap.sh run (as root, usually) never share the
+    installed service's segment: a root-made segment is 0600 root's."""
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT, "run-args"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    args = r.stdout.split()
+    assert "-c" in args and "config.example.ini" in args, args
+    name = [a.split("=", 1)[1] for a in args if a.startswith("throttle.shm_name=")]
+    with open(os.path.join(ROOT, "config.example.ini")) as f:
+        service = re.search(r"^shm_name = (\S+)$", f.read(), re.M).group(1)
+    assert name and name[0] != service, (name, service)
+    with open(os.path.join(ROOT, "bootstrap.sh")) as f:
+        assert "make --no-print-directory -s run-args" in f.read()
