@@ -9,7 +9,7 @@
 # the container, HEALTHCHECK healthy, restart keeps users and keys on the
 # volume, the CLI on the volume, uid 10001, SIGTERM exits 0; reports the
 # image size.
-# Then the README's Quick start in that debian:12-like image: the first
+# Then the README's Quick start in a debian:12 image made the same way: the first
 # command until /healthz answers and SIGINT; the second with
 # DOCKER_CHECK_TESTS=1.
 # Knobs: DOCKER_CHECK_DIR (default a new /tmp/kg-docker.*), DOCKER_CHECK_KEEP=1.
@@ -67,7 +67,7 @@ networks=$(docker network ls --format '{{.Name}}' | sort | tr '\n' ' ')
 echo "== engine up; networks: $networks(no bridge)"
 case " $networks" in *" bridge "*) die "the engine has a bridge network" ;; esac
 
-echo "== debian:bookworm-slim from mmdebstrap minbase (slimmed as the official image)"
+echo "== debian:bookworm-slim and debian:12 from mmdebstrap minbase (as the official images)"
 # The official image's apt setting: no package caches kept in a layer.
 rmcache='rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true'
 DOCKER_CLEAN="DPkg::Post-Invoke { \"$rmcache\"; };
@@ -85,6 +85,14 @@ mmdebstrap --variant=minbase --quiet --format=tar \
 	--customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
 	bookworm "$dir/base.tar" http://deb.debian.org/debian
 docker import --change 'CMD ["bash"]' "$dir/base.tar" debian:bookworm-slim >/dev/null
+rm -f "$dir/base.tar"
+# debian:12 for the Quick start: the same without slim's path excludes (the
+# tests render the man page: groff's files are among them).
+mmdebstrap --variant=minbase --quiet --format=tar \
+	--customize-hook='printf "%s\n" "$DOCKER_CLEAN" >"$1/etc/apt/apt.conf.d/docker-clean"' \
+	--customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
+	bookworm "$dir/base.tar" http://deb.debian.org/debian
+docker import --change 'CMD ["bash"]' "$dir/base.tar" debian:12 >/dev/null
 rm -f "$dir/base.tar"
 t1=$(now)
 base=$(docker image inspect -f '{{.Size}}' debian:bookworm-slim)
@@ -176,9 +184,10 @@ echo "   exit code $code after $((t4 - t3)) s; last log lines:"
 docker logs $name 2>&1 | tail -n 3 | cut -c1-150
 [ "$code" = 0 ] || die "SIGTERM: exit $code, want 0"
 
-# The README's Quick start in the debian:12 image as well (this engine's
-# bookworm-slim: nothing installed, no make, no compiler, no curl), the
-# committed tree fed in as a tarball. The first command until /healthz
+# The README's Quick start in the debian:12 image as well (nothing
+# installed: no make, no compiler, no curl), the committed tree fed in as
+# a tarball, the host's own CAs handed over (npm's TLS, on an intercepting
+# network). The first command until /healthz
 # answers, then SIGINT to it (PID 1: keygate, exec'd by bootstrap.sh);
 # with DOCKER_CHECK_TESTS=1 the second too (CAP_SYS_ADMIN, no seccomp
 # filter: tests mount tmpfs; not --privileged, which wants every capability).
@@ -188,12 +197,13 @@ quickstart() { # step, extra docker run options...
 	shift
 	git -C "$top" archive --format=tar HEAD | docker run -i --name $qs-$step --network host "$@" \
 		-e KEYGATE_SERVER_LISTEN=127.0.0.1:$qport -e KEYGATE_SERVER_ADMIN_LISTEN=127.0.0.1:$qadmin \
-		debian:bookworm-slim sh -c "mkdir /root/keygate && cd /root/keygate && tar -x && exec sh bootstrap.sh $step"
+		-v /usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro \
+		debian:12 sh -c "mkdir /root/keygate && cd /root/keygate && tar -x && exec sh bootstrap.sh $step"
 }
 qport=$((port + 2))
 while in_use $qport || in_use $((qport + 1)); do qport=$((qport + 2)); done
 qadmin=$((qport + 1))
-echo "== Quick start in a debian:bookworm-slim container: sh bootstrap.sh run (listen 127.0.0.1:$qport)"
+echo "== Quick start in a debian:12 container: sh bootstrap.sh run (listen 127.0.0.1:$qport)"
 t5=$(now)
 quickstart run >"$dir/qs-run.log" 2>&1 &
 qpid=$!
@@ -214,7 +224,7 @@ docker rm $qs-run >/dev/null
 [ "$code" = 0 ] || die "sh bootstrap.sh run exited $code after SIGINT (want 0)"
 echo "   exit 0"
 if [ "${DOCKER_CHECK_TESTS:-}" = 1 ]; then
-	echo "== Quick start in a debian:bookworm-slim container: sh bootstrap.sh test"
+	echo "== Quick start in a debian:12 container: sh bootstrap.sh test"
 	t6=$(now)
 	quickstart test --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined --shm-size=2g >"$dir/qs-test.log" 2>&1 || true
 	t7=$(now)
