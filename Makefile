@@ -149,9 +149,11 @@ deps:
 # The OpenAPI validator is the one test tool from outside Debian (npm). If
 # npm ci fails (no registry, a TLS-intercepting network), only its check
 # fails, saying why (tests/http/test_openapi.py); every other test runs.
+# Again whenever package-lock.json is newer than what npm ci last installed.
 deps-test:
 	@sh scripts/deps.sh test
-	@[ -d tests/openapi/node_modules ] || { echo "deps: npm ci in tests/openapi (the OpenAPI validator)"; \
+	@[ tests/openapi/node_modules/.package-lock.json -nt tests/openapi/package-lock.json ] || { \
+		echo "deps: npm ci in tests/openapi (the OpenAPI validator)"; \
 		mkdir -p $(BUILD); \
 		if npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error >$(BUILD)/npm-ci.log 2>&1; then \
 			rm -f $(BUILD)/npm-ci.log; \
