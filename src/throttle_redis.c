@@ -188,27 +188,37 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 	return 0;
 }
 
-/* An admission is a member of the key's sorted set, named by its
- * sequence number: giving it back removes exactly that one. */
-static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+/* One command on key's window (ZREM of a member, or DEL when member is
+ * 0) that answers an integer: 0, or -1 when Redis cannot be reached or
+ * answers otherwise. */
+static int key_command(struct throttle_redis *tr, enum throttle_scope s, uint64_t key, const char *cmd, uint64_t member)
 {
-	struct throttle_redis *tr = (struct throttle_redis *)t;
 	char k1[128];
-	(void)rate;
-
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0)
-		return -1;
 	struct conn *c = conn_get(tr);
+
 	if (c == NULL)
 		return -1;
 	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
-	redisReply *r = redisCommand(c->ctx, "ZREM %s %llu", k1, (unsigned long long)spent);
+	redisReply *r = member != 0 ? redisCommand(c->ctx, "%s %s %llu", cmd, k1, (unsigned long long)member)
+				    : redisCommand(c->ctx, "%s %s", cmd, k1);
 	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 	if (r == NULL)
 		failed(tr, c, c->ctx->errstr);
 	else
 		freeReplyObject(r);
 	return rc;
+}
+
+/* An admission is a member of the key's sorted set, named by its
+ * sequence number: giving it back removes exactly that one. */
+static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)t;
+	(void)rate;
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0)
+		return -1;
+	return key_command(tr, s, key, "ZREM", spent);
 }
 
 /* Each decision carries its rate to Redis: there is no segment to record
@@ -232,20 +242,7 @@ static int tr_fits(const struct throttle *t, enum throttle_scope s, const struct
 
 static int tr_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 {
-	struct throttle_redis *tr = (struct throttle_redis *)t;
-	char k1[128];
-	struct conn *c = conn_get(tr);
-
-	if (c == NULL)
-		return -1;
-	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
-	redisReply *r = redisCommand(c->ctx, "DEL %s", k1);
-	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
-	if (r == NULL)
-		failed(tr, c, c->ctx->errstr);
-	else
-		freeReplyObject(r);
-	return rc;
+	return key_command((struct throttle_redis *)t, s, key, "DEL", 0);
 }
 
 static int tr_stats(const struct throttle *t, enum throttle_scope s, struct throttle_stats *out)

@@ -399,58 +399,21 @@ static void decide_locked(
 	}
 }
 
-static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
-    int spend, struct throttle_decision *out)
-{
-	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct window_shape ws;
-	struct window_result r;
-	struct locked l;
-	sigjmp_buf env;
-	int full;
+/* What an operation on one entry does under its stripe lock. */
+typedef void (*entry_op)(const struct window_shape *ws, struct locked *l, void *arg);
 
-	(void)rate; /* the segment's rate decides: every process counts alike */
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
-		return -1;
-	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
-		return -1;
-	if (sigsetjmp(env, 0) != 0) { /* SIGBUS: the segment shrank under us */
-		sigbus_guard = NULL;
-		release_after_sigbus();
-		atomic_store_explicit(&ts->broken, 1, memory_order_release);
-		return -1;
-	}
-	sigbus_guard = &env;
-	if (shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, &ws) == -1 ||
-	    lock_entry(ts, &ws, s, key, now_ms, spend, &l) == -1) {
-		sigbus_guard = NULL;
-		return -1;
-	}
-	decide_locked(&ws, &l, now_ms, spend, &r, &full);
-	unlock_entry(&l);
-	sigbus_guard = NULL;
-	if (full || l.created)
-		room_incident(ts, s, full);
-	out->admitted = r.admitted;
-	out->full = full;
-	out->limit = ws.limit;
-	out->window_s = (uint32_t)(ws.window_ms / 1000);
-	out->remaining = r.remaining;
-	out->reset_ms = r.reset_ms;
-	out->spent = r.admitted && spend ? r.spent_ms : 0;
-	return 0;
-}
-
-static int shm_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+/*
+ * Run op on key's entry (created when create and there is room) under its
+ * stripe lock, in the live mapping's shape (*ws), guarded against SIGBUS:
+ * a segment that shrank under us gives its lock back and is marked broken.
+ * -1 then, or when the lock or shape cannot be had.
+ */
+static int with_entry(struct throttle_shm *ts, enum throttle_scope s, uint64_t key, uint64_t now_ms, int create,
+    struct window_shape *ws, entry_op op, void *arg)
 {
-	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct window_shape ws;
 	struct locked l;
 	sigjmp_buf env;
 
-	(void)rate;
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0 || atomic_load(&ts->broken))
-		return -1;
 	if (sigsetjmp(env, 0) != 0) {
 		sigbus_guard = NULL;
 		release_after_sigbus();
@@ -458,16 +421,74 @@ static int shm_refund(struct throttle *t, enum throttle_scope s, const struct ra
 		return -1;
 	}
 	sigbus_guard = &env;
-	if (shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, &ws) == -1 ||
-	    lock_entry(ts, &ws, s, key, spent, 0, &l) == -1) {
+	if (shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, ws) == -1 ||
+	    lock_entry(ts, ws, s, key, now_ms, create, &l) == -1) {
 		sigbus_guard = NULL;
 		return -1;
 	}
-	if (l.e != NULL)
-		window_refund(&ws, l.e, spent);
+	op(ws, &l, arg);
 	unlock_entry(&l);
 	sigbus_guard = NULL;
 	return 0;
+}
+
+struct decide_op {
+	uint64_t now_ms;
+	int spend;
+	struct window_result r;
+	int full;
+	int created;
+};
+
+static void decide_on_entry(const struct window_shape *ws, struct locked *l, void *arg)
+{
+	struct decide_op *d = arg;
+
+	decide_locked(ws, l, d->now_ms, d->spend, &d->r, &d->full);
+	d->created = l->created;
+}
+
+static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
+    int spend, struct throttle_decision *out)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	struct decide_op d = { .now_ms = now_ms, .spend = spend };
+	struct window_shape ws;
+
+	(void)rate; /* the segment's rate decides: every process counts alike */
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
+		return -1;
+	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
+		return -1;
+	if (with_entry(ts, s, key, now_ms, spend, &ws, decide_on_entry, &d) == -1)
+		return -1;
+	if (d.full || d.created)
+		room_incident(ts, s, d.full);
+	out->admitted = d.r.admitted;
+	out->full = d.full;
+	out->limit = ws.limit;
+	out->window_s = (uint32_t)(ws.window_ms / 1000);
+	out->remaining = d.r.remaining;
+	out->reset_ms = d.r.reset_ms;
+	out->spent = d.r.admitted && spend ? d.r.spent_ms : 0;
+	return 0;
+}
+
+static void refund_on_entry(const struct window_shape *ws, struct locked *l, void *arg)
+{
+	if (l->e != NULL)
+		window_refund(ws, l->e, *(const uint64_t *)arg);
+}
+
+static int shm_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+{
+	struct throttle_shm *ts = (struct throttle_shm *)t;
+	struct window_shape ws;
+
+	(void)rate;
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0 || atomic_load(&ts->broken))
+		return -1;
+	return with_entry(ts, s, key, spent, 0, &ws, refund_on_entry, &spent);
 }
 
 static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct rate *rate)
