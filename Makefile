@@ -21,7 +21,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wsign-compare \
 	-Wformat=2 -Wvla -Wundef
 HARDEN := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Iinclude -I$(BUILD) $(WARN) \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Isrc -I$(BUILD) $(WARN) \
 	-DKEYGATE_VERSION='"$(VERSION)"' -MMD -MP
 
 ifdef DEBUG
@@ -42,17 +42,24 @@ CFLAGS  += $(CFLAGS_BASE) $(OPT) $(HARDEN) $(shell $(PKG_CONFIG) --cflags $(LIBS
 LDFLAGS += -pie -Wl,-z,relro,-z,now $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread
 
-# The request path, in order, is readable off this list.
-CORE_SRC := src/log.c src/log_escape.c src/log_access.c src/textbuf.c src/fifo_lock.c src/parse.c src/addr.c src/config.c src/secret.c \
-	src/apikey.c src/keycache.c src/token.c src/password.c src/validate.c \
-	src/store.c src/store_sqlite.c src/store_sqlite_users.c src/store_sqlite_books.c src/store_epoch.c src/store_pg.c src/store_pg_listen.c \
-	src/migrate.c src/throttle.c src/throttle_window.c src/throttle_shm.c src/throttle_shm_segment.c src/throttle_redis.c src/client_ip.c \
-	src/http_request.c src/http_reply.c src/http_accept.c src/http_linger.c src/http_server.c \
-	src/router.c src/pipeline.c src/mw_jwt.c src/mw_apikey.c src/ratelimit_fields.c src/mw_throttle.c \
-	src/handler_common.c src/book_json.c src/list_cache.c src/handler_books.c \
-	src/handler_health.c src/handler_signup.c src/handler_auth.c \
-	src/handler_apikey.c src/reload.c src/sdnotify.c src/admin.c src/healthcheck.c src/metrics.c src/http_admin.c
-MAIN_SRC := src/main.c
+# src/ is in folders by layer, lowest first; a folder's code includes only
+# its own folder and the ones listed before it (scripts/check-layers.sh,
+# run by make check, fails on an upward include).
+LAYERS := lib base store throttle http auth api server
+LIB_SRC      := $(addprefix src/lib/,textbuf.c parse.c addr.c fifo_lock.c log_escape.c validate.c \
+	ratelimit_fields.c apikey.c token.c)
+BASE_SRC     := $(addprefix src/base/,log.c log_access.c config.c secret.c password.c metrics.c)
+STORE_SRC    := $(addprefix src/store/,store.c store_sqlite.c store_sqlite_users.c store_sqlite_books.c \
+	store_epoch.c store_pg.c store_pg_listen.c migrate.c)
+THROTTLE_SRC := $(addprefix src/throttle/,throttle.c throttle_window.c throttle_shm.c throttle_shm_segment.c \
+	throttle_redis.c)
+HTTP_SRC     := $(addprefix src/http/,http_request.c http_reply.c http_accept.c http_linger.c client_ip.c)
+AUTH_SRC     := $(addprefix src/auth/,keycache.c mw_jwt.c mw_apikey.c mw_throttle.c)
+API_SRC      := $(addprefix src/api/,router.c pipeline.c handler_common.c book_json.c list_cache.c \
+	handler_books.c handler_health.c handler_signup.c handler_auth.c handler_apikey.c)
+SERVER_SRC   := $(addprefix src/server/,http_server.c reload.c sdnotify.c admin.c healthcheck.c http_admin.c)
+CORE_SRC := $(LIB_SRC) $(BASE_SRC) $(STORE_SRC) $(THROTTLE_SRC) $(HTTP_SRC) $(AUTH_SRC) $(API_SRC) $(SERVER_SRC)
+MAIN_SRC := src/server/main.c
 GEN_SRC  := $(BUILD)/migrations_data.c $(BUILD)/migrations_pg_data.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 MIGRATIONS_PG := $(sort $(wildcard migrations/postgresql/*.sql))
@@ -61,15 +68,16 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(BUILD)/keygate
 
-UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Unit tests mirror src/: tests/unit/<layer>/test_<module>.c.
+UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+UNIT_BIN := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 # Fuzz targets: fuzzed by clang's libFuzzer (make fuzz); their kept inputs
 # are replayed by every test run through a plain driver.
 FUZZ_TARGETS := body router rate config token apikey
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all run run-args fresh-check docker-check test check unit http install uninstall clean deps deps-test format fuzz soak bench
+.PHONY: layers all run run-args fresh-check docker-check test check unit http install uninstall clean deps deps-test format fuzz soak bench
 all: $(BIN)
 
 # V=1 shows the full command lines.
@@ -96,7 +104,8 @@ $(BUILD)/migrations_pg_data.c: $(MIGRATIONS_PG) scripts/embed_migrations.sh
 	@mkdir -p $(BUILD)
 	$(Q)sh scripts/embed_migrations.sh pg_ $(MIGRATIONS_PG) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
+vpath test_%.c $(addprefix tests/unit/,$(LAYERS))
+$(BUILD)/tests/test_%: test_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
@@ -114,7 +123,7 @@ fuzz: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SANITIZE=address,undefined \
 		EXTRA_CFLAGS="$(FUZZ_CFLAGS)" all
 	@for t in $(FUZZ_TARGETS); do \
-		clang -std=c11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined \
+		clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 			-o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(addprefix build/fuzz/,$(CORE_SRC:.c=.o)) \
 			build/fuzz/migrations_data.o build/fuzz/migrations_pg_data.o $(LDLIBS) || exit 1; \
 		mkdir -p build/fuzz/corpus-$$t; \
@@ -182,6 +191,8 @@ fresh-check:
 docker-check:
 	@sh scripts/docker-check.sh
 
+layers:
+	@python3 scripts/check-layers.py "$(LAYERS)"
 unit: $(UNIT_BIN) $(FUZZ_REPLAY)
 test: deps-test
 	@$(MAKE) --no-print-directory all unit
@@ -190,6 +201,7 @@ test: deps-test
 # Everything again under AddressSanitizer + UndefinedBehaviorSanitizer, then
 # the concurrency tests under ThreadSanitizer.
 check: deps-test
+	@python3 scripts/check-layers.py "$(LAYERS)"
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined all unit
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -218,7 +230,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/keygate 2>/dev/null
 
 format:
-	clang-format -i src/*.c include/*.h tests/unit/*.c
+	clang-format -i src/*/*.[ch] tests/unit/*/*.c
 
 clean:
 	rm -rf build

@@ -13,12 +13,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "apikey.h"
-#include "config.h"
-#include "password.h"
-#include "secret.h"
-#include "store.h"
-#include "throttle.h"
+#include "lib/apikey.h"
+#include "base/config.h"
+#include "base/password.h"
+#include "base/secret.h"
+#include "store/store.h"
+#include "throttle/throttle.h"
 
 static void die(const char *what, sqlite3 *db)
 {

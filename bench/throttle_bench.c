@@ -14,10 +14,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "config.h"
-#include "throttle.h"
-#include "throttle_shm.h"
-#include "throttle_window.h"
+#include "base/config.h"
+#include "throttle/throttle.h"
+#include "throttle/throttle_shm.h"
+#include "throttle/throttle_window.h"
 
 #define DECISIONS 2000000u
 #define KEYS_PER_THREAD 64u /* each thread its own keys: no key is shared */

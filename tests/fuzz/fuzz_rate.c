@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
-#include "parse.h"
+#include "lib/addr.h"
+#include "lib/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

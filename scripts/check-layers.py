@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""make check: the layering of src/ stays true.
+
+src/ holds one folder per layer, lowest first in LAYERS (the Makefile's
+list). Code in a folder may include headers of its own folder and of the
+folders below it, never above; a private header (*_int.h) only from its own
+folder; and no two modules (a .c with its .h) may depend on each other,
+directly or round a longer circle. Prints every breach and exits 1 if any.
+"""
+import os
+import re
+import sys
+
+LAYERS = sys.argv[1].split() if len(sys.argv) > 1 else []
+SRC = "src"
+# Breaches being worked off: listed there, reported, not failed on.
+KNOWN = "scripts/check-layers.known"
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def sources():
+    for layer in LAYERS:
+        folder = os.path.join(SRC, layer)
+        for name in sorted(os.listdir(folder)):
+            if name.endswith((".c", ".h")):
+                yield layer, name, os.path.join(folder, name)
+
+
+def main():
+    rank = {layer: i for i, layer in enumerate(LAYERS)}
+    problems = []
+    deps = {}  # module "layer/name" -> modules it includes
+    for layer, name, path in sources():
+        module = layer + "/" + name[:-2]
+        deps.setdefault(module, set())
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for inc in INCLUDE.findall(text):
+            where, _, header = inc.rpartition("/")
+            if where not in rank:
+                if not os.path.exists(os.path.join("build", inc)):  # generated
+                    problems.append(f"{path}: #include \"{inc}\" names no layer (write \"<layer>/{inc}\")")
+                continue
+            if rank[where] > rank[layer]:
+                problems.append(f"{path}: includes {inc}, a layer above {layer}/")
+            if header.endswith("_int.h") and where != layer:
+                problems.append(f"{path}: includes {inc}, private to {where}/")
+            target = where + "/" + header[:-2]
+            if target != module:
+                deps[module].add(target)
+    problems += circles(deps)
+    known = set()
+    if os.path.exists(KNOWN):
+        with open(KNOWN, encoding="utf-8") as f:
+            known = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+    new = [p for p in problems if p not in known]
+    for p in problems:
+        print("check-layers: " + ("(known) " if p in known else "") + p)
+    for k in sorted(known - set(problems)):
+        print("check-layers: fixed, delete from " + KNOWN + ": " + k)
+    if new or known - set(problems):
+        return 1
+    if problems:
+        print(f"check-layers: {len(problems)} known breaches left in {KNOWN}")
+        return 0
+    print(f"check-layers: {len(deps)} modules in {len(LAYERS)} layers, no upward include, no circle")
+    return 0
+
+
+def circles(deps):
+    """Every dependency circle between modules, each once (Tarjan's SCCs)."""
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(m):
+        index[m] = low[m] = len(index)
+        stack.append(m)
+        on.add(m)
+        for d in sorted(deps.get(m, ())):
+            if d not in index:
+                visit(d)
+                low[m] = min(low[m], low[d])
+            elif d in on:
+                low[m] = min(low[m], index[d])
+        if low[m] == index[m]:
+            scc = []
+            while True:
+                d = stack.pop()
+                on.discard(d)
+                scc.append(d)
+                if d == m:
+                    break
+            if len(scc) > 1:
+                found.append("modules in a circle: " + " <-> ".join(sorted(scc)))
+
+    for m in sorted(deps):
+        if m not in index:
+            visit(m)
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

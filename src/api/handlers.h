@@ -1,0 +1,33 @@
+#ifndef KEYGATE_HANDLERS_H
+#define KEYGATE_HANDLERS_H
+
+#include "api/router.h"
+
+/*
+ * Route handlers. Each runs on the MHD thread of its connection after the
+ * pipeline has authenticated the request and parsed its body; it validates,
+ * calls the store, and queues exactly one reply (or suspends and is called
+ * again on resume).
+ */
+enum handler_rc handler_health(struct request *req);
+enum handler_rc handler_signup(struct request *req);
+enum handler_rc handler_login(struct request *req);
+enum handler_rc handler_refresh(struct request *req);
+enum handler_rc handler_apikey_get(struct request *req);
+enum handler_rc handler_apikey_regenerate(struct request *req);
+enum handler_rc handler_books_list(struct request *req);
+enum handler_rc handler_books_create(struct request *req);
+enum handler_rc handler_book_get(struct request *req);
+enum handler_rc handler_book_update(struct request *req);
+enum handler_rc handler_book_delete(struct request *req);
+
+/* Hash or verify a password off the MHD thread: suspends the connection
+ * and queues job. Replies 503 itself when the hashing queue is full.
+ * Returns HANDLER_SUSPENDED, or HANDLER_DONE when it replied. */
+enum handler_rc handler_offload_password(struct request *req);
+
+/* Reply 404 for STORE_NOT_FOUND, 503 for STORE_UNAVAILABLE and STORE_FULL,
+ * 500 for any other store failure. */
+enum handler_rc handler_store_failed(struct request *req, int store_rc);
+
+#endif

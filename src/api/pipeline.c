@@ -1,0 +1,124 @@
+/* pipeline.c: the ordered stage table every request goes through. */
+#include "api/pipeline.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "base/app.h"
+#include "http/http_reply.h"
+#include "auth/mw_apikey.h"
+#include "auth/mw_jwt.h"
+#include "auth/mw_throttle.h"
+#include "api/router.h"
+#include "store/store.h"
+
+static enum stage_rc stage_route(struct request *req)
+{
+	const struct route *rt = NULL;
+	enum router_rc rc = router_match(req->path, req->method, &rt, &req->path_id, &req->allow);
+
+	if (rc == ROUTER_NO_PATH) {
+		http_reply_error(req, HTTP_ERR_NOT_FOUND, NULL);
+		return STAGE_DONE;
+	}
+	req->route = rt;
+	req->route_found = rc == ROUTER_FOUND;
+	return STAGE_NEXT;
+}
+
+static enum stage_rc stage_auth(struct request *req)
+{
+	if (req->route->flags & ROUTE_F_JWT)
+		return mw_jwt(req);
+	if (req->route->flags & ROUTE_F_APIKEY)
+		return mw_apikey(req);
+	return STAGE_NEXT;
+}
+
+static enum stage_rc stage_method(struct request *req)
+{
+	char allow[80];
+
+	if (req->route_found)
+		return STAGE_NEXT;
+	router_allow_string(req->allow, allow, sizeof(allow));
+	http_request_add_header(req, "Allow", "%s", allow);
+	http_reply_error(req, HTTP_ERR_METHOD, req->method_name);
+	return STAGE_DONE;
+}
+
+/* "application/json", any case, optionally followed by parameters. */
+static int is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static enum stage_rc stage_body(struct request *req)
+{
+	json_error_t jerr;
+
+	if (!(req->route->flags & ROUTE_F_BODY))
+		return STAGE_NEXT;
+	if (req->body_len == 0) { /* DRF: no body is an empty form */
+		req->json = json_object();
+		return STAGE_NEXT;
+	}
+	const char *ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!is_json_type(ct)) {
+		char shown[64];
+		size_t i = 0;
+		/* Echo the media type, bounded and printable only. */
+		for (; ct != NULL && ct[i] != '\0' && i + 1 < sizeof(shown); i++)
+			shown[i] = (ct[i] >= 0x20 && ct[i] < 0x7f && ct[i] != '"') ? ct[i] : '?';
+		shown[i] = '\0';
+		http_reply_error(req, HTTP_ERR_MEDIA_TYPE, shown);
+		return STAGE_DONE;
+	}
+	/* DECODE_ANY: valid JSON that is not an object gets the one message. */
+	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (req->json == NULL) {
+		http_reply_error(req, HTTP_ERR_JSON_PARSE, jerr.text);
+		return STAGE_DONE;
+	}
+	if (!json_is_object(req->json)) {
+		http_reply_error(req, HTTP_ERR_JSON_PARSE, "Expected a JSON object.");
+		return STAGE_DONE;
+	}
+	return STAGE_NEXT;
+}
+
+static enum stage_rc (*const stages[])(struct request *) = {
+	stage_route,
+	stage_auth,
+	mw_throttle,
+	stage_method,
+	stage_body,
+};
+
+void pipeline_read_pass(struct request *req)
+{
+	if (req->method == HTTP_GET && !req->read_pass)
+		req->read_pass = store_read_begin(req->app->store) == STORE_OK;
+}
+
+static void run_stages(struct request *req)
+{
+	if (!req->suspended) {
+		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+			if (stages[i](req) == STAGE_DONE)
+				return;
+	}
+	req->route->handler(req);
+}
+
+void pipeline_run(struct request *req)
+{
+	run_stages(req);
+	if (req->read_pass) {
+		store_read_end(req->app->store);
+		req->read_pass = 0;
+	}
+}

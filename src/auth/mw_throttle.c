@@ -1,0 +1,226 @@
+/* mw_throttle.c: throttle decisions, quota headers and 429 replies. */
+#include "auth/mw_throttle.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/app.h"
+#include "http/client_ip.h"
+#include "http/http_reply.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "lib/ratelimit_fields.h"
+#include "api/router.h"
+#include "lib/textbuf.h"
+
+#define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
+#define CAPACITY_TYPE "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity"
+
+static uint64_t ceil_s(uint64_t ms)
+{
+	return (ms + 999) / 1000;
+}
+
+/* name: "<v>" as a reply header, without a format string (these are on
+ * every throttled request's reply). */
+static void header_u64(struct request *req, const char *name, uint64_t v)
+{
+	char text[24];
+	struct textbuf t;
+
+	textbuf_init(&t, text, sizeof(text));
+	textbuf_u64(&t, v, 1);
+	http_request_add_header_text(req, name, text, t.len);
+}
+
+/* The quota fields of one decision, in the configured form
+ * (ratelimit_fields.h renders them). The partition is the throttle key,
+ * opaque: the user's or the address's window. */
+static void quota_headers(
+    struct request *req, enum throttle_scope scope, uint64_t key, int spend, const struct throttle_decision *d)
+{
+	struct ratelimit_field fields[RATELIMIT_FIELDS_MAX];
+	struct ratelimit_window w = { throttle_scope_name(scope), d->limit, d->window_s, d->remaining,
+		ceil_s(d->reset_ms) };
+	uint8_t partition[8];
+
+	for (int i = 0; i < 8; i++)
+		partition[i] = (uint8_t)(key >> (56 - 8 * i));
+	struct ratelimit_state s = { &w, 1, spend ? 1 : 0, partition, sizeof(partition), (uint64_t)time(NULL),
+		req->cfg->legacy_headers };
+	size_t n = ratelimit_fields_render((enum ratelimit_form)req->cfg->quota_headers, &s, fields);
+	for (size_t i = 0; i < n; i++)
+		http_request_add_header_text(req, fields[i].name, fields[i].value, strlen(fields[i].value));
+}
+
+/* The problem body for (scope, seconds), rendered by jansson; each thread
+ * keeps the last one per scope, as a refused client hears the same wait
+ * many times. */
+static const char *problem_body(enum throttle_scope scope, unsigned long long s, size_t *len)
+{
+	static _Thread_local struct {
+		unsigned long long s;
+		size_t len;
+		char text[320];
+	} last[SCOPE_COUNT];
+	char detail[96];
+
+	if (last[scope].len > 0 && last[scope].s == s) {
+		*len = last[scope].len;
+		return last[scope].text;
+	}
+	snprintf(detail, sizeof(detail), "Request was throttled. Expected available in %llu seconds.", s);
+	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", PROBLEM_TYPE, "title", "Too Many Requests",
+	    "status", 429, "detail", detail, "violated-policies", throttle_scope_name(scope));
+	size_t n = body != NULL ? json_dumpb(body, last[scope].text, sizeof(last[scope].text), JSON_COMPACT) : 0;
+	json_decref(body);
+	last[scope].len = n < sizeof(last[scope].text) ? n : 0;
+	last[scope].s = s;
+	*len = last[scope].len;
+	return last[scope].len > 0 ? last[scope].text : NULL;
+}
+
+static void refuse(struct request *req, enum throttle_scope scope, const struct throttle_decision *d)
+{
+	unsigned long long s = (unsigned long long)ceil_s(d->reset_ms);
+	const char *accept = http_request_header(req, MHD_HTTP_HEADER_ACCEPT);
+	size_t len;
+
+	if (s == 0)
+		s = 1;
+	header_u64(req, "Retry-After", s);
+	int problem = accept != NULL && strstr(accept, "application/problem+json") != NULL;
+	const char *body = problem_body(scope, s, &len);
+	if (body == NULL) {
+		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
+		return;
+	}
+	http_reply_text(req, 429, body, len,
+	    problem ? "application/problem+json; charset=utf-8" : "application/json; charset=utf-8");
+}
+
+/* The table had no room for this newcomer: 503, never a fresh quota
+ * (the backend logs the incident and counts it). Rare: rendered here. */
+static void refuse_full(struct request *req, enum throttle_scope scope, const struct throttle_decision *d)
+{
+	unsigned long long s = (unsigned long long)ceil_s(d->reset_ms);
+	const char *accept = http_request_header(req, MHD_HTTP_HEADER_ACCEPT);
+	char detail[160];
+
+	if (s == 0)
+		s = 1;
+	header_u64(req, "Retry-After", s);
+	snprintf(detail, sizeof(detail),
+	    "The rate limiter has no room for a new client now. Expected available in %llu seconds.", s);
+	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", CAPACITY_TYPE, "title", "Service Unavailable",
+	    "status", 503, "detail", detail, "violated-policies", throttle_scope_name(scope));
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL) {
+		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
+		return;
+	}
+	int problem = accept != NULL && strstr(accept, "application/problem+json") != NULL;
+	http_reply_text(req, 503, text, strlen(text),
+	    problem ? "application/problem+json; charset=utf-8" : "application/json; charset=utf-8");
+	free(text);
+}
+
+/* Decide without a word to the client: STAGE_DONE when a reply (429,
+ * 503, or on_error's 503) is queued, else STAGE_NEXT with *d filled (or
+ * *decided = 0 when the store failed and on_error = allow). With
+ * quiet_full, a table with no room queues nothing either: STAGE_NEXT with
+ * d->full set, for the caller to decide. */
+static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, int spend,
+    int quiet_full, struct throttle_decision *d, int *decided)
+{
+	const struct rate *rate = throttle_rate(req->cfg, scope);
+
+	*decided = 0;
+	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, d) == -1) {
+		log_warnx("throttle: the %s store cannot answer", throttle_scope_name(scope));
+		if (req->cfg->fail_open)
+			return STAGE_NEXT;
+		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
+		return STAGE_DONE;
+	}
+	*decided = 1;
+	if (spend)
+		metrics_throttle(scope, d->admitted);
+	if (d->admitted)
+		return STAGE_NEXT;
+	if (d->full) {
+		if (quiet_full)
+			return STAGE_NEXT;
+		refuse_full(req, scope, d);
+		return STAGE_DONE;
+	}
+	quota_headers(req, scope, key, spend, d);
+	refuse(req, scope, d);
+	return STAGE_DONE;
+}
+
+enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend)
+{
+	struct throttle_decision d;
+	int decided;
+
+	if (decide_quietly(req, scope, key, spend, 0, &d, &decided) == STAGE_DONE)
+		return STAGE_DONE;
+	/* A look (spend = 0) that admits changes nothing and says nothing. */
+	if (decided && spend)
+		quota_headers(req, scope, key, spend, &d);
+	return STAGE_NEXT;
+}
+
+int mw_throttle_charge(struct request *req, enum throttle_scope scope, uint64_t key, struct mw_charge *c)
+{
+	c->scope = scope;
+	c->key = key;
+	if (decide_quietly(req, scope, key, 1, 1, &c->d, &c->decided) == STAGE_DONE)
+		return -1;
+	return c->decided && c->d.full ? 1 : 0;
+}
+
+void mw_throttle_charge_keep(struct request *req, const struct mw_charge *c)
+{
+	if (c->decided && c->d.full)
+		refuse_full(req, c->scope, &c->d);
+	else if (c->decided)
+		quota_headers(req, c->scope, c->key, 1, &c->d);
+}
+
+void mw_throttle_charge_refund(struct request *req, const struct mw_charge *c)
+{
+	if (c->decided && !c->d.full && c->d.spent != 0 &&
+	    throttle_refund(req->app->throttle, c->scope, throttle_rate(req->cfg, c->scope), c->key, c->d.spent) == -1)
+		log_warnx("throttle: the %s store cannot give an admission back", throttle_scope_name(c->scope));
+}
+
+int mw_throttle_client_key(struct request *req, uint64_t *key)
+{
+	unsigned char addr[16];
+
+	if (client_ip_get(req, addr) == -1)
+		return -1;
+	client_ip_prefix(addr, req->cfg->ipv6_prefix);
+	*key = throttle_key_addr(req->app->throttle, addr);
+	return 0;
+}
+
+enum stage_rc mw_throttle(struct request *req)
+{
+	enum throttle_scope scope = req->route->scope;
+	uint64_t key;
+
+	if (scope == SCOPE_NONE)
+		return STAGE_NEXT;
+	if (scope == SCOPE_API_KEY || scope == SCOPE_REGENERATE) {
+		key = (uint64_t)req->user_id; /* the user's window, whatever key they use */
+	} else if (mw_throttle_client_key(req, &key) == -1) {
+		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
+		return STAGE_DONE;
+	}
+	return mw_throttle_check(req, scope, key, 1);
+}

@@ -1,0 +1,525 @@
+/*
+ * config.c: one table of keys; the INI file (libinih), the environment and
+ * the command line all go through config_apply().
+ */
+#include "base/config.h"
+
+#include <ctype.h>
+#include <ini.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/addr.h"
+#include "lib/ratelimit_fields.h"
+
+enum kind {
+	K_STR,
+	K_SECRET,
+	K_LISTEN,
+	K_UINT,
+	K_DURATION,
+	K_SIZE,
+	K_BOOL,
+	K_RATE,
+	K_LOGLEVEL,
+	K_SYNC,
+	K_NETS,
+	K_ONERROR,
+	K_LISTEN_OPT,
+	K_LOGFORMAT,
+	K_BACKEND,
+	K_QUOTAFORM
+};
+
+struct key {
+	const char *section;
+	const char *name;
+	enum kind kind;
+	size_t offset;
+	size_t size; /* of the field, for strings */
+	uint64_t min; /* for numbers, sizes and durations (ms) */
+	uint64_t max;
+	int live; /* a reload (SIGHUP) may change it */
+};
+
+#define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+#define MS(x) ((uint64_t)(x)*1000)
+#define LIVE 1 /* a reload applies it */
+#define FIXED 0 /* read at start only */
+
+static const struct key keys[] = {
+	{ "server", "listen", K_LISTEN, F(listen), 0, 0, FIXED },
+	{ "server", "threads", K_UINT, F(threads), 0, 256, FIXED },
+	{ "server", "data_dir", K_STR, F(data_dir), 0, 0, FIXED },
+	{ "server", "connection_limit", K_UINT, F(connection_limit), 1, 100000, FIXED },
+	{ "server", "per_ip_connection_limit", K_UINT, F(per_ip_connection_limit), 0, 100000, FIXED },
+	{ "server", "connection_timeout", K_DURATION, F(connection_timeout_ms), MS(1), MS(3600), FIXED },
+	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024, LIVE },
+	{ "server", "linger_time", K_DURATION, F(linger_time_ms), 0, MS(300), FIXED },
+	{ "server", "linger_bytes", K_SIZE, F(linger_bytes), 0, (uint64_t)1 << 32, FIXED },
+	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
+	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0, LIVE },
+	{ "server", "access_log", K_LOGFORMAT, F(access_log), 0, 0, LIVE },
+	{ "server", "access_log_buffer", K_SIZE, F(access_log_buffer), 0, 1024 * 1024, FIXED },
+	{ "server", "admin_listen", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
+	{ "server", "core_dumps", K_BOOL, F(core_dumps), 0, 0, FIXED },
+	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
+	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
+	{ "database", "url", K_SECRET, F(db_url), 0, 0, FIXED },
+	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
+	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0, FIXED },
+	{ "database", "mmap_size", K_SIZE, F(mmap_size), 0, (uint64_t)1 << 40, FIXED },
+	{ "database", "list_cache", K_BOOL, F(list_cache), 0, 0, FIXED },
+	{ "auth", "jwt_secret_file", K_STR, F(jwt_secret_file), 0, 0, FIXED },
+	{ "auth", "jwt_secret", K_SECRET, F(jwt_secret), 0, 0, FIXED },
+	{ "auth", "key_secret_file", K_STR, F(key_secret_file), 0, 0, FIXED },
+	{ "auth", "access_ttl", K_DURATION, F(access_ttl_ms), MS(1), MS(86400) * 30, FIXED },
+	{ "auth", "refresh_ttl", K_DURATION, F(refresh_ttl_ms), MS(1), MS(86400) * 365, FIXED },
+	{ "auth", "hash_threads", K_UINT, F(hash_threads), 0, 64, FIXED },
+	{ "auth", "hash_queue", K_UINT, F(hash_queue), 1, 100000, FIXED },
+	{ "auth", "key_cache", K_UINT, F(key_cache), 0, 16777216, FIXED },
+	{ "throttle", "backend", K_BACKEND, F(backend_redis), 0, 0, FIXED },
+	{ "throttle", "redis_address", K_STR, F(redis_address), 0, 0, FIXED },
+	{ "throttle", "redis_prefix", K_STR, F(redis_prefix), 0, 0, FIXED },
+	{ "throttle", "redis_timeout", K_DURATION, F(redis_timeout_ms), 1, MS(60), FIXED },
+	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0, FIXED },
+	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000, FIXED },
+	{ "throttle", "api_key", K_RATE, F(rate_api_key), 0, 0, LIVE },
+	{ "throttle", "login", K_RATE, F(rate_login), 0, 0, LIVE },
+	{ "throttle", "signup", K_RATE, F(rate_signup), 0, 0, LIVE },
+	{ "throttle", "invalid_key", K_RATE, F(rate_invalid_key), 0, 0, LIVE },
+	{ "throttle", "regenerate", K_RATE, F(rate_regenerate), 0, 0, LIVE },
+	{ "throttle", "refresh", K_RATE, F(rate_refresh), 0, 0, LIVE },
+	{ "throttle", "ipv6_prefix", K_UINT, F(ipv6_prefix), 1, 128, FIXED },
+	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0, LIVE },
+	{ "throttle", "quota_headers", K_QUOTAFORM, F(quota_headers), 0, 0, LIVE },
+	{ "throttle", "on_error", K_ONERROR, F(fail_open), 0, 0, LIVE },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+int config_build(struct config *cfg, const struct config_source *src, char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	if (src->file != NULL && config_load_file(cfg, src->file, err, errlen) == -1)
+		return -1;
+	if (config_load_env(cfg, src->envp, err, errlen) == -1)
+		return -1;
+	for (int i = 0; i < src->noverrides; i++)
+		if (config_set(cfg, src->overrides[i].key, src->overrides[i].value, err, errlen) == -1)
+			return -1;
+	return config_finish(cfg, err, errlen);
+}
+
+/* The index of a K_SECRET key among them (its fingerprint's slot). */
+static int secret_index(const struct key *k);
+
+static int field_equal(const struct key *k, const struct config *a, const struct config *b)
+{
+	const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+	if (k->kind == K_SECRET && a->secrets_dropped && b->secrets_dropped)
+		return sodium_memcmp(a->secret_fp[secret_index(k)], b->secret_fp[secret_index(k)], 16) == 0;
+	if (k->kind == K_STR || k->kind == K_SECRET || k->kind == K_LISTEN || k->kind == K_NETS ||
+	    k->kind == K_LISTEN_OPT)
+		return strcmp(fa, fb) == 0;
+	return memcmp(fa, fb, k->size) == 0;
+}
+
+int config_keep_fixed(struct config *next, const struct config *cur)
+{
+	int kept = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		if (k->live || field_equal(k, next, cur))
+			continue;
+		memcpy((char *)next + k->offset, (const char *)cur + k->offset, k->size);
+		if (k->kind == K_SECRET && next->secrets_dropped && cur->secrets_dropped)
+			memcpy(next->secret_fp[secret_index(k)], cur->secret_fp[secret_index(k)], 16);
+		log_warnx("reload: [%s] %s cannot change while running; keeping the running value (restart to apply)",
+		    k->section, k->name);
+		kept++;
+	}
+	/* Derived from fixed keys. */
+	next->threads = cur->threads;
+	next->hash_threads = cur->hash_threads;
+	return kept;
+}
+
+void config_defaults(struct config *cfg)
+{
+	*cfg = (struct config){
+		.listen = "127.0.0.1:8000",
+		.threads = 0,
+		.data_dir = "/var/lib/keygate",
+		.connection_limit = 1000,
+		.per_ip_connection_limit = 0,
+		.connection_timeout_ms = MS(30),
+		.body_max = 64 * 1024,
+		.linger_time_ms = MS(10),
+		.linger_bytes = 16 * 1024 * 1024,
+		.shutdown_grace_ms = MS(10),
+		.log_level = LOG_LEVEL_INFO,
+		.access_log = ACCESS_LOG_TEXT,
+		.access_log_buffer = 64 * 1024,
+		.admin_listen = "127.0.0.1:9100",
+		.db_path = "keygate.db",
+		.db_url = "",
+		.busy_timeout_ms = MS(5),
+		.synchronous_full = 1,
+		.mmap_size = 256 * 1024 * 1024,
+		.list_cache = 1,
+		.jwt_secret_file = "jwt.secret",
+		.jwt_secret = "",
+		.key_secret_file = "apikey.secret",
+		.access_ttl_ms = MS(300),
+		.refresh_ttl_ms = MS(86400),
+		.hash_threads = 0,
+		.hash_queue = 64,
+		.key_cache = 65536,
+		.backend_redis = 0,
+		.redis_address = "127.0.0.1:6379",
+		.redis_prefix = "keygate:",
+		.redis_timeout_ms = 100,
+		.shm_name = "/keygate-throttle",
+		.capacity = 65536,
+		.rate_api_key = { 5, 60 },
+		.rate_login = { 10, 60 },
+		.rate_signup = { 5, 3600 },
+		.rate_invalid_key = { 20, 60 },
+		.rate_regenerate = { 5, 3600 },
+		.rate_refresh = { 30, 3600 },
+		.ipv6_prefix = 64,
+		.legacy_headers = 0,
+		.fail_open = 0,
+	};
+}
+
+static int secret_index(const struct key *k)
+{
+	int n = 0;
+	for (const struct key *p = keys; p < k; p++)
+		n += p->kind == K_SECRET;
+	return n;
+}
+
+void config_drop_secrets(struct config *cfg)
+{
+	/* Keyed per process: a fingerprint of a weak database password
+	 * cannot be tested offline. */
+	static unsigned char fp_key[crypto_generichash_KEYBYTES];
+	static int keyed;
+
+	if (!keyed) {
+		randombytes_buf(fp_key, sizeof(fp_key));
+		keyed = 1;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].kind != K_SECRET)
+			continue;
+		char *v = (char *)cfg + keys[i].offset;
+		int slot = secret_index(&keys[i]);
+		_Static_assert(sizeof(cfg->secret_fp) / sizeof(cfg->secret_fp[0]) == 2, "one slot per K_SECRET key");
+		crypto_generichash(cfg->secret_fp[slot], 16, (const unsigned char *)v, strlen(v), fp_key, sizeof(fp_key));
+		int set = v[0] != '\0';
+		sodium_memzero(v, keys[i].size);
+		if (set)
+			memcpy(v, "(set)", 6);
+	}
+	cfg->secrets_dropped = 1;
+}
+
+static const struct key *key_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int apply_str(const struct key *k, char *field, const char *value, char *err, size_t errlen)
+{
+	size_t len = strlen(value);
+	if (len >= k->size) {
+		snprintf(err, errlen, "too long (at most %zu bytes)", k->size - 1);
+		return -1;
+	}
+	if (len == 0 && k->kind != K_SECRET && k->kind != K_NETS && k->kind != K_LISTEN_OPT) {
+		snprintf(err, errlen, "must not be empty");
+		return -1;
+	}
+	memcpy(field, value, len + 1);
+	return 0;
+}
+
+/* The words of the keys that take one of a few: the field gets the index.
+ * The order is the fields' meaning (0 = false, 1 = true; enum order). */
+static const char *const backends[] = { "shm", "redis" };
+static const char *const formats[] = {
+	[ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json", [ACCESS_LOG_OFF] = "off"
+};
+static const char *const on_error[] = { "deny", "allow" };
+static const char *const synchronous[] = { "normal", "full" };
+_Static_assert(sizeof(enum access_log) == sizeof(int), "choose() writes an int");
+
+static int choose(const char *value, const char *const *words, int n, int *out, char *err, size_t errlen)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(value, words[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	len += (size_t)snprintf(err, errlen, "must be");
+	for (int i = 0; i < n && len < errlen; i++)
+		len += (size_t)snprintf(err + len, errlen - len, "%s %s",
+		    i == 0       ? ""
+		    : i == n - 1 ? " or"
+				 : ",",
+		    words[i]);
+	return -1;
+}
+
+/* Parse value into the field k describes. On error, err has the reason. */
+static int config_apply(struct config *cfg, const struct key *k, const char *value, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + k->offset;
+	uint64_t v;
+
+	switch (k->kind) {
+	case K_STR:
+	case K_SECRET: return apply_str(k, field, value, err, errlen);
+	case K_LISTEN:
+	case K_LISTEN_OPT: {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if ((k->kind == K_LISTEN || value[0] != '\0') && addr_parse_listen(value, &ss, &sl, err, errlen) == -1)
+			return -1;
+		return apply_str(k, field, value, err, errlen);
+	}
+	case K_BACKEND: return choose(value, backends, 2, (int *)(void *)field, err, errlen);
+	case K_LOGFORMAT: return choose(value, formats, 3, (int *)(void *)field, err, errlen);
+	case K_UINT:
+		if (parse_uint(value, k->min, k->max, &v, err, errlen) == -1)
+			return -1;
+		*(unsigned *)(void *)field = (unsigned)v;
+		return 0;
+	case K_DURATION: return parse_duration_ms(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
+	case K_SIZE: return parse_size(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
+	case K_BOOL: return parse_bool(value, (int *)(void *)field, err, errlen);
+	case K_RATE: return parse_rate(value, (struct rate *)(void *)field, err, errlen);
+	case K_LOGLEVEL:
+		if (log_level_parse(value, (enum log_level *)(void *)field) == -1) {
+			snprintf(err, errlen, "must be error, warn, info or debug");
+			return -1;
+		}
+		return 0;
+	case K_NETS: {
+		int n = addr_parse_nets(value, cfg->trusted, ADDR_NETS_MAX, err, errlen);
+		if (n == -1)
+			return -1;
+		cfg->ntrusted = n;
+		return apply_str(k, field, value, err, errlen);
+	}
+	case K_QUOTAFORM: {
+		enum ratelimit_form form;
+		if (ratelimit_fields_form_parse(value, &form) == -1) {
+			snprintf(err, errlen, "must be draft-11, draft-12, draft-7 or legacy");
+			return -1;
+		}
+		*(int *)(void *)field = (int)form;
+		return 0;
+	}
+	case K_ONERROR: return choose(value, on_error, 2, (int *)(void *)field, err, errlen);
+	case K_SYNC: return choose(value, synchronous, 2, (int *)(void *)field, err, errlen);
+	}
+	snprintf(err, errlen, "unknown kind");
+	return -1;
+}
+
+struct ini_ctx {
+	struct config *cfg;
+	char reason[256]; /* first error only: ini_parse reports its line */
+};
+
+static int on_ini_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *ctx = user;
+	char why[192];
+
+	if (name == NULL) /* a section header alone, with INI_CALL_HANDLER_ON_NEW_SECTION */
+		return 1;
+	const struct key *k = key_find(section, name);
+	if (k == NULL) {
+		if (ctx->reason[0] == '\0')
+			snprintf(ctx->reason, sizeof(ctx->reason), "[%.32s] %.64s: unknown key", section, name);
+		return 0;
+	}
+	if (config_apply(ctx->cfg, k, value, why, sizeof(why)) == -1) {
+		if (ctx->reason[0] == '\0')
+			snprintf(ctx->reason, sizeof(ctx->reason), "[%s] %s: %s", section, name, why);
+		return 0;
+	}
+	return 1;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct ini_ctx ctx = { .cfg = cfg, .reason = "" };
+
+	int rc = ini_parse(path, on_ini_key, &ctx);
+	if (rc == 0)
+		return 0;
+	if (rc == -1)
+		snprintf(err, errlen, "%s: cannot open the file", path);
+	else if (rc == -2)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else if (ctx.reason[0] != '\0')
+		snprintf(err, errlen, "%s:%d: %s", path, rc, ctx.reason);
+	else /* inih's own syntax error, e.g. a line over 200 bytes or no '=' */
+		snprintf(err, errlen,
+		    "%s:%d: syntax error (expected key = value, [section], or a line under 200 bytes)", path, rc);
+	return -1;
+}
+
+/* KEYGATE_SERVER_LISTEN -> the key server.listen, or NULL. */
+static const struct key *key_from_env(const char *name, size_t len)
+{
+	char want[96];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		int n = snprintf(want, sizeof(want), "KEYGATE_%s_%s", keys[i].section, keys[i].name);
+		if (n < 0 || (size_t)n != len)
+			continue;
+		for (char *p = want; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (memcmp(want, name, len) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+int config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
+{
+	char why[192];
+
+	for (; *envp != NULL; envp++) {
+		const char *eq = strchr(*envp, '=');
+		if (eq == NULL || strncmp(*envp, "KEYGATE_", 8) != 0 || strncmp(*envp, "KEYGATE_CONFIG=", 15) == 0)
+			continue;
+		size_t len = (size_t)(eq - *envp);
+		const struct key *k = key_from_env(*envp, len);
+		if (k == NULL) {
+			snprintf(err, errlen, "environment: %.*s: unknown setting", (int)(len > 64 ? 64 : len), *envp);
+			return -1;
+		}
+		if (config_apply(cfg, k, eq + 1, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "environment: %.*s: %s", (int)len, *envp, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int config_set(struct config *cfg, const char *dotted, const char *value, char *err, size_t errlen)
+{
+	char section[32], why[192];
+	const char *dot = strchr(dotted, '.');
+
+	if (dot == NULL || (size_t)(dot - dotted) >= sizeof(section)) {
+		snprintf(err, errlen, "command line: %.64s: expected section.key", dotted);
+		return -1;
+	}
+	memcpy(section, dotted, (size_t)(dot - dotted));
+	section[dot - dotted] = '\0';
+	const struct key *k = key_find(section, dot + 1);
+	if (k == NULL) {
+		snprintf(err, errlen, "command line: %.64s: unknown key", dotted);
+		return -1;
+	}
+	if (config_apply(cfg, k, value, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "command line: [%s] %s: %s", k->section, k->name, why);
+		return -1;
+	}
+	return 0;
+}
+
+int config_path(const struct config *cfg, const char *path, char *out, size_t outlen)
+{
+	int n =
+	    path[0] == '/' ? snprintf(out, outlen, "%s", path) : snprintf(out, outlen, "%s/%s", cfg->data_dir, path);
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+int config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (cfg->threads == 0)
+		cfg->threads = (unsigned)ncpu;
+	if (cfg->hash_threads == 0)
+		cfg->hash_threads = (unsigned)ncpu;
+	if (cfg->shm_name[0] != '/' || strchr(cfg->shm_name + 1, '/') != NULL) {
+		snprintf(err, errlen, "[throttle] shm_name: must start with '/' and hold no other '/'");
+		return -1;
+	}
+	if (cfg->refresh_ttl_ms < cfg->access_ttl_ms) {
+		snprintf(err, errlen, "[auth] refresh_ttl: must not be shorter than access_ttl");
+		return -1;
+	}
+	return 0;
+}
+
+static void print_rate(FILE *out, const char *name, const struct rate *r)
+{
+	fprintf(out, "%s = %u/%us\n", name, r->limit, r->window_s);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+
+	fprintf(out, "[server]\nlisten = %s\nthreads = %u\ndata_dir = %s\n", cfg->listen, cfg->threads, cfg->data_dir);
+	fprintf(out, "connection_limit = %u\nper_ip_connection_limit = %u\n", cfg->connection_limit,
+	    cfg->per_ip_connection_limit);
+	fprintf(out, "connection_timeout = %llums\nbody_max = %llu\nshutdown_grace = %llums\nlog_level = %s\n",
+	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
+	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
+	fprintf(out, "linger_time = %llums\nlinger_bytes = %llu\n", (unsigned long long)cfg->linger_time_ms,
+	    (unsigned long long)cfg->linger_bytes);
+	fprintf(out, "access_log_buffer = %llu\n", (unsigned long long)cfg->access_log_buffer);
+	fprintf(out, "core_dumps = %s\n", cfg->core_dumps ? "yes" : "no");
+	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
+	    cfg->access_log == ACCESS_LOG_JSON  ? "json"
+	    : cfg->access_log == ACCESS_LOG_OFF ? "off"
+						: "text",
+	    cfg->admin_listen, cfg->trusted_proxies);
+	fprintf(out, "\n[database]\nurl = %s\n", cfg->db_url[0] ? "(set)" : "");
+	fprintf(out, "path = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\nlist_cache = %s\n",
+	    cfg->db_path, (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
+	    (unsigned long long)cfg->mmap_size, cfg->list_cache ? "yes" : "no");
+	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,
+	    cfg->jwt_secret[0] ? "(set)" : "", cfg->key_secret_file);
+	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\nkey_cache = %u\n",
+	    (unsigned long long)cfg->access_ttl_ms, (unsigned long long)cfg->refresh_ttl_ms, cfg->hash_threads,
+	    cfg->hash_queue, cfg->key_cache);
+	fprintf(out, "\n[throttle]\nbackend = %s\nredis_address = %s\nredis_prefix = %s\nredis_timeout = %llums\n",
+	    cfg->backend_redis ? "redis" : "shm", cfg->redis_address, cfg->redis_prefix,
+	    (unsigned long long)cfg->redis_timeout_ms);
+	fprintf(out, "shm_name = %s\ncapacity = %u\n", cfg->shm_name, cfg->capacity);
+	print_rate(out, "api_key", &cfg->rate_api_key);
+	print_rate(out, "login", &cfg->rate_login);
+	print_rate(out, "signup", &cfg->rate_signup);
+	print_rate(out, "invalid_key", &cfg->rate_invalid_key);
+	print_rate(out, "regenerate", &cfg->rate_regenerate);
+	print_rate(out, "refresh", &cfg->rate_refresh);
+	fprintf(out, "ipv6_prefix = %u\n", cfg->ipv6_prefix);
+	fprintf(out, "quota_headers = %s\n", ratelimit_fields_form_name((enum ratelimit_form)cfg->quota_headers));
+	fprintf(out, "legacy_headers = %s\non_error = %s\n", cfg->legacy_headers ? "yes" : "no",
+	    cfg->fail_open ? "allow" : "deny");
+}

@@ -1,0 +1,108 @@
+#ifndef KEYGATE_HTTP_REQUEST_H
+#define KEYGATE_HTTP_REQUEST_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/password.h"
+
+/*
+ * One HTTP request: begun on MHD's first callback for it (into *req_cls),
+ * ended in the completion callback, nowhere else. Its storage belongs to
+ * the connection (http_server.c), reused by each request on it. Used by
+ * one thread at a time: the MHD worker that owns the connection, and a
+ * password pool thread only while the connection is suspended.
+ */
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_PUT = 1 << 3,
+	HTTP_PATCH = 1 << 4,
+	HTTP_DELETE = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+	HTTP_OTHER = 1 << 7,
+};
+
+#define REQUEST_ID_MAX 64
+#define REQUEST_HEADERS_MAX 12
+
+struct app;
+struct config;
+struct route;
+
+#define REQUEST_HEADER_BYTES 512 /* the values of all of them */
+
+struct request {
+	struct MHD_Connection *conn;
+	const struct app *app;
+	const struct config *cfg; /* the configuration this request runs under */
+	enum http_method method;
+	const char *method_name; /* MHD's, valid for the request */
+	const char *path; /* MHD's, decoded, no query string */
+	char id[REQUEST_ID_MAX + 1];
+	uint64_t started_ns;
+
+	/* The body, capped at the configured size. */
+	char *body;
+	size_t body_len;
+	size_t body_cap; /* the configured limit */
+	size_t body_alloc; /* bytes allocated */
+	int body_too_large;
+	json_t *json; /* the parsed object, when the route takes a body */
+
+	/* Filled by the router and the middleware. */
+	const struct route *route;
+	int route_found; /* 0: the path is known but not for this method */
+	unsigned allow; /* methods the path takes, for 405 */
+	int64_t path_id;
+	int64_t user_id;
+	unsigned char client_addr[16]; /* for per-address limits (client_ip.c) */
+	int client_addr_known;
+	int read_pass; /* the store's reads share a transaction (pipeline.h) */
+
+	/* Filled when the reply is queued. */
+	unsigned status;
+	size_t bytes_out;
+	int replied;
+	const char *header_name[REQUEST_HEADERS_MAX]; /* string literals */
+	uint16_t header_value[REQUEST_HEADERS_MAX]; /* offsets into header_bytes */
+	int nheaders;
+	uint16_t header_used;
+	char header_bytes[REQUEST_HEADER_BYTES];
+
+	/* Work done off the MHD thread while the connection is suspended. */
+	int suspended;
+	atomic_int offload_done;
+	struct password_job job;
+	void *handler_state; /* freed with free() in http_request_end */
+};
+
+enum http_method http_method_from(const char *name);
+
+/* Begin a request in req's storage (all of it reset). */
+void http_request_begin(
+    struct request *req, struct MHD_Connection *conn, const struct app *app, const char *method, const char *path);
+/* Release what the request holds (body, JSON, handler state); the storage stays. */
+void http_request_end(struct request *req);
+
+/* Append body bytes; past the cap they are dropped and body_too_large set. */
+void http_request_append(struct request *req, const char *data, size_t len);
+
+/* A request header (case-insensitive name), or NULL. */
+const char *http_request_header(const struct request *req, const char *name);
+
+/* Add a header to the reply this request will get. Drops headers beyond
+ * REQUEST_HEADERS_MAX or REQUEST_HEADER_BYTES of values (more than any
+ * reply sends; tests would see one missing). */
+void http_request_add_header(struct request *req, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same with the value as it is (len bytes, no NUL among them). */
+void http_request_add_header_text(struct request *req, const char *name, const char *value, size_t len);
+
+uint64_t http_now_ns(void);
+
+#endif

@@ -1,0 +1,130 @@
+/* admin.c: keygate user/key/quota — the operator's commands. */
+#include "server/admin.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/app.h"
+#include "base/log.h"
+#include "store/store.h"
+#include "throttle/throttle.h"
+
+static int print_user(const struct store_user *u, int64_t joined, void *arg)
+{
+	char date[32];
+	time_t t = (time_t)joined;
+	struct tm tm;
+	(void)arg;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-8lld %-24s %-32s %-8s %s\n", (long long)u->id, u->username, u->email[0] ? u->email : "-",
+	    u->is_active ? "active" : "disabled", date);
+	return 0;
+}
+
+static int user_list(struct app *app)
+{
+	printf("%-8s %-24s %-32s %-8s %s\n", "ID", "USERNAME", "EMAIL", "STATUS", "JOINED");
+	return store_users_list(app->store, print_user, NULL) == STORE_OK ? 0 : 1;
+}
+
+static int user_set_active(struct app *app, const char *name, int active)
+{
+	int64_t id;
+	int rc = store_user_set_active(app->store, name, active, &id);
+
+	if (rc == STORE_NOT_FOUND) {
+		fprintf(stderr, "keygate: no user named %s\n", name);
+		return 1;
+	}
+	if (rc != STORE_OK)
+		return 1;
+	printf("user %s (id %lld) %s\n", name, (long long)id,
+	    active ? "enabled" : "disabled: their tokens and API key are refused from now on");
+	return 0;
+}
+
+static int find_user(struct app *app, const char *name, struct store_user *u)
+{
+	int rc = store_user_by_name(app->store, name, u);
+	if (rc == STORE_NOT_FOUND)
+		fprintf(stderr, "keygate: no user named %s\n", name);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+static int key_regenerate(struct app *app, const char *name)
+{
+	struct store_user u;
+	struct store_apikey rec;
+	uint8_t key[APIKEY_BYTES];
+	char text[APIKEY_TEXT_LEN + 1];
+
+	if (find_user(app, name, &u) == -1)
+		return 1;
+	apikey_generate(key);
+	apikey_hash(&app->keys, key, rec.hash);
+	apikey_seal(&app->keys, key, rec.box);
+	int rc = store_apikey_replace(app->store, u.id, &rec);
+	if (rc == STORE_OK) {
+		apikey_format(key, text);
+		/* Shown once, to the operator who asked; never logged. */
+		printf("%s\n", text);
+		sodium_memzero(text, sizeof(text));
+	}
+	sodium_memzero(key, sizeof(key));
+	return rc == STORE_OK ? 0 : 1;
+}
+
+static int quota(struct app *app, const char *name, int reset)
+{
+	const struct config *cfg = app_config(app);
+	struct store_user u;
+	struct throttle_decision d;
+
+	if (find_user(app, name, &u) == -1)
+		return 1;
+	if (reset) {
+		if (throttle_forget(app->throttle, SCOPE_API_KEY, (uint64_t)u.id) == -1)
+			return 1;
+		printf("user %s (id %lld): api_key window reset\n", name, (long long)u.id);
+		return 0;
+	}
+	/* A look spends nothing. */
+	if (throttle_decide(
+		app->throttle, SCOPE_API_KEY, &cfg->rate_api_key, (uint64_t)u.id, throttle_now_ms(), 0, &d) == -1)
+		return 1;
+	printf("user %s (id %lld): api_key %u/%us: used %u, remaining %u, next slot frees in %llus\n", name,
+	    (long long)u.id, d.limit, d.window_s, d.limit - d.remaining, d.remaining,
+	    (unsigned long long)((d.reset_ms + 999) / 1000));
+	return 0;
+}
+
+int admin_is_command(const char *word)
+{
+	return strcmp(word, "user") == 0 || strcmp(word, "key") == 0 || strcmp(word, "quota") == 0;
+}
+
+int admin_run(struct app *app, int argc, char **argv)
+{
+	const char *cmd = argv[0], *verb = argc > 1 ? argv[1] : "", *name = argc > 2 ? argv[2] : NULL;
+
+	if (strcmp(cmd, "user") == 0 && strcmp(verb, "list") == 0 && argc == 2)
+		return user_list(app);
+	if (argc != 3)
+		goto usage;
+	if (strcmp(cmd, "user") == 0 && strcmp(verb, "disable") == 0)
+		return user_set_active(app, name, 0);
+	if (strcmp(cmd, "user") == 0 && strcmp(verb, "enable") == 0)
+		return user_set_active(app, name, 1);
+	if (strcmp(cmd, "key") == 0 && strcmp(verb, "regenerate") == 0)
+		return key_regenerate(app, name);
+	if (strcmp(cmd, "quota") == 0 && (strcmp(verb, "show") == 0 || strcmp(verb, "reset") == 0))
+		return quota(app, name, strcmp(verb, "reset") == 0);
+usage:
+	fprintf(stderr, "usage: keygate user list | user disable NAME | user enable NAME | key regenerate NAME |\n"
+			"       quota show NAME | quota reset NAME\n");
+	return 2;
+}

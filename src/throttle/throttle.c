@@ -1,0 +1,100 @@
+/* throttle.c: the rate-limit interface; dispatches to the backend. */
+#include "throttle/throttle.h"
+
+#include <time.h>
+
+#include "base/config.h"
+#include "throttle/throttle_redis.h"
+#include "throttle/throttle_shm.h"
+
+struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen)
+{
+	return cfg->backend_redis ? throttle_redis_open(cfg, err, errlen) : throttle_shm_open(cfg, err, errlen);
+}
+
+void throttle_close(struct throttle *t)
+{
+	if (t != NULL)
+		t->ops->close(t);
+}
+
+int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+    uint64_t now_ms, int spend, struct throttle_decision *out)
+{
+	return t->ops->decide(t, scope, rate, key, now_ms, spend, out);
+}
+
+int throttle_refund(
+    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent)
+{
+	return t->ops->refund(t, scope, rate, key, spent);
+}
+
+int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate *rate)
+{
+	return t->ops->set_rate(t, scope, rate);
+}
+
+int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate)
+{
+	return t->ops->fits(t, scope, rate);
+}
+
+const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope scope)
+{
+	switch (scope) {
+	case SCOPE_API_KEY: return &cfg->rate_api_key;
+	case SCOPE_LOGIN: return &cfg->rate_login;
+	case SCOPE_SIGNUP: return &cfg->rate_signup;
+	case SCOPE_INVALID_KEY: return &cfg->rate_invalid_key;
+	case SCOPE_REGENERATE: return &cfg->rate_regenerate;
+	case SCOPE_REFRESH: return &cfg->rate_refresh;
+	default: return NULL;
+	}
+}
+
+int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key)
+{
+	return t->ops->forget(t, scope, key);
+}
+
+int throttle_stats(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out)
+{
+	return t->ops->stats(t, scope, out);
+}
+
+int throttle_check(struct throttle *t)
+{
+	return t->ops->check(t);
+}
+
+int throttle_healthy(const struct throttle *t)
+{
+	return t->ops->healthy(t);
+}
+
+uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16])
+{
+	return t->ops->key_addr(t, addr);
+}
+
+uint64_t throttle_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *throttle_scope_name(enum throttle_scope scope)
+{
+	static const char *const names[SCOPE_COUNT] = {
+		[SCOPE_NONE] = "none",
+		[SCOPE_API_KEY] = "api_key",
+		[SCOPE_LOGIN] = "login",
+		[SCOPE_SIGNUP] = "signup",
+		[SCOPE_INVALID_KEY] = "invalid_key",
+		[SCOPE_REGENERATE] = "regenerate",
+		[SCOPE_REFRESH] = "refresh",
+	};
+	return scope < SCOPE_COUNT ? names[scope] : "none";
+}

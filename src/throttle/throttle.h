@@ -1,0 +1,114 @@
+#ifndef KEYGATE_THROTTLE_H
+#define KEYGATE_THROTTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/parse.h"
+
+/*
+ * Rate limits behind one interface: a scope (which rate), a 64-bit key
+ * (a user id, or a client address through throttle_key_addr) and the
+ * time. Backends: shared memory (throttle_shm.c) and Redis
+ * (throttle_redis.c). All functions may be called from any thread.
+ */
+enum throttle_scope {
+	SCOPE_NONE,
+	SCOPE_API_KEY, /* per user behind the API key */
+	SCOPE_LOGIN, /* per client address */
+	SCOPE_SIGNUP, /* per client address */
+	SCOPE_INVALID_KEY, /* per client address, counting unknown API keys */
+	SCOPE_REGENERATE, /* per user, PUT /users/api_key/get/ */
+	SCOPE_REFRESH, /* per user, POST /users/login/refresh */
+	SCOPE_COUNT
+};
+
+struct throttle_decision {
+	int admitted;
+	uint32_t limit; /* N */
+	uint32_t window_s; /* W */
+	uint32_t remaining; /* admissions left now */
+	uint64_t reset_ms; /* until the next slot frees (0: none used); when
+			      refused, the wait after which a retry is admitted */
+	int full; /* refused for want of room in the table, not by the
+		     window: the caller answers 503 (reset_ms: until a slot
+		     frees, as best known) */
+	uint64_t spent; /* admitted and spent: what throttle_refund needs */
+};
+
+/* Table figures of one scope, shared by all processes. */
+struct throttle_stats {
+	uint64_t capacity;
+	uint64_t used; /* entries that hold a key */
+	uint64_t full; /* requests refused for want of an entry */
+	uint64_t recoveries; /* stripes repaired after a dead holder */
+};
+
+struct throttle;
+struct config;
+
+struct throttle_ops {
+	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+	    uint64_t now_ms, int spend, struct throttle_decision *out);
+	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+	int (*refund)(
+	    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent);
+	int (*set_rate)(struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
+	int (*stats)(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
+	int (*check)(struct throttle *t);
+	int (*healthy)(const struct throttle *t);
+	uint64_t (*key_addr)(const struct throttle *t, const uint8_t addr[16]);
+	void (*close)(struct throttle *t);
+};
+
+struct throttle {
+	const struct throttle_ops *ops;
+};
+
+/* Attach to (or create) the configured store. NULL with err. Start-up only. */
+struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen);
+void throttle_close(struct throttle *t);
+
+/* Decide (spend = 1) or only look (spend = 0) under rate, which must fit
+ * the store (throttle_fits). 0, or -1 when the store cannot answer (the
+ * caller applies its failure policy). */
+int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+    uint64_t now_ms, int spend, struct throttle_decision *out);
+/* Give back an admission that decide spent (out->spent), exactly: the
+ * window is as if it had never been made. 0 or -1. */
+int throttle_refund(
+    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent);
+/* Make rate the scope's rate for every process that shares the store (a
+ * reload; it must fit). 0 or -1. */
+int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+/* Whether the store, as laid out, can apply rate to scope (a reload may
+ * change N within the slots the entries have, and W; not more): 0 or -1. */
+int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+/* The configured rate of a scope. */
+const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope scope);
+
+/* Forget key's window in scope (the admin's quota reset): 0 or -1. */
+int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key);
+
+/* The scope's table figures, for /metrics: 0 or -1. */
+int throttle_stats(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
+
+/* Main thread, periodically: verify the store and repair what can be
+ * (the shm segment removed or truncated: re-create or re-attach it).
+ * 0 when the store works. */
+int throttle_check(struct throttle *t);
+/* Whether decisions can be made now (for /healthz): 0 or -1. */
+int throttle_healthy(const struct throttle *t);
+
+/* A key for a client address (16 bytes, IPv4 as ::ffff:a.b.c.d): the
+ * caller masks it to the prefix it counts (client_ip_prefix). */
+uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);
+
+/* CLOCK_MONOTONIC in milliseconds: what the windows are measured in. */
+uint64_t throttle_now_ms(void);
+
+/* "api_key", "login", ...: the policy names of the RateLimit headers. */
+const char *throttle_scope_name(enum throttle_scope scope);
+
+#endif

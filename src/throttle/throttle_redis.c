@@ -1,0 +1,336 @@
+/*
+ * throttle_redis.c: the rate-limit windows in Redis, for keygate on
+ * several hosts ([throttle] backend = redis).
+ *
+ * One Lua script per decision makes it atomic on the server: it drops the
+ * admitted times that left the window, counts the rest, and records this
+ * one if it is admitted, all with the Redis server's clock (TIME), so the
+ * hosts' clocks do not matter. A key's sorted set holds its admitted
+ * times (milliseconds) and expires by itself after W. Same semantics as
+ * the shared-memory table: admitted iff fewer than N in (t - W, t].
+ *
+ * THREAD SAFETY: each thread has its own connection (a pthread key),
+ * opened on first use; nothing else is shared but the read-only settings
+ * and two atomics (the incident flag, for logging once, and the error
+ * count). A thread whose connection fails does not retry for a second, so
+ * that a dead Redis costs requests no time; the caller applies on_error.
+ */
+#include "throttle/throttle_redis.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "base/config.h"
+#include "base/log.h"
+#include "base/metrics.h"
+
+#define RETRY_MS 1000
+
+static const char decide_lua[] =
+    "local now_t = redis.call('TIME')\n"
+    "local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)\n"
+    "local limit, window, spend = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)\n"
+    "local count = redis.call('ZCARD', KEYS[1])\n"
+    "local admitted, seq = 0, 0\n"
+    "if count < limit then\n"
+    "  admitted = 1\n"
+    "  if spend == 1 then\n"
+    "    seq = redis.call('INCR', KEYS[2])\n"
+    "    redis.call('ZADD', KEYS[1], now, seq)\n"
+    "    redis.call('PEXPIRE', KEYS[1], window)\n"
+    "    redis.call('PEXPIRE', KEYS[2], window)\n"
+    "    count = count + 1\n"
+    "  end\n"
+    "end\n"
+    "local reset = 0\n"
+    "if count > 0 then\n"
+    "  local idx = 0\n"
+    "  if count >= limit then idx = count - limit end\n"
+    "  local r = redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')\n"
+    "  reset = tonumber(r[2]) + window - now\n"
+    "end\n"
+    "local remaining = limit - count\n"
+    "if remaining < 0 then remaining = 0 end\n"
+    "return {admitted, remaining, reset, seq}\n";
+
+struct conn {
+	redisContext *ctx;
+	char sha[41];
+	uint64_t retry_at_ms; /* after a failure: no new attempt before */
+};
+
+struct throttle_redis {
+	struct throttle base;
+	char host[256];
+	char prefix[64];
+	int port;
+	struct timeval timeout;
+	pthread_key_t key;
+	atomic_int incident; /* a failure has been logged and not yet cleared */
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void conn_free(void *arg)
+{
+	struct conn *c = arg;
+	if (c == NULL)
+		return;
+	if (c->ctx != NULL)
+		redisFree(c->ctx);
+	free(c);
+}
+
+/* what may point into the context (its errstr): logged before the
+ * context is freed. */
+static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
+{
+	metrics_store_error(1);
+	/* Once per incident, not once per request. */
+	if (atomic_exchange(&tr->incident, 1) == 0)
+		log_warnx("throttle: redis %s:%d: %s; throttled requests get [throttle] on_error until it answers",
+		    tr->host, tr->port, what);
+	if (c->ctx != NULL) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
+	}
+	c->retry_at_ms = mono_ms() + RETRY_MS;
+}
+
+static void recovered(struct throttle_redis *tr)
+{
+	if (atomic_exchange(&tr->incident, 0) == 1)
+		log_warnx("throttle: redis %s:%d answers again", tr->host, tr->port);
+}
+
+/* This thread's connection, connected and with the script loaded, or
+ * NULL (then no attempt is made again for RETRY_MS). */
+static struct conn *conn_get(struct throttle_redis *tr)
+{
+	struct conn *c = pthread_getspecific(tr->key);
+
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return NULL;
+		pthread_setspecific(tr->key, c);
+	}
+	if (c->ctx != NULL)
+		return c;
+	if (mono_ms() < c->retry_at_ms)
+		return NULL;
+	c->ctx = redisConnectWithTimeout(tr->host, tr->port, tr->timeout);
+	if (c->ctx == NULL || c->ctx->err) {
+		failed(tr, c, c->ctx != NULL ? c->ctx->errstr : "cannot connect");
+		return NULL;
+	}
+	redisSetTimeout(c->ctx, tr->timeout);
+	redisReply *r = redisCommand(c->ctx, "SCRIPT LOAD %s", decide_lua);
+	if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
+		failed(tr, c, r == NULL ? c->ctx->errstr : "SCRIPT LOAD failed");
+		if (r != NULL)
+			freeReplyObject(r);
+		return NULL;
+	}
+	memcpy(c->sha, r->str, 40);
+	c->sha[40] = '\0';
+	freeReplyObject(r);
+	return c;
+}
+
+static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
+    int spend, struct throttle_decision *out)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)t;
+	char k1[128], k2[128];
+	(void)now_ms; /* Redis's clock decides */
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
+		return -1;
+	struct conn *c = conn_get(tr);
+	if (c == NULL)
+		return -1;
+	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
+	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
+	redisReply *r = redisCommand(c->ctx, "EVALSHA %s 2 %s %s %u %llu %d", c->sha, k1, k2, rate->limit,
+	    (unsigned long long)rate->window_s * 1000, spend ? 1 : 0);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER) {
+		/* NOSCRIPT after a Redis restart is a failure too: the next
+		 * connection loads the script again. */
+		failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+		if (r != NULL)
+			freeReplyObject(r);
+		return -1;
+	}
+	out->admitted = r->element[0]->integer == 1;
+	out->remaining = (uint32_t)r->element[1]->integer;
+	out->reset_ms = r->element[2]->integer > 0 ? (uint64_t)r->element[2]->integer : 0;
+	out->limit = rate->limit;
+	out->window_s = rate->window_s;
+	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
+	out->spent = r->element[3]->integer > 0 ? (uint64_t)r->element[3]->integer : 0;
+	freeReplyObject(r);
+	recovered(tr);
+	return 0;
+}
+
+/* One command on key's window (ZREM of a member, or DEL when member is
+ * 0) that answers an integer: 0, or -1 when Redis cannot be reached or
+ * answers otherwise. */
+static int key_command(struct throttle_redis *tr, enum throttle_scope s, uint64_t key, const char *cmd, uint64_t member)
+{
+	char k1[128];
+	struct conn *c = conn_get(tr);
+
+	if (c == NULL)
+		return -1;
+	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
+	redisReply *r = member != 0 ? redisCommand(c->ctx, "%s %s %llu", cmd, k1, (unsigned long long)member)
+				    : redisCommand(c->ctx, "%s %s", cmd, k1);
+	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+	if (r == NULL)
+		failed(tr, c, c->ctx->errstr);
+	else
+		freeReplyObject(r);
+	return rc;
+}
+
+/* An admission is a member of the key's sorted set, named by its
+ * sequence number: giving it back removes exactly that one. */
+static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)t;
+	(void)rate;
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0)
+		return -1;
+	return key_command(tr, s, key, "ZREM", spent);
+}
+
+/* Each decision carries its rate to Redis: there is no segment to record
+ * one in, and processes configured otherwise share windows with theirs
+ * (README: give every host one [throttle]). */
+static int tr_set_rate(struct throttle *t, enum throttle_scope s, const struct rate *rate)
+{
+	(void)t;
+	(void)s;
+	(void)rate;
+	return 0;
+}
+
+static int tr_fits(const struct throttle *t, enum throttle_scope s, const struct rate *rate)
+{
+	(void)t;
+	(void)s;
+	(void)rate;
+	return 0; /* no layout: any rate */
+}
+
+static int tr_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
+{
+	return key_command((struct throttle_redis *)t, s, key, "DEL", 0);
+}
+
+static int tr_stats(const struct throttle *t, enum throttle_scope s, struct throttle_stats *out)
+{
+	(void)t;
+	(void)s;
+	(void)out;
+	return -1; /* Redis keeps its own figures (INFO keyspace) */
+}
+
+static int tr_check(struct throttle *t)
+{
+	(void)t;
+	return 0; /* connections repair themselves, per thread */
+}
+
+static int tr_healthy(const struct throttle *t)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)(uintptr_t)t;
+	struct conn *c = conn_get(tr);
+	if (c == NULL)
+		return -1;
+	redisReply *r = redisCommand(c->ctx, "PING");
+	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+	if (r == NULL)
+		failed(tr, c, c->ctx->errstr);
+	else
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+static uint64_t tr_key_addr(const struct throttle *t, const uint8_t addr[16])
+{
+	/* The same on every host, so that they share a client's window. The
+	 * key is public: a client picks no addresses to collide with. */
+	static const unsigned char k[crypto_shorthash_KEYBYTES] = "keygate-redis-ip";
+	uint64_t h;
+	(void)t;
+	crypto_shorthash((unsigned char *)&h, addr, 16, k);
+	return h != 0 ? h : 1;
+}
+
+static void tr_close(struct throttle *t)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)t;
+	conn_free(pthread_getspecific(tr->key));
+	pthread_setspecific(tr->key, NULL);
+	pthread_key_delete(tr->key);
+	free(tr);
+}
+
+static const struct throttle_ops redis_ops = {
+	.decide = tr_decide,
+	.fits = tr_fits,
+	.refund = tr_refund,
+	.set_rate = tr_set_rate,
+	.forget = tr_forget,
+	.stats = tr_stats,
+	.check = tr_check,
+	.healthy = tr_healthy,
+	.key_addr = tr_key_addr,
+	.close = tr_close,
+};
+
+struct throttle *throttle_redis_open(const struct config *cfg, char *err, size_t errlen)
+{
+	struct throttle_redis *tr = calloc(1, sizeof(*tr));
+	const char *colon = strrchr(cfg->redis_address, ':');
+
+	if (tr == NULL || colon == NULL || (size_t)(colon - cfg->redis_address) >= sizeof(tr->host)) {
+		snprintf(err, errlen, "[throttle] redis_address: expected HOST:PORT");
+		free(tr);
+		return NULL;
+	}
+	tr->base.ops = &redis_ops;
+	memcpy(tr->host, cfg->redis_address, (size_t)(colon - cfg->redis_address));
+	tr->port = atoi(colon + 1);
+	snprintf(tr->prefix, sizeof(tr->prefix), "%s", cfg->redis_prefix);
+	tr->timeout.tv_sec = (time_t)(cfg->redis_timeout_ms / 1000);
+	tr->timeout.tv_usec = (suseconds_t)(cfg->redis_timeout_ms % 1000) * 1000;
+	atomic_init(&tr->incident, 0);
+	if (pthread_key_create(&tr->key, conn_free) != 0) {
+		snprintf(err, errlen, "pthread_key_create failed");
+		free(tr);
+		return NULL;
+	}
+	/* Not fatal: keygate starts, and follows on_error, while Redis is away. */
+	if (tr_healthy(&tr->base) == -1)
+		log_warnx("throttle: redis %s is not answering yet", cfg->redis_address);
+	return &tr->base;
+}

@@ -1,0 +1,111 @@
+#ifndef KEYGATE_THROTTLE_SHM_INT_H
+#define KEYGATE_THROTTLE_SHM_INT_H
+
+/*
+ * Internal to the shared-memory throttle (throttle_shm*.c): the segment's
+ * layout, and opening, checking and closing a segment. See the comment at
+ * the top of throttle_shm.c.
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "throttle/throttle.h"
+#include "throttle/throttle_window.h"
+
+#define SHM_MAGIC "KGTHRTL"
+#define SHM_LAYOUT 5u /* 5: no key epoch in the header */
+#define SHM_READY 0x52454459u
+/* A stripe is one lock over a small open-addressing table (linear
+ * probing, placement keyed by the segment's hash key). 512 slots make a
+ * stripe that overflows at 75% fill a once-in-billions event (its keys are
+ * Poisson, mean 384, sd 20) while 128 locks for 65,536 keys keep threads
+ * apart. */
+#define STRIPE_SLOTS_MAX 512u
+#define ATTACH_WAIT_MS 5000
+
+struct shm_lock {
+	alignas(64) pthread_mutex_t mutex;
+};
+
+struct shm_scope {
+	uint32_t slots; /* ring times or bucket counters per entry */
+	uint32_t bucketed;
+	uint64_t bucket_ms; /* bucketed: the width the counters were laid out for */
+	uint32_t entry_size;
+	uint32_t nstripes;
+	uint32_t stripe_slots;
+	uint64_t locks_off;
+	uint64_t table_off;
+	/* The rate every process decides by (shm_rate_pack): set by the
+	 * creator, checked by every process that attaches, changed by a
+	 * reload (throttle_set_rate). */
+	_Atomic uint64_t rate;
+	_Atomic uint64_t full; /* requests refused: no room at all */
+	_Atomic uint64_t recoveries; /* stripes repaired after a dead holder */
+	_Atomic uint64_t used; /* slots that hold a key */
+};
+
+struct shm_header {
+	char magic[8];
+	uint32_t layout;
+	_Atomic uint32_t state;
+	uint64_t size;
+	uint64_t capacity;
+	char boot_id[40];
+	uint8_t hash_key[crypto_shorthash_KEYBYTES];
+	struct shm_scope scopes[SCOPE_COUNT];
+};
+
+/* One mapping of a segment, and what identifies the file it maps. */
+struct shm_segment {
+	struct shm_header *h;
+	size_t size;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct config;
+
+/* The header (and window shapes) this configuration wants. */
+void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_shape *shapes);
+
+/* Create the named segment laid out as want, or attach to it and check
+ * that its layout is want's, waiting up to wait_ms for its creator to
+ * finish. 0, or -1 with the reason in err. */
+int shm_segment_open(
+    const char *name, const struct shm_header *want, long wait_ms, struct shm_segment *out, char *err, size_t errlen);
+void shm_segment_close(struct shm_segment *seg);
+
+/* Whether the name still holds this very segment, whole: 0, or -1 with
+ * why (removed, replaced, truncated). For a periodic check. */
+int shm_segment_intact(const struct shm_segment *seg, const char *name, char *why, size_t len);
+
+/* N and W (seconds) in one word, so that a decision reads them at once. */
+static inline uint64_t shm_rate_pack(const struct rate *r)
+{
+	return (uint64_t)r->limit << 32 | r->window_s;
+}
+
+static inline struct rate shm_rate_unpack(uint64_t v)
+{
+	return (struct rate){ .limit = (uint32_t)(v >> 32), .window_s = (uint32_t)v };
+}
+
+static inline struct shm_lock *stripe_lock(struct shm_header *h, const struct shm_scope *sc, uint32_t stripe)
+{
+	return (struct shm_lock *)((char *)h + sc->locks_off) + stripe;
+}
+
+static inline struct window_entry *entry_at(
+    struct shm_header *h, const struct shm_scope *sc, uint32_t stripe, uint32_t i)
+{
+	uint64_t idx = (uint64_t)stripe * sc->stripe_slots + i;
+	return (struct window_entry *)((char *)h + sc->table_off + idx * sc->entry_size);
+}
+
+#endif
