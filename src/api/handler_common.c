@@ -36,10 +36,6 @@ enum handler_rc handler_offload_password(struct request *req)
 
 enum handler_rc handler_store_failed(struct request *req, int store_rc)
 {
-	enum http_error err = store_rc == STORE_NOT_FOUND     ? HTTP_ERR_NOT_FOUND
-			      : store_rc == STORE_UNAVAILABLE ? HTTP_ERR_UNAVAILABLE
-			      : store_rc == STORE_FULL        ? HTTP_ERR_STORAGE_FULL
-							      : HTTP_ERR_INTERNAL;
-	http_reply_error(req, err, NULL);
+	http_reply_store_failed(req, store_rc);
 	return HANDLER_DONE;
 }

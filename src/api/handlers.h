@@ -26,8 +26,7 @@ enum handler_rc handler_book_delete(struct request *req);
  * Returns HANDLER_SUSPENDED, or HANDLER_DONE when it replied. */
 enum handler_rc handler_offload_password(struct request *req);
 
-/* Reply 404 for STORE_NOT_FOUND, 503 for STORE_UNAVAILABLE and STORE_FULL,
- * 500 for any other store failure. */
+/* http_reply_store_failed, for a handler's return. */
 enum handler_rc handler_store_failed(struct request *req, int store_rc);
 
 #endif

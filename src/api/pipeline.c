@@ -10,7 +10,6 @@
 #include "auth/mw_jwt.h"
 #include "auth/mw_throttle.h"
 #include "api/router.h"
-#include "store/store.h"
 
 static enum stage_rc stage_route(struct request *req)
 {
@@ -98,12 +97,6 @@ static enum stage_rc (*const stages[])(struct request *) = {
 	stage_body,
 };
 
-void pipeline_read_pass(struct request *req)
-{
-	if (req->method == HTTP_GET && !req->read_pass)
-		req->read_pass = store_read_begin(req->app->store) == STORE_OK;
-}
-
 static void run_stages(struct request *req)
 {
 	if (!req->suspended) {
@@ -117,8 +110,5 @@ static void run_stages(struct request *req)
 void pipeline_run(struct request *req)
 {
 	run_stages(req);
-	if (req->read_pass) {
-		store_read_end(req->app->store);
-		req->read_pass = 0;
-	}
+	http_request_read_pass_end(req);
 }

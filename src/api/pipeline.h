@@ -8,16 +8,9 @@
  * route (404) -> authentication (JWT or API key, by route flags) ->
  * throttle (the route's scope, 429) -> method (405) -> body (415/400) ->
  * handler. Each stage either passes the request on or
- * queues a reply. A request resumed after off-thread work goes straight
+ * queues a reply (enum stage_rc, http/request_rc.h). A request resumed after off-thread work goes straight
  * back to its handler.
  */
-enum stage_rc { STAGE_NEXT, STAGE_DONE };
-
 void pipeline_run(struct request *req);
-
-/* Called by a stage about to read the store: a GET (which only reads) does
- * all its reads from here to its reply in one store read pass, ended when
- * the pipeline returns. */
-void pipeline_read_pass(struct request *req);
 
 #endif

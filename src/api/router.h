@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "http/http_request.h"
+#include "http/request_rc.h"
 #include "throttle/throttle.h"
 
 /*
@@ -13,11 +14,6 @@
 #define ROUTE_F_JWT (1u << 0) /* Authorization: Bearer <access token> */
 #define ROUTE_F_APIKEY (1u << 1) /* an API key; sets req->user_id */
 #define ROUTE_F_BODY (1u << 2) /* a JSON object body, parsed into req->json */
-
-enum handler_rc {
-	HANDLER_DONE, /* a reply is queued */
-	HANDLER_SUSPENDED, /* the connection is suspended; called again on resume */
-};
 
 typedef enum handler_rc (*handler_fn)(struct request *req);
 

@@ -6,7 +6,6 @@
 #include <strings.h>
 
 #include "base/app.h"
-#include "api/handlers.h"
 #include "http/http_reply.h"
 #include "auth/keycache.h"
 #include "base/metrics.h"
@@ -52,7 +51,7 @@ static int key_owner(struct request *req, const uint8_t key[APIKEY_BYTES], int64
 	if (epoch != 0 && keycache_get(key, epoch, uid))
 		return *uid != 0 ? STORE_OK : STORE_NOT_FOUND;
 	apikey_hash(&req->app->keys, key, hash);
-	pipeline_read_pass(req); /* the handler's reads follow */
+	http_request_read_pass(req); /* the handler's reads follow */
 	int rc = store_apikey_find(req->app->store, hash, uid);
 	if (epoch != 0 && (rc == STORE_OK || rc == STORE_NOT_FOUND))
 		keycache_put(key, epoch, rc == STORE_OK ? *uid : 0);
@@ -82,7 +81,7 @@ static enum stage_rc key_checked(struct request *req, const uint8_t *key, int64_
 	}
 	if (rc != STORE_NOT_FOUND) {
 		mw_throttle_charge_refund(req, &charge);
-		handler_store_failed(req, rc);
+		http_reply_store_failed(req, rc);
 		return STAGE_DONE;
 	}
 	if (key != NULL)

@@ -1,7 +1,8 @@
 #ifndef KEYGATE_MW_APIKEY_H
 #define KEYGATE_MW_APIKEY_H
 
-#include "api/pipeline.h"
+#include "http/http_request.h"
+#include "http/request_rc.h"
 
 /*
  * For ROUTE_F_APIKEY routes: the key from "Authorization: <key>",

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "base/app.h"
-#include "api/handlers.h"
 #include "http/http_reply.h"
 #include "store/store.h"
 #include "lib/token.h"
@@ -27,7 +26,7 @@ enum stage_rc mw_jwt(struct request *req)
 		http_reply_error(req, HTTP_ERR_TOKEN_INVALID, NULL);
 		return STAGE_DONE;
 	}
-	pipeline_read_pass(req); /* the handler's reads follow */
+	http_request_read_pass(req); /* the handler's reads follow */
 	/* The token may outlive its user (deleted or disabled). */
 	int rc = store_user_by_id(req->app->store, claims.user_id, &user);
 	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !user.is_active)) {
@@ -35,7 +34,7 @@ enum stage_rc mw_jwt(struct request *req)
 		return STAGE_DONE;
 	}
 	if (rc != STORE_OK) {
-		handler_store_failed(req, rc);
+		http_reply_store_failed(req, rc);
 		return STAGE_DONE;
 	}
 	req->user_id = claims.user_id;

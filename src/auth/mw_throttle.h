@@ -3,7 +3,8 @@
 
 #include <stdint.h>
 
-#include "api/pipeline.h"
+#include "http/http_request.h"
+#include "http/request_rc.h"
 #include "throttle/throttle.h"
 
 /*

@@ -10,6 +10,7 @@
 #include "base/app.h"
 #include "http/http_request.h"
 #include "base/log.h"
+#include "store/store.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
@@ -192,4 +193,13 @@ enum MHD_Result http_reply_bare(struct MHD_Connection *conn, unsigned status, co
 	enum MHD_Result rc = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return rc;
+}
+
+void http_reply_store_failed(struct request *req, int store_rc)
+{
+	enum http_error err = store_rc == STORE_NOT_FOUND     ? HTTP_ERR_NOT_FOUND
+			      : store_rc == STORE_UNAVAILABLE ? HTTP_ERR_UNAVAILABLE
+			      : store_rc == STORE_FULL        ? HTTP_ERR_STORAGE_FULL
+							      : HTTP_ERR_INTERNAL;
+	http_reply_error(req, err, NULL);
 }

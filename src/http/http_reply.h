@@ -57,4 +57,9 @@ void http_reply_invalid(struct request *req, const char *message, json_t *errors
  * no request object. Returns MHD's result. */
 enum MHD_Result http_reply_bare(struct MHD_Connection *conn, unsigned status, const char *body);
 
+/* The reply for a failed store call (a STORE_* code, store/store.h): 404
+ * for STORE_NOT_FOUND, 503 for STORE_UNAVAILABLE and STORE_FULL, 500 for
+ * any other failure. */
+void http_reply_store_failed(struct request *req, int store_rc);
+
 #endif

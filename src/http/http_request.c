@@ -3,6 +3,7 @@
 
 #include "base/app.h"
 #include "lib/mix64.h"
+#include "store/store.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -192,4 +193,18 @@ void http_request_add_header_text(struct request *req, const char *name, const c
 	memcpy(req->header_bytes + req->header_used, value, len);
 	req->header_bytes[req->header_used + len] = '\0';
 	header_commit(req, name, len);
+}
+
+void http_request_read_pass(struct request *req)
+{
+	if (req->method == HTTP_GET && !req->read_pass)
+		req->read_pass = store_read_begin(req->app->store) == STORE_OK;
+}
+
+void http_request_read_pass_end(struct request *req)
+{
+	if (req->read_pass) {
+		store_read_end(req->app->store);
+		req->read_pass = 0;
+	}
 }

@@ -62,7 +62,7 @@ struct request {
 	int64_t user_id;
 	unsigned char client_addr[16]; /* for per-address limits (client_ip.c) */
 	int client_addr_known;
-	int read_pass; /* the store's reads share a transaction (pipeline.h) */
+	int read_pass; /* the store's reads share a transaction (http_request_read_pass) */
 
 	/* Filled when the reply is queued. */
 	unsigned status;
@@ -102,6 +102,13 @@ void http_request_add_header(struct request *req, const char *name, const char *
     __attribute__((format(printf, 3, 4)));
 /* The same with the value as it is (len bytes, no NUL among them). */
 void http_request_add_header_text(struct request *req, const char *name, const char *value, size_t len);
+
+/* Called by a stage about to read the store: a GET (which only reads) does
+ * all its reads from here to its reply in one store read pass, which
+ * http_request_read_pass_end (called by the pipeline once the request is
+ * answered or suspended) ends. Other methods read in their own transactions. */
+void http_request_read_pass(struct request *req);
+void http_request_read_pass_end(struct request *req);
 
 uint64_t http_now_ns(void);
 

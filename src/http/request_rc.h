@@ -1,0 +1,20 @@
+#ifndef KEYGATE_REQUEST_RC_H
+#define KEYGATE_REQUEST_RC_H
+
+/*
+ * What the code that serves a request returns, in a leaf of its own so
+ * that stages (auth/) and handlers (api/) both name them without
+ * including the pipeline or the route table that call them.
+ */
+
+/* A pipeline stage either passes the request on or has queued its reply. */
+enum stage_rc { STAGE_NEXT, STAGE_DONE };
+
+/* A handler has queued its reply, or suspended the connection and is
+ * called again on resume. */
+enum handler_rc {
+	HANDLER_DONE,
+	HANDLER_SUSPENDED,
+};
+
+#endif
