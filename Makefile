@@ -57,7 +57,7 @@ HTTP_SRC     := $(addprefix src/http/,http_request.c http_reply.c http_accept.c 
 AUTH_SRC     := $(addprefix src/auth/,keycache.c mw_jwt.c mw_apikey.c mw_throttle.c)
 API_SRC      := $(addprefix src/api/,router.c pipeline.c handler_common.c book_json.c list_cache.c \
 	handler_books.c handler_health.c handler_signup.c handler_auth.c handler_apikey.c)
-SERVER_SRC   := $(addprefix src/server/,http_server.c reload.c sdnotify.c admin.c healthcheck.c http_admin.c)
+SERVER_SRC   := $(addprefix src/server/,http_server.c reload.c sdnotify.c admin.c healthcheck.c metrics_render.c http_admin.c)
 CORE_SRC := $(LIB_SRC) $(BASE_SRC) $(STORE_SRC) $(THROTTLE_SRC) $(HTTP_SRC) $(AUTH_SRC) $(API_SRC) $(SERVER_SRC)
 MAIN_SRC := src/server/main.c
 GEN_SRC  := $(BUILD)/migrations_data.c $(BUILD)/migrations_pg_data.c

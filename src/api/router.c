@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "base/metrics.h"
 
 /* HEAD is answered wherever GET is, as Django does. */
 const struct route router_routes[] = {
@@ -59,6 +60,8 @@ const struct route router_routes[] = {
 	    .scope = SCOPE_API_KEY },
 };
 const unsigned router_nroutes = sizeof(router_routes) / sizeof(router_routes[0]);
+/* Each route is counted by its index (base/metrics.h). */
+_Static_assert(sizeof(router_routes) / sizeof(router_routes[0]) <= METRICS_ROUTES_MAX, "a route without a counter");
 
 /* Match one pattern; "{id}" takes 1 to 18 digits (no overflow, no sign). */
 static int path_matches(const char *pattern, const char *path, int64_t *id)

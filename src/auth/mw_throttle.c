@@ -209,6 +209,9 @@ int mw_throttle_client_key(struct request *req, uint64_t *key)
 	return 0;
 }
 
+/* Each scope is counted by its index (base/metrics.h). */
+_Static_assert(SCOPE_COUNT <= METRICS_SCOPES_MAX, "a throttle scope without a counter");
+
 enum stage_rc mw_throttle(struct request *req)
 {
 	enum throttle_scope scope = req->route->scope;

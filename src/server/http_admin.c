@@ -8,7 +8,7 @@
 
 #include "lib/addr.h"
 #include "base/app.h"
-#include "base/metrics.h"
+#include "server/metrics_render.h"
 
 struct http_admin {
 	struct MHD_Daemon *daemon;

@@ -99,7 +99,7 @@ static void conn_free(void *arg)
  * context is freed. */
 static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
 {
-	metrics_store_error(1);
+	metrics_throttle_error();
 	/* Once per incident, not once per request. */
 	if (atomic_exchange(&tr->incident, 1) == 0)
 		log_warnx("throttle: redis %s:%d: %s; throttled requests get [throttle] on_error until it answers",

@@ -2,6 +2,7 @@
 window, shared by keygate processes through Redis, and on_error when
 Redis goes away, with recovery when it returns."""
 import os
+import re
 import socket
 import subprocess
 import time
@@ -91,6 +92,10 @@ def test_redis_away_then_back():
         assert time.monotonic() - t0 < 5  # answers fast, no stuck threads
         assert srv.request("GET", "/healthz").status == 503
         assert srv.log_text().count("throttled requests get [throttle] on_error") == 1  # once per incident
+        # Counted as the throttle's failures, not the database's.
+        text = srv.metrics()
+        assert float(re.search(r"^keygate_throttle_errors_total (\S+)$", text, re.M).group(1)) >= 1, text
+        assert re.search(r'^keygate_store_errors_total\{kind="unavailable"\} 0$', text, re.M), text
         redis.start()
         deadline = time.time() + 10
         while srv.books("GET", "/books/", key).status != 200:
