@@ -13,8 +13,6 @@ import sys
 
 LAYERS = sys.argv[1].split() if len(sys.argv) > 1 else []
 SRC = "src"
-# Breaches being worked off: listed there, reported, not failed on.
-KNOWN = "scripts/check-layers.known"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -49,20 +47,10 @@ def main():
             if target != module:
                 deps[module].add(target)
     problems += circles(deps)
-    known = set()
-    if os.path.exists(KNOWN):
-        with open(KNOWN, encoding="utf-8") as f:
-            known = {line.strip() for line in f if line.strip() and not line.startswith("#")}
-    new = [p for p in problems if p not in known]
     for p in problems:
-        print("check-layers: " + ("(known) " if p in known else "") + p)
-    for k in sorted(known - set(problems)):
-        print("check-layers: fixed, delete from " + KNOWN + ": " + k)
-    if new or known - set(problems):
-        return 1
+        print("check-layers: " + p)
     if problems:
-        print(f"check-layers: {len(problems)} known breaches left in {KNOWN}")
-        return 0
+        return 1
     print(f"check-layers: {len(deps)} modules in {len(LAYERS)} layers, no upward include, no circle")
     return 0
 

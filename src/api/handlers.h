@@ -1,7 +1,8 @@
 #ifndef KEYGATE_HANDLERS_H
 #define KEYGATE_HANDLERS_H
 
-#include "api/router.h"
+#include "http/http_request.h"
+#include "http/request_rc.h"
 
 /*
  * Route handlers. Each runs on the MHD thread of its connection after the

@@ -34,6 +34,11 @@ static enum stage_rc stage_auth(struct request *req)
 	return STAGE_NEXT;
 }
 
+static enum stage_rc stage_throttle(struct request *req)
+{
+	return mw_throttle(req, req->route->scope);
+}
+
 static enum stage_rc stage_method(struct request *req)
 {
 	char allow[80];
@@ -92,7 +97,7 @@ static enum stage_rc stage_body(struct request *req)
 static enum stage_rc (*const stages[])(struct request *) = {
 	stage_route,
 	stage_auth,
-	mw_throttle,
+	stage_throttle,
 	stage_method,
 	stage_body,
 };

@@ -11,7 +11,6 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "lib/ratelimit_fields.h"
-#include "api/router.h"
 #include "lib/textbuf.h"
 
 #define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
@@ -212,9 +211,8 @@ int mw_throttle_client_key(struct request *req, uint64_t *key)
 /* Each scope is counted by its index (base/metrics.h). */
 _Static_assert(SCOPE_COUNT <= METRICS_SCOPES_MAX, "a throttle scope without a counter");
 
-enum stage_rc mw_throttle(struct request *req)
+enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope)
 {
-	enum throttle_scope scope = req->route->scope;
 	uint64_t key;
 
 	if (scope == SCOPE_NONE)

@@ -14,9 +14,9 @@
  * problem body on refusal.
  */
 
-/* Pipeline stage: the route's scope, keyed by the user (api_key,
- * regenerate) or the client address (login, signup). */
-enum stage_rc mw_throttle(struct request *req);
+/* Pipeline stage: the route's scope (SCOPE_NONE passes), keyed by the user
+ * (api_key, regenerate) or the client address (login, signup). */
+enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope);
 
 /* One decision for scope and key. spend = 0 only looks (and adds quota
  * headers only when it refuses). STAGE_DONE when a reply (429, or 503 when

@@ -1,15 +1,8 @@
-/* store.c: the storage interface; dispatches to the backend chosen at open. */
+/* store.c: the storage interface; dispatches to the backend it was opened
+ * with (store_open.c, the one file that knows the backends). */
 #include "store/store.h"
 
-#include "base/config.h"
 #include "store/store_epoch.h"
-#include "store/store_pg.h"
-#include "store/store_sqlite.h"
-
-struct store *store_open(const struct config *cfg, char *err, size_t errlen)
-{
-	return cfg->db_url[0] != '\0' ? store_pg_open(cfg, err, errlen) : store_sqlite_open(cfg, err, errlen);
-}
 
 void store_close(struct store *st)
 {

@@ -92,7 +92,7 @@ struct config;
 
 /* Open the configured backend and bring its schema up to date (a schema
  * newer than this binary is refused). NULL with a reason in err. Start-up
- * only. */
+ * only. Defined in store_open.c. */
 struct store *store_open(const struct config *cfg, char *err, size_t errlen);
 void store_close(struct store *st);
 

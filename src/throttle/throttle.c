@@ -1,16 +1,10 @@
-/* throttle.c: the rate-limit interface; dispatches to the backend. */
+/* throttle.c: the rate-limit interface, dispatching to the backend it was
+ * opened with (throttle_open.c), and the helpers the backends share. */
 #include "throttle/throttle.h"
 
 #include <time.h>
 
 #include "base/config.h"
-#include "throttle/throttle_redis.h"
-#include "throttle/throttle_shm.h"
-
-struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen)
-{
-	return cfg->backend_redis ? throttle_redis_open(cfg, err, errlen) : throttle_shm_open(cfg, err, errlen);
-}
 
 void throttle_close(struct throttle *t)
 {

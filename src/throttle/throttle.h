@@ -66,7 +66,8 @@ struct throttle {
 	const struct throttle_ops *ops;
 };
 
-/* Attach to (or create) the configured store. NULL with err. Start-up only. */
+/* Attach to (or create) the configured store. NULL with err. Start-up only.
+ * Defined in throttle_open.c. */
 struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen);
 void throttle_close(struct throttle *t);
 
