@@ -6,6 +6,7 @@
  * at start-up. The slot index is a keyed hash of the key (a random key per
  * process) so that clients cannot aim keys at one slot.
  */
+#include "lib/clock.h"
 #include "auth/keycache.h"
 
 #include <pthread.h>
@@ -98,13 +99,6 @@ static struct slot *find(struct slot *set, const uint8_t key[APIKEY_BYTES])
 	return NULL;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int keycache_get(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t *user_id)
 {
 	if (capacity == 0)
@@ -113,7 +107,7 @@ int keycache_get(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t *user_
 	if (t == NULL)
 		return 0;
 	const struct slot *s = find(set_of(t, key), key);
-	if (s == NULL || (s->user_id == 0 && now_ms() >= s->until_ms))
+	if (s == NULL || (s->user_id == 0 && clock_coarse_ms() >= s->until_ms))
 		return 0;
 	*user_id = s->user_id;
 	return 1;
@@ -133,6 +127,6 @@ void keycache_put(const uint8_t key[APIKEY_BYTES], uint64_t epoch, int64_t user_
 	}
 	memcpy(s->key, key, APIKEY_BYTES);
 	s->user_id = user_id;
-	s->until_ms = user_id == 0 ? now_ms() + UNKNOWN_TTL_MS : 0;
+	s->until_ms = user_id == 0 ? clock_coarse_ms() + UNKNOWN_TTL_MS : 0;
 	s->used = 1;
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "base/log.h"
 
 struct http_acceptor {
@@ -68,20 +69,13 @@ int http_listen(const struct sockaddr_storage *ss, socklen_t sl, char *err, size
 	return fd;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* accept or poll failed (out of descriptors or memory, or worse): the
  * kernel keeps clients queued; wait, doubling the pause up to a second,
  * instead of spinning or giving up. Logged once an incident. */
 static void back_off(struct http_acceptor *a, const char *what, int error)
 {
 	if (a->retries == 0) {
-		a->incident_ms = mono_ms();
+		a->incident_ms = clock_ms();
 		a->pause_ms = BACKOFF_FIRST_MS;
 		atomic_fetch_add_explicit(&troubled, 1, memory_order_relaxed);
 		log_warnx("accept: %s%s; new connections wait in the backlog, retrying (every %d ms at first, "
@@ -100,7 +94,7 @@ static void back_off(struct http_acceptor *a, const char *what, int error)
 static void accepted(struct http_acceptor *a)
 {
 	if (a->retries > 0 && a->recovered_ms == 0)
-		a->recovered_ms = mono_ms();
+		a->recovered_ms = clock_ms();
 }
 
 /* How long poll may wait: until the incident settles, or for ever. */
@@ -108,7 +102,7 @@ static int incident_settle(struct http_acceptor *a)
 {
 	if (a->retries == 0 || a->recovered_ms == 0)
 		return -1;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_ms();
 	if (now - a->recovered_ms < INCIDENT_SETTLE_MS)
 		return (int)(INCIDENT_SETTLE_MS - (now - a->recovered_ms));
 	log_info("accept: accepting again after about %llu ms", (unsigned long long)(a->recovered_ms - a->incident_ms));

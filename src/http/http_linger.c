@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "base/log.h"
 
 #define LINGER_STOP UINT32_MAX /* the epoll tag of the stop eventfd */
@@ -42,13 +43,6 @@ struct http_linger {
 	unsigned nslots;
 	struct linger_slot slots[];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Under the lock. */
 static void slot_close(struct http_linger *l, struct linger_slot *s)
@@ -82,7 +76,7 @@ static int slot_drain(struct http_linger *l, struct linger_slot *s)
 /* Close the expired slots; the wait until the next deadline (-1: none). */
 static int expire(struct http_linger *l)
 {
-	uint64_t now = now_ms(), next = UINT64_MAX;
+	uint64_t now = clock_ms(), next = UINT64_MAX;
 
 	pthread_mutex_lock(&l->lock);
 	for (unsigned i = 0; i < l->nslots && atomic_load_explicit(&l->count, memory_order_relaxed) > 0; i++) {
@@ -170,7 +164,7 @@ void http_linger_add(struct http_linger *l, int fd)
 		if (s->fd != -1)
 			continue;
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = i };
-		*s = (struct linger_slot){ fd, now_ms() + l->time_ms, 0 };
+		*s = (struct linger_slot){ fd, clock_ms() + l->time_ms, 0 };
 		atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
 		if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == -1)
 			slot_close(l, s);

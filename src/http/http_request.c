@@ -2,6 +2,7 @@
 #include "http/http_request.h"
 
 #include "base/app.h"
+#include "lib/clock.h"
 #include "lib/mix64.h"
 #include "store/store.h"
 
@@ -15,9 +16,7 @@
 
 uint64_t http_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return clock_ns();
 }
 
 enum http_method http_method_from(const char *name)

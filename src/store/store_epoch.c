@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "base/log.h"
 #include "lib/mix64.h"
 
@@ -29,13 +30,6 @@ struct rows {
 	int ok; /* the last read succeeded */
 	uint64_t n[STORE_EPOCH_ROWS];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + 1u;
-}
 
 static _Atomic uint32_t *map_shared(const char *path)
 {
@@ -109,7 +103,7 @@ void store_epoch_books_changed(struct store_epoch *e, int64_t author)
 static const struct rows *rows_now(struct store_epoch *e, struct store *st)
 {
 	struct rows *r = pthread_getspecific(e->key);
-	uint64_t now = now_ms();
+	uint64_t now = clock_coarse_ms() + 1u; /* never 0, which read_ms keeps for "never read" */
 
 	if (r == NULL) {
 		if ((r = calloc(1, sizeof(*r))) == NULL || pthread_setspecific(e->key, r) != 0) {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "base/config.h"
+#include "lib/clock.h"
 
 void throttle_close(struct throttle *t)
 {
@@ -74,9 +75,7 @@ uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16])
 
 uint64_t throttle_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_ms();
 }
 
 const char *throttle_scope_name(enum throttle_scope scope)

@@ -28,6 +28,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -78,13 +79,6 @@ struct throttle_redis {
 	atomic_int incident; /* a failure has been logged and not yet cleared */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void conn_free(void *arg)
 {
 	struct conn *c = arg;
@@ -108,7 +102,7 @@ static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
 		redisFree(c->ctx);
 		c->ctx = NULL;
 	}
-	c->retry_at_ms = mono_ms() + RETRY_MS;
+	c->retry_at_ms = clock_ms() + RETRY_MS;
 }
 
 static void recovered(struct throttle_redis *tr)
@@ -130,7 +124,7 @@ static struct conn *conn_get(struct throttle_redis *tr)
 	}
 	if (c->ctx != NULL)
 		return c;
-	if (mono_ms() < c->retry_at_ms)
+	if (clock_ms() < c->retry_at_ms)
 		return NULL;
 	c->ctx = redisConnectWithTimeout(tr->host, tr->port, tr->timeout);
 	if (c->ctx == NULL || c->ctx->err) {
