@@ -30,7 +30,6 @@
 #include "base/secret.h"
 #include "store/store.h"
 #include "throttle/throttle.h"
-#include "throttle/throttle_shm.h"
 #include "lib/validate.h"
 
 extern char **environ;
@@ -271,6 +270,43 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	log_access_free();
 }
 
+/* What every command needs before it reads its configuration. */
+static void process_init(void)
+{
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	json_object_seed(0);
+	secret_wipe_json_frees(); /* passwords and tokens pass through jansson */
+	if (validate_init() == -1)
+		fatalx("the C.UTF-8 locale is missing");
+}
+
+/* No core dump, no ptrace by the same user, /proc/PID/environ and mem
+ * root's alone: a core would hold the secrets and the passwords being
+ * hashed. [server] core_dumps = yes when debugging a crash. */
+static void harden(const struct config *cfg)
+{
+	if (!cfg->core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE)");
+}
+
+static void app_close(struct app *app)
+{
+	throttle_close(app->throttle);
+	store_close(app->store);
+}
+
+/* After the server stopped: nothing of the secrets stays in memory. */
+static void app_shutdown(struct app *app)
+{
+	reload_free_retired();
+	app_close(app);
+	validate_shutdown();
+	sodium_memzero(&app->tokens, sizeof(app->tokens));
+	sodium_memzero(&app->keys, sizeof(app->keys));
+	log_info("stopped");
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
@@ -279,21 +315,12 @@ int main(int argc, char **argv)
 	struct config_source src;
 	char err[512];
 
-	if (sodium_init() < 0)
-		fatalx("libsodium cannot start");
-	json_object_seed(0);
-	secret_wipe_json_frees(); /* passwords and tokens pass through jansson */
-	if (validate_init() == -1)
-		fatalx("the C.UTF-8 locale is missing");
+	process_init();
 	cli_parse(argc, argv, &cli);
 	src = config_source_of(&cli);
 	if (config_build(&cfg, &src, err, sizeof(err)) == -1)
 		fatalx("config: %s", err);
-	/* No core dump, no ptrace by the same user, /proc/PID/environ and mem
-	 * root's alone: a core would hold the secrets and the passwords being
-	 * hashed. [server] core_dumps = yes when debugging a crash. */
-	if (!cfg.core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
-		log_warn("prctl(PR_SET_DUMPABLE)");
+	harden(&cfg);
 	if (cli.check_config) {
 		config_print(&cfg, stdout);
 		return 0;
@@ -317,19 +344,6 @@ int main(int argc, char **argv)
 	app.throttle = throttle_open(&cfg, err, sizeof(err));
 	if (app.throttle == NULL)
 		fatalx("throttle: %s", err);
-	if (cfg.backend_redis)
-		log_info("throttle: redis %s", cfg.redis_address);
-	else
-		log_info("throttle: segment %s, %zu bytes; bytes per tracked key: api_key %u, login %u, signup %u, "
-			 "invalid_key %u, regenerate %u, refresh %u; capacity %u keys per scope (%u live at the "
-			 "documented 75%% fill)",
-		    cfg.shm_name, throttle_shm_size(app.throttle), throttle_shm_entry_size(app.throttle, SCOPE_API_KEY),
-		    throttle_shm_entry_size(app.throttle, SCOPE_LOGIN),
-		    throttle_shm_entry_size(app.throttle, SCOPE_SIGNUP),
-		    throttle_shm_entry_size(app.throttle, SCOPE_INVALID_KEY),
-		    throttle_shm_entry_size(app.throttle, SCOPE_REGENERATE),
-		    throttle_shm_entry_size(app.throttle, SCOPE_REFRESH), cfg.capacity,
-		    (unsigned)((uint64_t)cfg.capacity * 3 / 4));
 	secrets_load(&app, &cfg);
 	/* The signer and the store hold their secrets now: the configuration
 	 * (and every one a reload retains) holds none. */
@@ -338,21 +352,13 @@ int main(int argc, char **argv)
 	list_cache_init(cfg.list_cache);
 	if (admin_is_command(cli.command)) {
 		int status = admin_run(&app, cli.nargs, cli.args);
-		throttle_close(app.throttle);
-		store_close(app.store);
+		app_close(&app);
 		return status;
 	}
 	if (password_hash_now("keygate-dummy-password", 22, app.dummy_hash) == -1)
 		fatalx("cannot hash a password (out of memory?)");
 
 	serve(&app, &cfg, &src);
-
-	reload_free_retired();
-	throttle_close(app.throttle);
-	store_close(app.store);
-	validate_shutdown();
-	sodium_memzero(&app.tokens, sizeof(app.tokens));
-	sodium_memzero(&app.keys, sizeof(app.keys));
-	log_info("stopped");
+	app_shutdown(&app);
 	return 0;
 }
