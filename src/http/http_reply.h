@@ -7,7 +7,8 @@
 struct request;
 
 /*
- * The only code that builds an MHD_Response. Every reply carries
+ * The only code that builds an MHD_Response for a client of the API (the
+ * admin listener, server/http_admin.c, builds its own). Every reply carries
  * X-Request-Id and the headers added to the request. Call on the MHD
  * thread that owns the connection, at most once per request.
  */

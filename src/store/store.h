@@ -8,8 +8,9 @@
 #include "base/password.h"
 
 /*
- * Storage behind one interface. Handlers call store_*; only the backend
- * (store_sqlite.c today) knows its engine. Every function may be called from
+ * Storage behind one interface. Handlers call store_*; only the backends
+ * (store_sqlite*.c, store_pg*.c) know their engine, and only store_open.c
+ * knows the backends. Every function may be called from
  * any thread at once: the backend keeps per-thread connections.
  *
  * Return codes: STORE_OK, or one of the negative codes below. A store error
