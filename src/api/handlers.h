@@ -21,6 +21,7 @@ enum handler_rc handler_books_create(struct request *req);
 enum handler_rc handler_book_get(struct request *req);
 enum handler_rc handler_book_update(struct request *req);
 enum handler_rc handler_book_delete(struct request *req);
+enum handler_rc handler_verify(struct request *req);
 
 /* Hash or verify a password off the MHD thread: suspends the connection
  * and queues job. Replies 503 itself when the hashing queue is full.

@@ -25,6 +25,20 @@ static enum stage_rc stage_route(struct request *req)
 	return STAGE_NEXT;
 }
 
+/* A forward-auth proxy that cannot pass a refusal's body on (nginx's
+ * auth_request keeps the status and headers only) asks for it in a header
+ * too; nothing else changes in the reply. */
+static enum stage_rc stage_forward(struct request *req)
+{
+	const char *want;
+
+	if (!(req->route->flags & ROUTE_F_FORWARD))
+		return STAGE_NEXT;
+	want = http_request_header(req, "X-Keygate-Want-Body");
+	req->body_in_header = want != NULL && strcasecmp(want, "header") == 0;
+	return STAGE_NEXT;
+}
+
 static enum stage_rc stage_auth(struct request *req)
 {
 	if (req->route->flags & ROUTE_F_JWT)
@@ -96,6 +110,7 @@ static enum stage_rc stage_body(struct request *req)
 
 static enum stage_rc (*const stages[])(struct request *) = {
 	stage_route,
+	stage_forward,
 	stage_auth,
 	stage_throttle,
 	stage_method,

@@ -5,9 +5,9 @@
 
 /*
  * The ordered stages a complete request goes through on its MHD thread:
- * route (404) -> authentication (JWT or API key, by route flags) ->
- * throttle (the route's scope, 429) -> method (405) -> body (415/400) ->
- * handler. Each stage either passes the request on or queues a reply
+ * route (404) -> forward-auth options (ROUTE_F_FORWARD) -> authentication
+ * (JWT or API key, by route flags) -> throttle (the route's scope, 429) ->
+ * method (405) -> body (415/400) -> handler. Each stage either passes the request on or queues a reply
  * (enum stage_rc, http/request_rc.h). A request resumed after off-thread
  * work goes straight back to its handler.
  */

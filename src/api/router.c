@@ -58,6 +58,13 @@ const struct route router_routes[] = {
 	    .handler = handler_book_delete,
 	    .flags = ROUTE_F_APIKEY,
 	    .scope = SCOPE_API_KEY },
+	/* Forward auth: the books' stages (key, user, api_key throttle) in
+	 * front of another API; the method is the proxy's, not the request's. */
+	{ .method = HTTP_ANY,
+	    .path = "/verify",
+	    .handler = handler_verify,
+	    .flags = ROUTE_F_APIKEY | ROUTE_F_FORWARD,
+	    .scope = SCOPE_API_KEY },
 };
 const unsigned router_nroutes = sizeof(router_routes) / sizeof(router_routes[0]);
 /* Each route is counted by its index (base/metrics.h). */
@@ -104,7 +111,7 @@ enum router_rc router_match(
 		*allow |= rt->method;
 		if (rt->method == HTTP_GET)
 			*allow |= HTTP_HEAD;
-		if (rt->method == want) {
+		if (rt->method & want) {
 			*out = rt;
 			*id = v;
 			return ROUTER_FOUND;
@@ -122,6 +129,10 @@ void router_allow_string(unsigned allow, char *out, size_t outlen)
 	size_t n = 0;
 
 	out[0] = '\0';
+	if (allow == HTTP_ANY) {
+		snprintf(out, outlen, "*");
+		return;
+	}
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!(allow & (1u << i)))
 			continue;

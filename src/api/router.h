@@ -14,11 +14,14 @@
 #define ROUTE_F_JWT (1u << 0) /* Authorization: Bearer <access token> */
 #define ROUTE_F_APIKEY (1u << 1) /* an API key; sets req->user_id */
 #define ROUTE_F_BODY (1u << 2) /* a JSON object body, parsed into req->json */
+/* A forward-auth check: the proxy may ask for refusal bodies in a header
+ * (X-Keygate-Want-Body: header), as nginx's auth_request drops bodies. */
+#define ROUTE_F_FORWARD (1u << 3)
 
 typedef enum handler_rc (*handler_fn)(struct request *req);
 
 struct route {
-	enum http_method method;
+	enum http_method method; /* one method, or HTTP_ANY */
 	const char *path; /* "{id}" matches a positive decimal integer */
 	handler_fn handler;
 	unsigned flags;
@@ -35,7 +38,7 @@ enum router_rc { ROUTER_FOUND, ROUTER_NO_PATH, ROUTER_NO_METHOD };
 enum router_rc router_match(
     const char *path, enum http_method method, const struct route **out, int64_t *id, unsigned *allow);
 
-/* "GET, HEAD, PUT" for an allow mask. */
+/* "GET, HEAD, PUT" for an allow mask; "*" for HTTP_ANY. */
 void router_allow_string(unsigned allow, char *out, size_t outlen);
 
 /* The table, for tests and the OpenAPI check. */

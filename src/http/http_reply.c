@@ -41,7 +41,25 @@ static const struct {
 	[HTTP_ERR_APIKEY_INVALID] = { 401, "message", "Unauthorized. Invalid API key", NULL },
 };
 
-static void queue(struct request *req, unsigned status, struct MHD_Response *resp, size_t len)
+/* A forward-auth refusal's body, also as the header X-Keygate-Body, for
+ * a proxy that passes statuses and headers on but drops the body (nginx's
+ * auth_request). Only when the proxy asked (req->body_in_header): the
+ * reply is otherwise exactly the API's. Refusal bodies are compact JSON
+ * (no CR or LF); one that does not fit is left out, never cut. */
+static void body_header(struct request *req, unsigned status, struct MHD_Response *resp, const char *body,
+    size_t len)
+{
+	char value[1024];
+
+	if (!req->body_in_header || status < 300 || body == NULL || len == 0 || len >= sizeof(value) ||
+	    memchr(body, '\n', len) != NULL || memchr(body, '\r', len) != NULL)
+		return;
+	memcpy(value, body, len);
+	value[len] = '\0';
+	MHD_add_response_header(resp, "X-Keygate-Body", value);
+}
+
+static void queue(struct request *req, unsigned status, struct MHD_Response *resp, const char *body, size_t len)
 {
 	if (resp == NULL) {
 		log_warnx("rid=%s: cannot build a response", req->id);
@@ -56,6 +74,7 @@ static void queue(struct request *req, unsigned status, struct MHD_Response *res
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (int i = 0; i < req->nheaders; i++)
 		MHD_add_response_header(resp, req->header_name[i], req->header_bytes + req->header_value[i]);
+	body_header(req, status, resp, body, len);
 	if (MHD_queue_response(req->conn, status, resp) == MHD_YES) {
 		req->status = status;
 		req->bytes_out = len;
@@ -82,12 +101,14 @@ void http_reply_json_as(struct request *req, unsigned status, json_t *body, cons
 	static _Thread_local char buf[16384];
 	size_t len = json_dumpb(body, buf, sizeof(buf), JSON_COMPACT);
 	struct MHD_Response *r = NULL;
+	const char *shown = buf; /* the bytes sent, while r lives */
 
 	if (len > 0 && len <= sizeof(buf)) {
 		r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_COPY);
 	} else { /* larger than the buffer, or could not render */
 		char *text = json_dumps(body, JSON_COMPACT);
 		len = text != NULL ? strlen(text) : 0;
+		shown = text;
 		if (text != NULL && (r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)) == NULL)
 			free(text);
 		if (text == NULL) {
@@ -95,13 +116,14 @@ void http_reply_json_as(struct request *req, unsigned status, json_t *body, cons
 			static const char fallback[] = "{\"detail\":\"A server error occurred.\"}";
 			len = sizeof(fallback) - 1;
 			status = 500;
+			shown = fallback;
 			r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)fallback, MHD_RESPMEM_PERSISTENT);
 		}
 	}
 	json_decref(body);
 	if (r != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	queue(req, status, r, len);
+	queue(req, status, r, shown, len);
 }
 
 void http_reply_text(struct request *req, unsigned status, const char *body, size_t len, const char *content_type)
@@ -109,7 +131,7 @@ void http_reply_text(struct request *req, unsigned status, const char *body, siz
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	if (r != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	queue(req, status, r, len);
+	queue(req, status, r, body, len);
 }
 
 void http_reply_json_text(struct request *req, unsigned status, const char *body, size_t len)
@@ -119,7 +141,7 @@ void http_reply_json_text(struct request *req, unsigned status, const char *body
 
 void http_reply_empty(struct request *req, unsigned status)
 {
-	queue(req, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), 0);
+	queue(req, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), NULL, 0);
 }
 
 static json_t *error_body(enum http_error err, const char *arg)
@@ -172,7 +194,7 @@ void http_reply_error(struct request *req, enum http_error err, const char *arg)
 		    MHD_create_response_from_buffer(len, (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
 		if (r != NULL)
 			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
-		queue(req, errors[err].status, r, len);
+		queue(req, errors[err].status, r, text, len);
 		return;
 	}
 	http_reply_json(req, errors[err].status, error_body(err, arg));

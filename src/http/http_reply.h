@@ -9,8 +9,11 @@ struct request;
 /*
  * The only code that builds an MHD_Response for a client of the API (the
  * admin listener, server/http_admin.c, builds its own). Every reply carries
- * X-Request-Id and the headers added to the request. Call on the MHD
- * thread that owns the connection, at most once per request.
+ * X-Request-Id and the headers added to the request, and, on a request
+ * with body_in_header set (a forward-auth check whose proxy asked), every
+ * reply with a status of 300 or more carries its body again as the header
+ * X-Keygate-Body. Call on the MHD thread that owns the connection, at most
+ * once per request.
  */
 
 /* Errors: one table of status and body; arg fills the detail where the

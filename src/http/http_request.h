@@ -25,16 +25,19 @@ enum http_method {
 	HTTP_DELETE = 1 << 5,
 	HTTP_OPTIONS = 1 << 6,
 	HTTP_OTHER = 1 << 7,
+	HTTP_ANY = 0xff, /* every method: a route that takes any (/verify) */
 };
 
 #define REQUEST_ID_MAX 64
-#define REQUEST_HEADERS_MAX 12
+#define REQUEST_HEADERS_MAX 16
 
 struct app;
 struct config;
 struct route;
 
-#define REQUEST_HEADER_BYTES 512 /* the values of all of them */
+/* The values of all of them: the quota headers in every form at once, and
+ * a forward-auth answer's username (up to 600 bytes). */
+#define REQUEST_HEADER_BYTES 1536
 
 struct request {
 	struct MHD_Connection *conn;
@@ -63,6 +66,7 @@ struct request {
 	unsigned char client_addr[16]; /* for per-address limits (client_ip.c) */
 	int client_addr_known;
 	int read_pass; /* the store's reads share a transaction (http_request_read_pass) */
+	int body_in_header; /* a refusal's body also goes in X-Keygate-Body (http_reply.h) */
 
 	/* Filled when the reply is queued. */
 	unsigned status;

@@ -19,6 +19,7 @@
 #include "base/config.h"
 #include "server/healthcheck.h"
 #include "auth/keycache.h"
+#include "auth/namecache.h"
 #include "api/list_cache.h"
 #include "server/http_admin.h"
 #include "server/http_server.h"
@@ -178,17 +179,23 @@ static void signals_block(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* One line per method a route takes (HTTP_ANY: each named one), as the
+ * OpenAPI document lists operations. */
 static int print_routes(void)
 {
 	for (unsigned i = 0; i < router_nroutes; i++) {
 		const struct route *rt = &router_routes[i];
-		char method[16];
-		router_allow_string(rt->method, method, sizeof(method));
-		printf("%-7s %-24s %-7s %s\n", method, rt->path,
-		    rt->flags & ROUTE_F_JWT      ? "jwt"
-		    : rt->flags & ROUTE_F_APIKEY ? "api_key"
-						 : "none",
-		    rt->scope != SCOPE_NONE ? throttle_scope_name(rt->scope) : "-");
+		for (unsigned bit = HTTP_GET; bit <= HTTP_OPTIONS; bit <<= 1) {
+			char method[16];
+			if (!(rt->method & bit))
+				continue;
+			router_allow_string(bit, method, sizeof(method));
+			printf("%-7s %-24s %-7s %s\n", method, rt->path,
+			    rt->flags & ROUTE_F_JWT      ? "jwt"
+			    : rt->flags & ROUTE_F_APIKEY ? "api_key"
+							 : "none",
+			    rt->scope != SCOPE_NONE ? throttle_scope_name(rt->scope) : "-");
+		}
 	}
 	return 0;
 }
@@ -349,6 +356,7 @@ int main(int argc, char **argv)
 	 * (and every one a reload retains) holds none. */
 	config_drop_secrets(&cfg);
 	keycache_init(cfg.key_cache);
+	namecache_init(cfg.key_cache);
 	list_cache_init(cfg.list_cache);
 	if (admin_is_command(cli.command)) {
 		int status = admin_run(&app, cli.nargs, cli.args);

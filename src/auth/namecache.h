@@ -1,0 +1,27 @@
+#ifndef KEYGATE_NAMECACHE_H
+#define KEYGATE_NAMECACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A per-thread cache of user id -> username, so that a forward-auth answer
+ * (X-Keygate-Username) costs no database read for a user this thread has
+ * seen. Each entry is valid for the store's key epoch it was read under
+ * (store_keys_epoch): a user's deletion or any change of their row changes
+ * the epoch, so a reused id never shows an old name. Names longer than
+ * NAMECACHE_NAME_MAX bytes are not kept (they are read each time). Each
+ * thread owns its table; nothing is shared, no lock is taken.
+ */
+#define NAMECACHE_NAME_MAX 46
+
+/* Size the tables (entries per thread, rounded up to a power of two; 0
+ * disables the cache). Start-up, before any thread uses it. */
+void namecache_init(unsigned entries);
+
+/* 1 with the name in out (NUL-terminated; size > NAMECACHE_NAME_MAX) when
+ * cached under epoch, else 0. epoch 0 never matches. */
+int namecache_get(int64_t user_id, uint64_t epoch, char *out, size_t size);
+void namecache_put(int64_t user_id, uint64_t epoch, const char *name);
+
+#endif
