@@ -39,6 +39,8 @@ if [ "${1:-}" = test ]; then
 	want_file /usr/lib/postgresql/15/bin/initdb postgresql
 	want_cmd node nodejs
 	want_cmd npm npm
+	want_file /usr/sbin/nginx nginx # tests/http/test_forward_auth.py: the shipped deploy/nginx
+	want_cmd caddy caddy            # and deploy/caddy, in front of a test upstream
 	want_pkg ca-certificates # npm's TLS to the registry
 fi
 
