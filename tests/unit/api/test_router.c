@@ -34,6 +34,31 @@ static void test_match(void **state)
 	assert_string_equal(s, "POST");
 }
 
+/* /verify takes any method, known or not, and is never a 405. */
+static void test_any_method(void **state)
+{
+	static const enum http_method all[] = { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE,
+		HTTP_OPTIONS, HTTP_OTHER };
+	const struct route *rt;
+	int64_t id;
+	unsigned allow;
+	char s[64];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		assert_int_equal(router_match("/verify", all[i], &rt, &id, &allow), ROUTER_FOUND);
+		assert_string_equal(rt->path, "/verify");
+		assert_true(rt->flags & ROUTE_F_APIKEY);
+		assert_true(rt->flags & ROUTE_F_FORWARD);
+		assert_int_equal(rt->scope, SCOPE_API_KEY); /* the books' window */
+	}
+	assert_int_equal(router_match("/verify/", HTTP_GET, &rt, &id, &allow), ROUTER_NO_PATH);
+	router_allow_string(HTTP_ANY, s, sizeof(s));
+	assert_string_equal(s, "*");
+	/* A one-method route still matches only its method. */
+	assert_int_equal(router_match("/books/", HTTP_OPTIONS, &rt, &id, &allow), ROUTER_NO_METHOD);
+}
+
 static void test_flags(void **state)
 {
 	(void)state;
@@ -51,6 +76,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_any_method),
 		cmocka_unit_test(test_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
