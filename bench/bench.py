@@ -9,11 +9,14 @@ scaling of GET /books/ with 1,000 to 1,000,000 users. Writes the figures
 to build/bench.json.
 
 Usage: bench.py BUILD_DIR [SECONDS]
+BENCH_ONLY=backends or BENCH_ONLY=gate (the nginx end-to-end path) runs
+that part alone; BENCH_ONLY=verify the /verify and GET /books/ rows.
 """
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -146,21 +149,26 @@ def pinned_cpu_seconds(pids):
     return total
 
 
+def children(pid):
+    """pid and the processes it forked (nginx's workers)."""
+    pids = [pid]
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        pids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
 def postgres_pids(pg):
     """The postmaster and every process it forked (one backend per keygate
     connection, and its helpers)."""
     with open(os.path.join(pg.dir, "data", "postmaster.pid")) as f:
         master = int(f.readline())
-    pids = [master]
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
-                        pids.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return pids
+    return children(master)
 
 
 def pin(pid, cpu):
@@ -237,6 +245,116 @@ def report_backends(b):
             x["redis_cpu_us_per_req"], x["postgres_cpu_us_per_req"], x["non_2xx"]))
 
 
+# client -> nginx -> upstream, the path without keygate, beside the shipped
+# deploy/nginx/nginx.conf: the same nginx settings, the check left out.
+PLAIN_NGINX = """
+user www-data;
+worker_processes auto;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	upstream api { server 127.0.0.1:%d; keepalive 32; }
+	server {
+		listen 127.0.0.1:%d;
+		location / {
+			proxy_set_header Host $host;
+			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://api;
+		}
+	}
+}
+"""
+
+
+def start_nginx(tmp, name, text):
+    conf = os.path.join(tmp, name + ".conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    p = subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-g", "daemon off; pid %s/%s.pid; error_log %s/%s.log;" % (
+        tmp, name, tmp, name)], stdin=subprocess.DEVNULL)
+    port = int(re.search(r"listen 127.0.0.1:(\d+)", text).group(1))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nginx did not start: " + open(os.path.join(tmp, name + ".log")).read())
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def nginx_end_to_end(build, tmp, seconds):
+    """client -> nginx -> keygate (/verify) -> upstream, with the shipped
+    deploy/nginx/nginx.conf (its ports replaced), against client -> nginx
+    -> upstream; the upstream is the bare libmicrohttpd responder. Reports
+    req/s of both and, on the gated path, each process's CPU per request:
+    keygate's share of the whole path's CPU (wrk's excluded) is the
+    figure. Medians of ROUNDS interleaved rounds."""
+    up, up_port = start_baseline(build)
+    srv = keygate(build, "-o", "throttle.api_key=1000000/s", "-o", "server.trusted_proxies=127.0.0.1")
+    _, _, key = srv.user("gate")
+    script = lua(tmp, "gate.lua", 'wrk.headers["Authorization"] = "%s"\n' % key)
+    with open(os.path.join(HERE, "..", "deploy", "nginx", "nginx.conf")) as f:
+        gated_text = f.read()
+    gated_port, plain_port = free_port(), free_port()
+    for fixed, port in (("127.0.0.1:8000", srv.port), ("127.0.0.1:9000", up_port), ("127.0.0.1:8080", gated_port)):
+        gated_text = gated_text.replace(fixed, "127.0.0.1:%d" % port)
+    gated, _ = start_nginx(tmp, "gated", gated_text)
+    plain, _ = start_nginx(tmp, "plain", PLAIN_NGINX % (up_port, plain_port))
+    runs = {"plain": [], "gated": []}
+    try:
+        for _ in range(ROUNDS):
+            for name, proc, port in (("plain", plain, plain_port), ("gated", gated, gated_port)):
+                parts = {"nginx": children(proc.pid), "upstream": [up.pid], "keygate": [srv.proc.pid]}
+                c0 = {k: pinned_cpu_seconds(v) for k, v in parts.items()}
+                x = wrk("http://127.0.0.1:%d/api/thing" % port, seconds, script=script, pid=up.pid)
+                for k, v in parts.items():
+                    x["%s_cpu_us_per_req" % k] = (pinned_cpu_seconds(v) - c0[k]) * 1e6 / max(x["requests"], 1)
+                runs[name].append(x)
+    finally:
+        for p in (gated, plain, up):
+            p.terminate()
+            p.wait()
+        srv.stop()
+        srv.cleanup()
+    out = {}
+    for name, xs in runs.items():
+        out[name] = {k: median([x[k] or 0 for x in xs]) for k in
+                     ("rps", "p50_us", "p99_us", "non_2xx", "nginx_cpu_us_per_req", "upstream_cpu_us_per_req",
+                      "keygate_cpu_us_per_req")}
+    g = out["gated"]
+    shares = []
+    for x in runs["gated"]:
+        whole = x["nginx_cpu_us_per_req"] + x["upstream_cpu_us_per_req"] + x["keygate_cpu_us_per_req"]
+        shares.append(x["keygate_cpu_us_per_req"] / whole if whole else 1.0)
+    g["keygate_cpu_share"] = median(shares)
+    g["rps_ratio_plain"] = g["rps"] / out["plain"]["rps"]
+    return out
+
+
+def report_end_to_end(e):
+    print("\nnginx end to end, shipped deploy/nginx/nginx.conf (medians of %d rounds)" % ROUNDS)
+    print("%-28s %10s %9s %9s %10s %10s %10s %8s" % ("path", "req/s", "p50 us", "p99 us", "nginx us", "keygate us",
+                                                    "upstr. us", "non-2xx"))
+    for name, label in (("plain", "client->nginx->upstream"), ("gated", "client->nginx->keygate->up")):
+        x = e[name]
+        print("%-28s %10.0f %9.0f %9.0f %10.2f %10.2f %10.2f %8d" % (
+            label, x["rps"], x["p50_us"], x["p99_us"], x["nginx_cpu_us_per_req"], x["keygate_cpu_us_per_req"],
+            x["upstream_cpu_us_per_req"], x["non_2xx"]))
+    print("gated / plain req/s: %.2f; keygate's share of the gated path's CPU: %.0f%%" % (
+        e["gated"]["rps_ratio_plain"], 100 * e["gated"]["keygate_cpu_share"]))
+
+
 ROUNDS = 5
 BENCH_TMP = tempfile.mkdtemp(prefix="kg-bench-")  # on disk; removed at the end
 
@@ -280,6 +398,11 @@ def main():
     tmp = BENCH_TMP
     results = {"machine": {"cpus": NCPU},
                "wrk": "wrk -t2 -c32 -d%ds --latency, loopback, %d rounds" % (seconds, ROUNDS)}
+    if os.environ.get("BENCH_ONLY") == "gate":
+        results["nginx_end_to_end"] = nginx_end_to_end(build, tmp, seconds)
+        report_end_to_end(results["nginx_end_to_end"])
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     if os.environ.get("BENCH_ONLY") == "backends":
         results["backends"] = backends(build, tmp, seconds)
         report_backends(results["backends"])
@@ -319,6 +442,7 @@ def main():
         "get_books": (books(srv), header("get", key), 32, lambda: srv.proc.pid),
         "get_books_log_per_line": (books(quiet), header("qget", qkey), 32, lambda: quiet.proc.pid),
         "get_books_list_cache_off": (books(uncached), header("uget", ukey), 32, lambda: uncached.proc.pid),
+        "verify": (lambda: "http://127.0.0.1:%d/verify" % srv.port, header("get", key), 32, lambda: srv.proc.pid),
         "throttled_429": (books(refused), header("rget", rkey), 32, lambda: refused.proc.pid),
         "invalid_key_401": (books(srv), header("bad", "00000000-0000-4000-8000-000000000000"), 32,
                             lambda: srv.proc.pid),
@@ -327,7 +451,19 @@ def main():
         "invalid_key_401_log_per_line": (books(quiet), header("qbad", "00000000-0000-4000-8000-000000000000"), 32,
                                          lambda: quiet.proc.pid),
     }
+    if os.environ.get("BENCH_ONLY") == "verify":
+        runs = {k: runs[k] for k in ("get_books", "verify", "throttled_429")}
     results.update(against_baseline(build, seconds, runs))
+    if os.environ.get("BENCH_ONLY") == "verify":
+        for s_ in (srv, quiet, uncached, refused, refused_quiet):
+            s_.stop()
+            s_.cleanup()
+        for name in ("baseline", "get_books", "verify", "throttled_429"):
+            x = results[name]
+            print("%-16s %10.0f req/s %6.2f x base (rounds %s), %6.2f us cpu %5.2f x base" % (
+                name, x["rps"], x["rps_ratio"], x.get("rps_ratio_rounds", "-"), x["cpu_us_per_req"], x["cpu_ratio"]))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     # Writes (an fsync per commit) and logins (Argon2id) are bound by other
     # things than the front end: measured once, reported apart.
     base, port = start_baseline(build)
@@ -354,6 +490,7 @@ def main():
     results["throttle"] = json.loads(out)
     results["scaling"] = scaling(build, tmp, seconds, (1000, 100000, 1000000))
     results["backends"] = backends(build, tmp, seconds)
+    results["nginx_end_to_end"] = nginx_end_to_end(build, tmp, seconds)
     shutil.rmtree(tmp, ignore_errors=True)
     report(results)
 
@@ -361,7 +498,7 @@ def main():
 def report(r):
     b = r["baseline"]
     print("\n%-28s %10s %8s %9s %9s %8s %8s" % ("scenario", "req/s", "x base", "p50 us", "p99 us", "cpu us", "x base"))
-    for name in ("baseline", "get_books", "get_books_log_per_line", "get_books_list_cache_off", "throttled_429",
+    for name in ("baseline", "get_books", "get_books_log_per_line", "get_books_list_cache_off", "verify", "throttled_429",
                  "throttled_429_log_per_line", "invalid_key_401", "invalid_key_401_log_per_line", "post_books",
                  "login"):
         x = r[name]
@@ -382,6 +519,7 @@ def report(r):
     r["scaling_ratio_largest_smallest"] = round(s[1000000]["rps"] / s[1000]["rps"], 3)
     print("scaling ratio 1,000,000 / 1,000 users: %.2f" % r["scaling_ratio_largest_smallest"])
     report_backends(r["backends"])
+    report_end_to_end(r["nginx_end_to_end"])
     # The targets are keygate's as shipped (buffered access log, lists
     # kept); the other rows show what access_log_buffer = 0 and
     # list_cache = no cost.
@@ -389,6 +527,8 @@ def report(r):
         "get_books_rps_ge_0.5x": r["get_books"]["rps_ratio"] >= 0.5,
         "get_books_cpu_le_2.5x": r["get_books"]["cpu_ratio"] <= 2.5,
         "throttled_429_rps_ge_0.8x": r["throttled_429"]["rps_ratio"] >= 0.8,
+        "verify_rps_ge_0.8x": r["verify"]["rps_ratio"] >= 0.8,
+        "nginx_gate_keygate_cpu_share_lt_30pct": r["nginx_end_to_end"]["gated"]["keygate_cpu_share"] < 0.30,
         "invalid_key_401_rps_ge_0.8x": r["invalid_key_401"]["rps_ratio"] >= 0.8,
         "throttle_decision_le_100ns": t["one_key_1t_ns"] <= 100 and t["distinct_1t_ns"] <= 100,
         "throttle_2t_ge_1.6x": t["distinct_2t_over_1t"] >= 1.6,

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <uuid/uuid.h>
@@ -81,7 +82,7 @@ static int request_id_sane(const char *s)
 void http_request_begin(
     struct request *req, struct MHD_Connection *conn, const struct app *app, const char *method, const char *path)
 {
-	memset(req, 0, sizeof(*req));
+	memset(req, 0, offsetof(struct request, header_bytes));
 	req->conn = conn;
 	req->app = app;
 	req->cfg = app_config(app);

@@ -76,18 +76,22 @@ struct request {
 	uint16_t header_value[REQUEST_HEADERS_MAX]; /* offsets into header_bytes */
 	int nheaders;
 	uint16_t header_used;
-	char header_bytes[REQUEST_HEADER_BYTES];
 
 	/* Work done off the MHD thread while the connection is suspended. */
 	int suspended;
 	atomic_int offload_done;
 	struct password_job job;
 	void *handler_state; /* freed with free() in http_request_end */
+
+	/* Last, and not cleared by http_request_begin: each value is written
+	 * (with its NUL) before anything reads it. */
+	char header_bytes[REQUEST_HEADER_BYTES];
 };
 
 enum http_method http_method_from(const char *name);
 
-/* Begin a request in req's storage (all of it reset). */
+/* Begin a request in req's storage (all of it reset but header_bytes, which
+ * nothing reads before writing). */
 void http_request_begin(
     struct request *req, struct MHD_Connection *conn, const struct app *app, const char *method, const char *path);
 /* Release what the request holds (body, JSON, handler state); the storage stays. */
