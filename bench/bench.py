@@ -4,9 +4,10 @@
 Everything on loopback; wrk shares the machine's cores with the server.
 Reports requests/s, p50/p99 latency and server CPU per request (from
 /proc, so it holds on a busy machine), each as a ratio to the baseline
-measured in the same run; then the throttle micro-benchmark and the
-scaling of GET /books/ with 1,000 to 1,000,000 users. Writes the figures
-to build/bench.json.
+measured in the same run (GET /books/, /verify, refusals); then the
+throttle micro-benchmark, the scaling of GET /books/ with 1,000 to
+1,000,000 users, the backends, and the nginx end-to-end path of forward
+auth. Writes the figures to build/bench.json.
 
 Usage: bench.py BUILD_DIR [SECONDS]
 BENCH_ONLY=backends or BENCH_ONLY=gate (the nginx end-to-end path) runs
