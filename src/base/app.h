@@ -22,6 +22,9 @@ struct throttle;
  */
 struct app {
 	const struct config *_Atomic cfg;
+	/* What cfg was built from (file, environment, overrides): what a
+	 * reload (SIGHUP) reads again. Set by main before the server starts. */
+	const struct config_source *src;
 	struct store *store;
 	struct throttle *throttle;
 	struct password_pool *passwords;

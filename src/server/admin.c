@@ -3,7 +3,6 @@
 
 #include <sodium.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "base/app.h"
@@ -102,29 +101,33 @@ static int quota(struct app *app, const char *name, int reset)
 	return 0;
 }
 
-int admin_is_command(const char *word)
+int admin_user_list(struct app *app, const char *arg)
 {
-	return strcmp(word, "user") == 0 || strcmp(word, "key") == 0 || strcmp(word, "quota") == 0;
+	(void)arg;
+	return user_list(app);
 }
 
-int admin_run(struct app *app, int argc, char **argv)
+int admin_user_disable(struct app *app, const char *name)
 {
-	const char *cmd = argv[0], *verb = argc > 1 ? argv[1] : "", *name = argc > 2 ? argv[2] : NULL;
+	return user_set_active(app, name, 0);
+}
 
-	if (strcmp(cmd, "user") == 0 && strcmp(verb, "list") == 0 && argc == 2)
-		return user_list(app);
-	if (argc != 3)
-		goto usage;
-	if (strcmp(cmd, "user") == 0 && strcmp(verb, "disable") == 0)
-		return user_set_active(app, name, 0);
-	if (strcmp(cmd, "user") == 0 && strcmp(verb, "enable") == 0)
-		return user_set_active(app, name, 1);
-	if (strcmp(cmd, "key") == 0 && strcmp(verb, "regenerate") == 0)
-		return key_regenerate(app, name);
-	if (strcmp(cmd, "quota") == 0 && (strcmp(verb, "show") == 0 || strcmp(verb, "reset") == 0))
-		return quota(app, name, strcmp(verb, "reset") == 0);
-usage:
-	fprintf(stderr, "usage: keygate user list | user disable NAME | user enable NAME | key regenerate NAME |\n"
-			"       quota show NAME | quota reset NAME\n");
-	return 2;
+int admin_user_enable(struct app *app, const char *name)
+{
+	return user_set_active(app, name, 1);
+}
+
+int admin_key_regenerate(struct app *app, const char *name)
+{
+	return key_regenerate(app, name);
+}
+
+int admin_quota_show(struct app *app, const char *name)
+{
+	return quota(app, name, 0);
+}
+
+int admin_quota_reset(struct app *app, const char *name)
+{
+	return quota(app, name, 1);
 }

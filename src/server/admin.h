@@ -5,16 +5,19 @@ struct app;
 
 /*
  * The operator's commands, on the same database and shared-memory segment
- * as a running server:
+ * as a running server (main.c's table of commands names them):
  *   user list | user disable NAME | user enable NAME
  *   key regenerate NAME
  *   quota show NAME | quota reset NAME
- * argv[0] is the command word. Prints to stdout; returns the exit status
- * (0 done, 1 failed, 2 usage).
+ * name is the user's (user list takes none: NULL). Each prints to stdout
+ * and returns the exit status: 0 done, 1 failed (no such user, or the
+ * store or the throttle failed).
  */
-int admin_run(struct app *app, int argc, char **argv);
-
-/* Whether word names an admin command. */
-int admin_is_command(const char *word);
+int admin_user_list(struct app *app, const char *arg);
+int admin_user_disable(struct app *app, const char *name);
+int admin_user_enable(struct app *app, const char *name);
+int admin_key_regenerate(struct app *app, const char *name);
+int admin_quota_show(struct app *app, const char *name);
+int admin_quota_reset(struct app *app, const char *name);
 
 #endif

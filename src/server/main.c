@@ -1,5 +1,6 @@
 /*
- * main.c: start-up and shutdown, one call per step; teardown in reverse.
+ * main.c: the table of commands, start-up and shutdown, one call per step;
+ * teardown in reverse.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,30 +38,100 @@ extern char **environ;
 
 #define MAX_OVERRIDES 64
 
+/* What a command needs before it runs: main opens each step in this order
+ * and, once the command returns, closes them in reverse. */
+enum needs {
+	NEEDS_CONFIG, /* the configuration alone */
+	NEEDS_STORE, /* and the database, migrated */
+	NEEDS_APP, /* and the throttle, the secrets and the caches */
+	NEEDS_SERVE, /* and the decoy password hash; the secrets wiped at the end */
+};
+
+/* One command. Parsing (cli_parse), dispatch (main) and --help (usage) read
+ * this table; its first row is the default. */
+struct command {
+	const char *name; /* its words: "routes", "user disable" */
+	const char *arg; /* its argument as --help shows it: "NAME" (one, required),
+			  * "[URL]" (one, optional), or NULL (none) */
+	enum needs needs;
+	int (*run)(struct app *app, const char *arg); /* returns the exit status */
+	const char *help; /* its line in --help; NULL: told in another's */
+};
+
+static int cmd_serve(struct app *app, const char *arg);
+static int cmd_migrate(struct app *app, const char *arg);
+static int cmd_healthcheck(struct app *app, const char *url);
+static int cmd_routes(struct app *app, const char *arg);
+
+static const struct command commands[] = {
+	{ .name = "serve", .needs = NEEDS_SERVE, .run = cmd_serve, .help = "run the HTTP API server" },
+	{ .name = "migrate",
+	    .needs = NEEDS_STORE,
+	    .run = cmd_migrate,
+	    .help = "bring the database schema up to date and exit" },
+	{ .name = "user list", .needs = NEEDS_APP, .run = admin_user_list, .help = "list users" },
+	{ .name = "user disable",
+	    .arg = "NAME",
+	    .needs = NEEDS_APP,
+	    .run = admin_user_disable,
+	    .help = "refuse a user's tokens and key from now on (user enable NAME undoes it)" },
+	{ .name = "user enable", .arg = "NAME", .needs = NEEDS_APP, .run = admin_user_enable },
+	{ .name = "key regenerate",
+	    .arg = "NAME",
+	    .needs = NEEDS_APP,
+	    .run = admin_key_regenerate,
+	    .help = "give a user a new API key, printed once" },
+	{ .name = "quota show",
+	    .arg = "NAME",
+	    .needs = NEEDS_APP,
+	    .run = admin_quota_show,
+	    .help = "a user's api_key window, without spending any" },
+	{ .name = "quota reset",
+	    .arg = "NAME",
+	    .needs = NEEDS_APP,
+	    .run = admin_quota_reset,
+	    .help = "forget a user's api_key window" },
+	{ .name = "healthcheck",
+	    .arg = "[URL]",
+	    .needs = NEEDS_CONFIG,
+	    .run = cmd_healthcheck,
+	    .help = "exit 0 if GET /healthz on the listen address (or URL) answers 200" },
+	{ .name = "routes",
+	    .needs = NEEDS_CONFIG,
+	    .run = cmd_routes,
+	    .help = "print the route table (method, path, authentication, throttle scope)" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 struct cli {
 	const char *config_file;
-	const char *command;
-	int nargs;
-	char **args; /* the command word and its arguments */
+	const struct command *cmd;
+	const char *arg; /* the command's argument, or NULL */
 	int check_config;
 	int noverrides;
 	struct config_override overrides[MAX_OVERRIDES]; /* point into argv */
 };
 
+/* "user disable NAME"; the default's "serve (default)". */
+static void command_synopsis(const struct command *cmd, char *out, size_t outlen)
+{
+	if (cmd->arg != NULL)
+		snprintf(out, outlen, "%s %s", cmd->name, cmd->arg);
+	else
+		snprintf(out, outlen, "%s%s", cmd->name, cmd == &commands[0] ? " (default)" : "");
+}
+
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: keygate [options] [COMMAND]\n"
-		     "\n"
-		     "  serve (default)       run the HTTP API server\n"
-		     "  migrate               bring the database schema up to date and exit\n"
-		     "  user list             list users\n"
-		     "  user disable NAME     refuse a user's tokens and key from now on (user enable NAME undoes it)\n"
-		     "  key regenerate NAME   give a user a new API key, printed once\n"
-		     "  quota show NAME       a user's api_key window, without spending any\n"
-		     "  quota reset NAME      forget a user's api_key window\n"
-		     "  healthcheck [URL]     exit 0 if GET /healthz on the listen address (or URL) answers 200\n"
-		     "  routes                print the route table (method, path, authentication, throttle scope)\n"
-		     "\n"
+	fprintf(out, "usage: keygate [options] [COMMAND]\n\n");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		char synopsis[64];
+		if (commands[i].help == NULL)
+			continue;
+		command_synopsis(&commands[i], synopsis, sizeof(synopsis));
+		fprintf(out, "  %-21s %s\n", synopsis, commands[i].help);
+	}
+	fprintf(out, "\n"
 		     "  -c, --config FILE     INI configuration file (or $KEYGATE_CONFIG)\n"
 		     "  -o section.key=VALUE  set one configuration key (repeatable)\n"
 		     "  -l, --listen ADDR     same as -o server.listen=ADDR\n"
@@ -72,6 +143,83 @@ static void usage(FILE *out)
 		     "\n"
 		     "Precedence: built-in defaults < file < environment (KEYGATE_<SECTION>_<KEY>)\n"
 		     "< command line. See config.example.ini for every key.\n");
+}
+
+/* The operator's commands (those of two words), in lines of at most 100
+ * columns. */
+static void usage_operator(FILE *out)
+{
+	int col = fprintf(out, "usage: keygate");
+
+	for (size_t i = 0, n = 0; i < NCOMMANDS; i++) {
+		char synopsis[64];
+		if (strchr(commands[i].name, ' ') == NULL)
+			continue;
+		command_synopsis(&commands[i], synopsis, sizeof(synopsis));
+		if (n++ > 0)
+			col += fprintf(out, " |");
+		if (col + 1 + (int)strlen(synopsis) > 100)
+			col = fprintf(out, "\n      ");
+		col += fprintf(out, " %s", synopsis);
+	}
+	fprintf(out, "\n");
+}
+
+/* How many of argv's words name cmd: all of its name's, or 0. */
+static int command_words(const struct command *cmd, int argc, char **argv)
+{
+	const char *p = cmd->name;
+	int i = 0;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+		if (i == argc || strlen(argv[i]) != n || strncmp(argv[i], p, n) != 0)
+			return 0;
+		i++;
+		p += n + (p[n] == ' ');
+	}
+	return i;
+}
+
+/* Whether cmd takes nargs arguments: "NAME" one, "[URL]" none or one. */
+static int command_takes(const struct command *cmd, int nargs)
+{
+	if (cmd->arg == NULL)
+		return nargs == 0;
+	return nargs == 1 || (nargs == 0 && cmd->arg[0] == '[');
+}
+
+/* Whether word is the first of an operator's command ("user"). */
+static int operator_word(const char *word)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		size_t len = strcspn(commands[i].name, " ");
+		if (commands[i].name[len] == ' ' && strlen(word) == len && strncmp(word, commands[i].name, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The command argv names, with its argument; else a usage error (exit 2),
+ * with the operator's usage for a word that opens one of theirs. */
+static void command_parse(int argc, char **argv, struct cli *cli)
+{
+	cli->cmd = &commands[0];
+	if (argc == 0)
+		return;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		int words = command_words(&commands[i], argc, argv);
+		if (words == 0 || !command_takes(&commands[i], argc - words))
+			continue;
+		cli->cmd = &commands[i];
+		cli->arg = argc > words ? argv[words] : NULL;
+		return;
+	}
+	if (operator_word(argv[0]))
+		usage_operator(stderr);
+	else
+		usage(stderr);
+	exit(2);
 }
 
 static void add_override(struct cli *cli, const char *key, const char *value)
@@ -116,16 +264,7 @@ static void cli_parse(int argc, char **argv, struct cli *cli)
 		default: usage(stderr); exit(2);
 		}
 	}
-	cli->command = optind < argc ? argv[optind] : "serve";
-	cli->args = argv + optind;
-	cli->nargs = argc - optind;
-	int takes_args = admin_is_command(cli->command) || strcmp(cli->command, "healthcheck") == 0;
-	if ((cli->nargs > 1 && !takes_args) ||
-	    (!takes_args && strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0 &&
-		strcmp(cli->command, "routes") != 0)) {
-		usage(stderr);
-		exit(2);
-	}
+	command_parse(argc - optind, argv + optind, cli);
 }
 
 static struct config_source config_source_of(const struct cli *cli)
@@ -181,8 +320,10 @@ static void signals_block(sigset_t *set)
 
 /* One line per method a route takes (HTTP_ANY: each named one), as the
  * OpenAPI document lists operations. */
-static int print_routes(void)
+static int cmd_routes(struct app *app, const char *arg)
 {
+	(void)app;
+	(void)arg;
 	for (unsigned i = 0; i < router_nroutes; i++) {
 		const struct route *rt = &router_routes[i];
 		for (unsigned bit = HTTP_GET; bit <= HTTP_OPTIONS; bit <<= 1) {
@@ -225,7 +366,7 @@ static int next_signal(struct app *app, const sigset_t *set, uint64_t watchdog_u
 	}
 }
 
-static void serve(struct app *app, const struct config *cfg, const struct config_source *src)
+static void serve(struct app *app, const struct config *cfg)
 {
 	char err[512];
 	sigset_t set;
@@ -257,7 +398,7 @@ static void serve(struct app *app, const struct config *cfg, const struct config
 	uint64_t watchdog = sdnotify_watchdog_usec();
 	while ((sig = next_signal(app, &set, watchdog)) == SIGHUP) {
 		sdnotify("RELOADING=1");
-		reload_config(app, src);
+		reload_config(app, app->src);
 		sdnotify("READY=1");
 	}
 	sdnotify("STOPPING=1");
@@ -297,17 +438,69 @@ static void harden(const struct config *cfg)
 		log_warn("prctl(PR_SET_DUMPABLE)");
 }
 
-static void app_close(struct app *app)
+static int cmd_serve(struct app *app, const char *arg)
 {
-	throttle_close(app->throttle);
-	store_close(app->store);
+	(void)arg;
+	serve(app, app_config(app));
+	return 0;
 }
 
-/* After the server stopped: nothing of the secrets stays in memory. */
-static void app_shutdown(struct app *app)
+static int cmd_migrate(struct app *app, const char *arg)
 {
-	reload_free_retired();
-	app_close(app);
+	(void)app;
+	(void)arg;
+	log_info("database: schema is up to date");
+	return 0;
+}
+
+static int cmd_healthcheck(struct app *app, const char *url)
+{
+	return healthcheck_run(app_config(app), url);
+}
+
+/* Open what cmd needs, in order (the configuration is built already). */
+static void app_open(struct app *app, struct config *cfg, enum needs needs)
+{
+	char err[512];
+
+	if (needs < NEEDS_STORE)
+		return;
+	log_set_level(cfg->log_level);
+	umask(077); /* every file we create is ours alone */
+	data_dir_ensure(cfg);
+	app->store = store_open(cfg, err, sizeof(err));
+	if (app->store == NULL)
+		fatalx("database: %s", err);
+	if (needs < NEEDS_APP)
+		return;
+	app->throttle = throttle_open(cfg, err, sizeof(err));
+	if (app->throttle == NULL)
+		fatalx("throttle: %s", err);
+	secrets_load(app, cfg);
+	/* The signer and the store hold their secrets now: the configuration
+	 * (and every one a reload retains) holds none. */
+	config_drop_secrets(cfg);
+	keycache_init(cfg->key_cache);
+	namecache_init(cfg->key_cache);
+	list_cache_init(cfg->list_cache);
+	if (needs < NEEDS_SERVE)
+		return;
+	if (password_hash_now("keygate-dummy-password", 22, app->dummy_hash) == -1)
+		fatalx("cannot hash a password (out of memory?)");
+}
+
+/* Close what app_open opened, in reverse. After the server stopped,
+ * nothing of the secrets stays in memory. */
+static void app_close(struct app *app, enum needs needs)
+{
+	if (needs == NEEDS_SERVE)
+		reload_free_retired();
+	if (needs >= NEEDS_APP)
+		throttle_close(app->throttle);
+	if (needs >= NEEDS_STORE)
+		store_close(app->store);
+	if (needs < NEEDS_SERVE)
+		return;
 	validate_shutdown();
 	sodium_memzero(&app->tokens, sizeof(app->tokens));
 	sodium_memzero(&app->keys, sizeof(app->keys));
@@ -325,6 +518,7 @@ int main(int argc, char **argv)
 	process_init();
 	cli_parse(argc, argv, &cli);
 	src = config_source_of(&cli);
+	app.src = &src;
 	if (config_build(&cfg, &src, err, sizeof(err)) == -1)
 		fatalx("config: %s", err);
 	harden(&cfg);
@@ -332,41 +526,8 @@ int main(int argc, char **argv)
 		config_print(&cfg, stdout);
 		return 0;
 	}
-	if (strcmp(cli.command, "routes") == 0)
-		return print_routes();
-	if (strcmp(cli.command, "healthcheck") == 0)
-		return healthcheck_run(&cfg, cli.nargs > 1 ? cli.args[1] : NULL);
-	log_set_level(cfg.log_level);
-	umask(077); /* every file we create is ours alone */
-	data_dir_ensure(&cfg);
-
-	app.store = store_open(&cfg, err, sizeof(err));
-	if (app.store == NULL)
-		fatalx("database: %s", err);
-	if (strcmp(cli.command, "migrate") == 0) {
-		log_info("database: schema is up to date");
-		store_close(app.store);
-		return 0;
-	}
-	app.throttle = throttle_open(&cfg, err, sizeof(err));
-	if (app.throttle == NULL)
-		fatalx("throttle: %s", err);
-	secrets_load(&app, &cfg);
-	/* The signer and the store hold their secrets now: the configuration
-	 * (and every one a reload retains) holds none. */
-	config_drop_secrets(&cfg);
-	keycache_init(cfg.key_cache);
-	namecache_init(cfg.key_cache);
-	list_cache_init(cfg.list_cache);
-	if (admin_is_command(cli.command)) {
-		int status = admin_run(&app, cli.nargs, cli.args);
-		app_close(&app);
-		return status;
-	}
-	if (password_hash_now("keygate-dummy-password", 22, app.dummy_hash) == -1)
-		fatalx("cannot hash a password (out of memory?)");
-
-	serve(&app, &cfg, &src);
-	app_shutdown(&app);
-	return 0;
+	app_open(&app, &cfg, cli.cmd->needs);
+	int status = cli.cmd->run(&app, cli.arg);
+	app_close(&app, cli.cmd->needs);
+	return status;
 }
