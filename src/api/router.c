@@ -6,6 +6,7 @@
 
 #include "api/handlers.h"
 #include "base/metrics.h"
+#include "http/http_method.h"
 
 /* HEAD is answered wherever GET is, as Django does. */
 const struct route router_routes[] = {
@@ -125,7 +126,6 @@ enum router_rc router_match(
 
 void router_allow_string(unsigned allow, char *out, size_t outlen)
 {
-	static const char *const names[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
 	size_t n = 0;
 
 	out[0] = '\0';
@@ -133,10 +133,10 @@ void router_allow_string(unsigned allow, char *out, size_t outlen)
 		snprintf(out, outlen, "*");
 		return;
 	}
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(allow & (1u << i)))
+	for (unsigned i = 0; i < http_nmethods; i++) {
+		if (!(allow & http_methods[i].bit))
 			continue;
-		int m = snprintf(out + n, outlen - n, "%s%s", n > 0 ? ", " : "", names[i]);
+		int m = snprintf(out + n, outlen - n, "%s%s", n > 0 ? ", " : "", http_methods[i].name);
 		if (m < 0 || (size_t)m >= outlen - n)
 			return;
 		n += (size_t)m;

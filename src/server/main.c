@@ -24,6 +24,7 @@
 #include "api/list_cache.h"
 #include "server/http_admin.h"
 #include "server/http_server.h"
+#include "http/http_method.h"
 #include "base/log.h"
 #include "base/password.h"
 #include "server/reload.h"
@@ -326,12 +327,10 @@ static int cmd_routes(struct app *app, const char *arg)
 	(void)arg;
 	for (unsigned i = 0; i < router_nroutes; i++) {
 		const struct route *rt = &router_routes[i];
-		for (unsigned bit = HTTP_GET; bit <= HTTP_OPTIONS; bit <<= 1) {
-			char method[16];
-			if (!(rt->method & bit))
+		for (unsigned m = 0; m < http_nmethods; m++) {
+			if (!(rt->method & http_methods[m].bit))
 				continue;
-			router_allow_string(bit, method, sizeof(method));
-			printf("%-7s %-24s %-7s %s\n", method, rt->path,
+			printf("%-7s %-24s %-7s %s\n", http_methods[m].name, rt->path,
 			    rt->flags & ROUTE_F_JWT      ? "jwt"
 			    : rt->flags & ROUTE_F_APIKEY ? "api_key"
 							 : "none",
