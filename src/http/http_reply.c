@@ -13,6 +13,10 @@
 #include "store/store.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
+#define INTERNAL_TEXT "A server error occurred."
+
+/* The 500 body, for when no other can be rendered (out of memory). */
+static const char internal_body[] = "{\"detail\":\"" INTERNAL_TEXT "\"}";
 
 static const struct {
 	unsigned status;
@@ -28,7 +32,7 @@ static const struct {
 	[HTTP_ERR_URI_TOO_LONG] = { 414, "detail", "Request URI is longer than %s bytes.", NULL },
 	[HTTP_ERR_HEADERS_TOO_LARGE] = { 431, "detail", "Request header fields are too large: at most %s.", NULL },
 	[HTTP_ERR_MEDIA_TYPE] = { 415, "detail", "Unsupported media type \"%s\" in request.", NULL },
-	[HTTP_ERR_INTERNAL] = { 500, "detail", "A server error occurred.", NULL },
+	[HTTP_ERR_INTERNAL] = { 500, "detail", INTERNAL_TEXT, NULL },
 	[HTTP_ERR_UNAVAILABLE] = { 503, "detail", "The service is temporarily unavailable; try again later.", NULL },
 	[HTTP_ERR_STORAGE_FULL] = { 503, "detail",
 	    "The database cannot store anything right now (disk full or read-only); try again later.", NULL },
@@ -113,11 +117,10 @@ void http_reply_json_as(struct request *req, unsigned status, json_t *body, cons
 			free(text);
 		if (text == NULL) {
 			/* Out of memory while rendering: still answer. */
-			static const char fallback[] = "{\"detail\":\"A server error occurred.\"}";
-			len = sizeof(fallback) - 1;
+			len = sizeof(internal_body) - 1;
 			status = 500;
-			shown = fallback;
-			r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)fallback, MHD_RESPMEM_PERSISTENT);
+			shown = internal_body;
+			r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)shown, MHD_RESPMEM_PERSISTENT);
 		}
 	}
 	json_decref(body);
@@ -205,14 +208,14 @@ void http_reply_invalid(struct request *req, const char *message, json_t *errors
 	http_reply_json(req, 400, json_pack("{s:s, s:o}", "message", message, "info", errors_obj));
 }
 
-enum MHD_Result http_reply_bare(struct MHD_Connection *conn, unsigned status, const char *body)
+enum MHD_Result http_reply_bare_internal(struct MHD_Connection *conn)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    sizeof(internal_body) - 1, (void *)(uintptr_t)internal_body, MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
-	enum MHD_Result rc = MHD_queue_response(conn, status, r);
+	enum MHD_Result rc = MHD_queue_response(conn, 500, r);
 	MHD_destroy_response(r);
 	return rc;
 }

@@ -57,9 +57,9 @@ void http_reply_error(struct request *req, enum http_error err, const char *arg)
  * (errors is stolen). */
 void http_reply_invalid(struct request *req, const char *message, json_t *errors);
 
-/* Answer a request that cannot be served at all, e.g. out of memory, with
- * no request object. Returns MHD's result. */
-enum MHD_Result http_reply_bare(struct MHD_Connection *conn, unsigned status, const char *body);
+/* Answer 500, HTTP_ERR_INTERNAL's body, to a request that cannot be served
+ * at all: out of memory, with no request object. Returns MHD's result. */
+enum MHD_Result http_reply_bare_internal(struct MHD_Connection *conn);
 
 /* The reply for a failed store call (a STORE_* code, store/store.h): 404
  * for STORE_NOT_FOUND, 503 for STORE_UNAVAILABLE and STORE_FULL, 500 for

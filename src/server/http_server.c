@@ -51,8 +51,6 @@ struct http_server {
 /* At shutdown, connections silent this long are taken to be idle. */
 #define HTTP_QUIET_MS 250
 
-static const char REPLY_NOMEM[] = "{\"detail\":\"A server error occurred.\"}";
-
 /*
  * keygate's own limits on the request line and the header block, answered
  * in JSON. They sit well inside libmicrohttpd's per-connection memory
@@ -173,7 +171,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	if (req == NULL) {
 		struct conn_state *cs = conn_state_of(conn);
 		if (cs == NULL || cs->live) /* no storage: out of memory at open */
-			return http_reply_bare(conn, 500, REPLY_NOMEM);
+			return http_reply_bare_internal(conn);
 		req = &cs->req;
 		http_request_begin(req, conn, srv->app, method, url);
 		cs->live = 1;
