@@ -270,19 +270,34 @@ int sqlite_write_end(struct conn *c, int rc)
 	return rc;
 }
 
-int sqlite_write_stmt(struct conn *c, enum stmt_id id, void (*row)(sqlite3_stmt *q, void *arg), void *arg)
+int sqlite_read_row(struct conn *c, enum stmt_id id, sqlite_row_fn *row, void *arg)
 {
 	sqlite3_stmt *q = c->stmt[id];
-	int step = sqlite3_step(q);
+	int step = sqlite3_step(q), rc;
+
+	if (step == SQLITE_ROW)
+		rc = row(q, arg) == 0 ? STORE_OK : STORE_ERR;
+	else
+		rc = step == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, step);
+	sqlite_done(q);
+	return rc;
+}
+
+int sqlite_write_stmt(struct conn *c, enum stmt_id id, sqlite_row_fn *row, void *arg)
+{
+	sqlite3_stmt *q = c->stmt[id];
+	int step = sqlite3_step(q), bad = 0;
 
 	if (step == SQLITE_ROW && row != NULL)
-		row(q, arg);
+		bad = row(q, arg) == -1;
 	/* Run it to its end: RETURNING completes the change only then. */
 	while (step == SQLITE_ROW)
 		step = sqlite3_step(q);
 	sqlite_done(q);
 	if (step != SQLITE_DONE)
 		return sqlite_map_rc(c, step);
+	if (bad)
+		return STORE_ERR;
 	return sqlite3_changes(c->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
 }
 

@@ -57,6 +57,12 @@ int sqlite_book_create(struct store *st, int64_t author, const char *title, cons
 	return STORE_OK;
 }
 
+static int book_row_cb(sqlite3_stmt *q, void *arg)
+{
+	book_row(q, arg);
+	return 0;
+}
+
 int sqlite_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out)
 {
 	struct conn *c = sqlite_conn(st);
@@ -66,16 +72,7 @@ int sqlite_book_get(struct store *st, int64_t id, int64_t author, struct store_b
 	sqlite3_stmt *q = c->stmt[S_BOOK_GET];
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, author);
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		book_row(q, out);
-	sqlite_done(q);
-	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
-}
-
-static void book_row_cb(sqlite3_stmt *q, void *arg)
-{
-	book_row(q, arg);
+	return sqlite_read_row(c, S_BOOK_GET, book_row_cb, out);
 }
 
 int sqlite_book_update(

@@ -84,10 +84,18 @@ int sqlite_exec_stmt(struct conn *c, enum stmt_id id);
 int sqlite_write_begin(struct store *st, struct conn **c);
 /* Commit when rc is STORE_OK, else roll back; returns the final code. */
 int sqlite_write_end(struct conn *c, int rc);
+/* Reads a statement's current row into arg: 0, or -1 when the row is
+ * unusable (a failure of the store's: STORE_ERR). */
+typedef int sqlite_row_fn(sqlite3_stmt *q, void *arg);
+/* Step a statement that reads at most one row, bound already; row(q, arg)
+ * sees it. STORE_OK, STORE_NOT_FOUND when there is none, or the failure.
+ * The statement is reset and its bindings dropped. */
+int sqlite_read_row(struct conn *c, enum stmt_id id, sqlite_row_fn *row, void *arg);
 /* Step a statement that writes and may return one row (RETURNING) to its
- * end; row(q, arg) sees the row. STORE_OK, STORE_NOT_FOUND when it changed
- * nothing, or the failure. The statement is reset. */
-int sqlite_write_stmt(struct conn *c, enum stmt_id id, void (*row)(sqlite3_stmt *q, void *arg), void *arg);
+ * end; row(q, arg) sees the row (row may be NULL). STORE_OK,
+ * STORE_NOT_FOUND when it changed nothing, or the failure. The statement
+ * is reset. */
+int sqlite_write_stmt(struct conn *c, enum stmt_id id, sqlite_row_fn *row, void *arg);
 /* Copy a TEXT column into dst (cap bytes with the NUL). */
 void sqlite_copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col);
 /* Reset a statement and drop its bindings. */

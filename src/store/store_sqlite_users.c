@@ -32,22 +32,16 @@ int sqlite_user_create(struct store *st, const char *username, const char *email
 	return sqlite_write_end(c, rc == STORE_CONFLICT ? STORE_ERR : rc);
 }
 
-static void user_columns(sqlite3_stmt *q, struct store_user *out)
+static int user_row(sqlite3_stmt *q, void *arg)
 {
+	struct store_user *out = arg;
+
 	out->id = sqlite3_column_int64(q, 0);
 	sqlite_copy_text(out->username, sizeof(out->username), q, 1);
 	sqlite_copy_text(out->email, sizeof(out->email), q, 2);
 	sqlite_copy_text(out->password_hash, sizeof(out->password_hash), q, 3);
 	out->is_active = sqlite3_column_int(q, 4);
-}
-
-static int user_row(struct conn *c, sqlite3_stmt *q, struct store_user *out)
-{
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		user_columns(q, out);
-	sqlite_done(q);
-	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
+	return 0;
 }
 
 int sqlite_user_by_name(struct store *st, const char *username, struct store_user *out)
@@ -56,7 +50,7 @@ int sqlite_user_by_name(struct store *st, const char *username, struct store_use
 	if (c == NULL)
 		return STORE_UNAVAILABLE;
 	sqlite3_bind_text(c->stmt[S_USER_BY_NAME], 1, username, -1, SQLITE_STATIC);
-	return user_row(c, c->stmt[S_USER_BY_NAME], out);
+	return sqlite_read_row(c, S_USER_BY_NAME, user_row, out);
 }
 
 int sqlite_user_by_id(struct store *st, int64_t id, struct store_user *out)
@@ -65,7 +59,7 @@ int sqlite_user_by_id(struct store *st, int64_t id, struct store_user *out)
 	if (c == NULL)
 		return STORE_UNAVAILABLE;
 	sqlite3_bind_int64(c->stmt[S_USER_BY_ID], 1, id);
-	return user_row(c, c->stmt[S_USER_BY_ID], out);
+	return sqlite_read_row(c, S_USER_BY_ID, user_row, out);
 }
 
 static int blob_copy(sqlite3_stmt *q, int col, uint8_t *dst, size_t len)
@@ -76,23 +70,22 @@ static int blob_copy(sqlite3_stmt *q, int col, uint8_t *dst, size_t len)
 	return 0;
 }
 
+static int key_row(sqlite3_stmt *q, void *arg)
+{
+	struct store_apikey *out = arg;
+
+	if (blob_copy(q, 0, out->hash, sizeof(out->hash)) == -1 || blob_copy(q, 1, out->box, sizeof(out->box)) == -1)
+		return -1;
+	return 0;
+}
+
 int sqlite_apikey_get(struct store *st, int64_t user_id, struct store_apikey *out)
 {
 	struct conn *c = sqlite_conn(st);
 	if (c == NULL)
 		return STORE_UNAVAILABLE;
-	sqlite3_stmt *q = c->stmt[S_KEY_GET];
-	sqlite3_bind_int64(q, 1, user_id);
-	int rc = sqlite3_step(q), ret;
-	if (rc == SQLITE_ROW)
-		ret = (blob_copy(q, 0, out->hash, sizeof(out->hash)) == 0 &&
-			  blob_copy(q, 1, out->box, sizeof(out->box)) == 0)
-			  ? STORE_OK
-			  : STORE_ERR;
-	else
-		ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
-	sqlite_done(q);
-	return ret;
+	sqlite3_bind_int64(c->stmt[S_KEY_GET], 1, user_id);
+	return sqlite_read_row(c, S_KEY_GET, key_row, out);
 }
 
 int sqlite_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key)
@@ -113,18 +106,19 @@ int sqlite_apikey_replace(struct store *st, int64_t user_id, const struct store_
 	return rc == STORE_CONFLICT ? STORE_ERR : rc;
 }
 
+static int id_column(sqlite3_stmt *q, void *arg)
+{
+	*(int64_t *)arg = sqlite3_column_int64(q, 0);
+	return 0;
+}
+
 int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id)
 {
 	struct conn *c = sqlite_conn(st);
 	if (c == NULL)
 		return STORE_UNAVAILABLE;
-	sqlite3_stmt *q = c->stmt[S_KEY_FIND];
-	sqlite3_bind_blob(q, 1, hash, APIKEY_HASH_BYTES, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*user_id = sqlite3_column_int64(q, 0);
-	sqlite_done(q);
-	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_map_rc(c, rc);
+	sqlite3_bind_blob(c->stmt[S_KEY_FIND], 1, hash, APIKEY_HASH_BYTES, SQLITE_STATIC);
+	return sqlite_read_row(c, S_KEY_FIND, id_column, user_id);
 }
 
 int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
@@ -137,7 +131,7 @@ int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
 		return STORE_UNAVAILABLE;
 	sqlite3_stmt *q = c->stmt[S_USERS_LIST];
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		user_columns(q, &u);
+		user_row(q, &u);
 		if (each(&u, sqlite3_column_int64(q, 5), arg) == -1) {
 			sqlite_done(q);
 			return STORE_ERR;
@@ -145,11 +139,6 @@ int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
 	}
 	sqlite_done(q);
 	return rc == SQLITE_DONE ? STORE_OK : sqlite_map_rc(c, rc);
-}
-
-static void id_column(sqlite3_stmt *q, void *arg)
-{
-	*(int64_t *)arg = sqlite3_column_int64(q, 0);
 }
 
 int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id)
