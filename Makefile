@@ -77,7 +77,7 @@ FUZZ_TARGETS := body router rate config token apikey
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 FUZZ_SECONDS ?= 30
 
-.PHONY: layers all run run-args fresh-check docker-check test check unit http install uninstall clean deps deps-test format fuzz soak bench
+.PHONY: layers lengths all run run-args fresh-check docker-check test check unit http install uninstall clean deps deps-test format fuzz soak bench
 all: $(BIN)
 
 # V=1 shows the full command lines.
@@ -193,15 +193,21 @@ docker-check:
 
 layers:
 	@python3 scripts/check-layers.py "$(LAYERS)"
+# No function in src/ longer than FUNCTION_LINES_MAX lines.
+FUNCTION_LINES_MAX := 60
+lengths:
+	@python3 scripts/check-function-length.py $(FUNCTION_LINES_MAX)
 unit: $(UNIT_BIN) $(FUZZ_REPLAY)
 test: deps-test
 	@$(MAKE) --no-print-directory all unit
 	@sh tests/run.sh $(BUILD)
 
-# Everything again under AddressSanitizer + UndefinedBehaviorSanitizer, then
-# the concurrency tests under ThreadSanitizer.
+# The layering and the function lengths; then everything again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the concurrency tests
+# under ThreadSanitizer.
 check: deps-test
 	@python3 scripts/check-layers.py "$(LAYERS)"
+	@python3 scripts/check-function-length.py $(FUNCTION_LINES_MAX)
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined all unit
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
