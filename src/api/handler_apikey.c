@@ -13,7 +13,7 @@ static enum handler_rc reply_key(struct request *req, uint8_t key[APIKEY_BYTES])
 
 	apikey_format(key, text);
 	sodium_memzero(key, APIKEY_BYTES);
-	http_reply_secret_json(req, 200, json_pack("{s:s, s:{s:s}}", "message", "Successful", "data", "key", text));
+	http_reply_secret_json(req, 200, http_reply_data_new("Successful", json_pack("{s:s}", "key", text)));
 	sodium_memzero(text, sizeof(text));
 	return HANDLER_DONE;
 }

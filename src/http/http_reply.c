@@ -208,6 +208,11 @@ void http_reply_invalid(struct request *req, const char *message, json_t *errors
 	http_reply_json(req, 400, json_pack("{s:s, s:o}", "message", message, "info", errors_obj));
 }
 
+json_t *http_reply_data_new(const char *message, json_t *data)
+{
+	return json_pack("{s:s, s:o}", "message", message, "data", data);
+}
+
 enum MHD_Result http_reply_bare_internal(struct MHD_Connection *conn)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(

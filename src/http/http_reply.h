@@ -56,6 +56,10 @@ void http_reply_error(struct request *req, enum http_error err, const char *arg)
 /* 400 {"message": message, "info": errors}: field validation failures
  * (errors is stolen). */
 void http_reply_invalid(struct request *req, const char *message, json_t *errors);
+/* The tutorial's success body, {"message": message, "data": data}, for
+ * http_reply_json and the like (data is stolen). NULL when out of memory,
+ * which those answer with 500. */
+json_t *http_reply_data_new(const char *message, json_t *data);
 
 /* Answer 500, HTTP_ERR_INTERNAL's body, to a request that cannot be served
  * at all: out of memory, with no request object. Returns MHD's result. */
