@@ -53,7 +53,7 @@ STORE_SRC    := $(addprefix src/store/,store.c store_open.c store_sqlite.c store
 	store_epoch.c store_pg.c store_pg_listen.c migrate.c)
 THROTTLE_SRC := $(addprefix src/throttle/,throttle.c throttle_open.c throttle_window.c throttle_shm.c throttle_shm_segment.c \
 	throttle_redis.c)
-HTTP_SRC     := $(addprefix src/http/,http_method.c http_request.c http_reply.c http_accept.c http_linger.c client_ip.c)
+HTTP_SRC     := $(addprefix src/http/,http_method.c http_request.c http_reply.c offload.c http_accept.c http_linger.c client_ip.c)
 AUTH_SRC     := $(addprefix src/auth/,keycache.c namecache.c mw_jwt.c mw_apikey.c mw_throttle.c)
 API_SRC      := $(addprefix src/api/,router.c pipeline.c handler_common.c book_json.c list_cache.c \
 	handler_books.c handler_verify.c handler_health.c handler_signup.c handler_auth.c handler_apikey.c)

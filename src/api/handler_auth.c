@@ -1,12 +1,11 @@
 /* handler_auth.c: POST /users/login/ and /users/login/refresh — JWTs. */
-#include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "base/app.h"
 #include "api/handlers.h"
 #include "http/http_reply.h"
+#include "http/offload.h"
 #include "auth/mw_throttle.h"
 #include "store/store.h"
 #include "lib/validate.h"
@@ -16,12 +15,14 @@ struct login_state {
 	int is_active;
 };
 
-static enum handler_rc login_finish(struct request *req)
+/* After the check against the stored (or the dummy) hash. */
+static enum handler_rc login_finish(struct request *req, int result, const char *hash)
 {
 	const struct login_state *ls = req->handler_state;
 	time_t now = time(NULL);
+	(void)hash;
 
-	if (req->job.result != 0 || ls->user_id == 0 || !ls->is_active) {
+	if (result != 0 || ls->user_id == 0 || !ls->is_active) {
 		http_reply_error(req, HTTP_ERR_LOGIN_FAILED, NULL);
 		return HANDLER_DONE;
 	}
@@ -47,11 +48,6 @@ enum handler_rc handler_login(struct request *req)
 	struct store_user user;
 	struct login_state *ls;
 
-	if (req->suspended) {
-		if (!atomic_load_explicit(&req->offload_done, memory_order_acquire))
-			return HANDLER_SUSPENDED;
-		return login_finish(req);
-	}
 	errors = json_object();
 	username = validate_string(req->json, "username", VALIDATE_REQUIRED, errors, &ulen);
 	password = validate_string(req->json, "password", VALIDATE_REQUIRED, errors, &plen);
@@ -69,13 +65,9 @@ enum handler_rc handler_login(struct request *req)
 	/* Verify even when there is no such user, against a dummy hash, so
 	 * the answer takes as long either way. */
 	const char *hash = rc == STORE_OK ? user.password_hash : req->app->dummy_hash;
-	memcpy(req->job.hash, hash, sizeof(req->job.hash));
 	ls->user_id = rc == STORE_OK ? user.id : 0;
 	ls->is_active = rc == STORE_OK && user.is_active;
-	req->job.op = PASSWORD_VERIFY;
-	req->job.password = password;
-	req->job.password_len = plen;
-	return handler_offload_password(req);
+	return offload_password_verify(req, hash, password, plen, login_finish);
 }
 
 enum handler_rc handler_refresh(struct request *req)

@@ -1,10 +1,10 @@
 /* handler_signup.c: POST /users/signup/ — the user and their API key. */
 #include <sodium.h>
-#include <stdatomic.h>
 
 #include "base/app.h"
 #include "api/handlers.h"
 #include "http/http_reply.h"
+#include "http/offload.h"
 #include "store/store.h"
 #include "lib/validate.h"
 
@@ -49,15 +49,16 @@ static int signup_validate(struct request *req, struct signup_fields *f)
 	return 0;
 }
 
-/* After the hash: create the user and the key in one transaction. */
-static enum handler_rc signup_finish(struct request *req)
+/* After the hash: create the user and the key in one transaction (hash
+ * is wiped once this returns). */
+static enum handler_rc signup_finish(struct request *req, int result, const char *hash)
 {
 	struct signup_fields f;
 	struct store_apikey rec;
 	uint8_t key[APIKEY_BYTES];
 	int64_t id;
 
-	if (req->job.result != 0)
+	if (result != 0)
 		return handler_store_failed(req, STORE_ERR);
 	f.username = json_string_value(json_object_get(req->json, "username"));
 	f.email = json_string_value(json_object_get(req->json, "email"));
@@ -65,9 +66,7 @@ static enum handler_rc signup_finish(struct request *req)
 	apikey_hash(&req->app->keys, key, rec.hash);
 	apikey_seal(&req->app->keys, key, rec.box);
 	sodium_memzero(key, sizeof(key));
-	int rc =
-	    store_user_create(req->app->store, f.username, f.email != NULL ? f.email : "", req->job.hash, &rec, &id);
-	sodium_memzero(req->job.hash, sizeof(req->job.hash));
+	int rc = store_user_create(req->app->store, f.username, f.email != NULL ? f.email : "", hash, &rec, &id);
 	if (rc == STORE_CONFLICT) { /* lost a race for the name */
 		json_t *errors = json_object();
 		validate_fail(errors, "username", USERNAME_TAKEN);
@@ -87,15 +86,8 @@ enum handler_rc handler_signup(struct request *req)
 {
 	struct signup_fields f;
 
-	if (req->suspended) {
-		if (!atomic_load_explicit(&req->offload_done, memory_order_acquire))
-			return HANDLER_SUSPENDED;
-		return signup_finish(req);
-	}
 	if (signup_validate(req, &f) == -1)
 		return HANDLER_DONE;
-	req->job.op = PASSWORD_HASH;
-	req->job.password = f.password; /* borrowed from req->json */
-	req->job.password_len = f.plen;
-	return handler_offload_password(req);
+	/* f.password is borrowed from req->json. */
+	return offload_password_hash(req, f.password, f.plen, signup_finish);
 }

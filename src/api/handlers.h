@@ -7,8 +7,8 @@
 /*
  * Route handlers. Each runs on the MHD thread of its connection after the
  * pipeline has authenticated the request and parsed its body; it validates,
- * calls the store, and queues exactly one reply (or suspends and is called
- * again on resume).
+ * calls the store, and queues exactly one reply, or hands password work to
+ * http/offload.h, whose continuation replies once it is done.
  */
 enum handler_rc handler_health(struct request *req);
 enum handler_rc handler_signup(struct request *req);
@@ -22,11 +22,6 @@ enum handler_rc handler_book_get(struct request *req);
 enum handler_rc handler_book_update(struct request *req);
 enum handler_rc handler_book_delete(struct request *req);
 enum handler_rc handler_verify(struct request *req);
-
-/* Hash or verify a password off the MHD thread: suspends the connection
- * and queues job. Replies 503 itself when the hashing queue is full.
- * Returns HANDLER_SUSPENDED, or HANDLER_DONE when it replied. */
-enum handler_rc handler_offload_password(struct request *req);
 
 /* http_reply_store_failed, for a handler's return. */
 enum handler_rc handler_store_failed(struct request *req, int store_rc);

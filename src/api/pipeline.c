@@ -6,6 +6,7 @@
 
 #include "base/app.h"
 #include "http/http_reply.h"
+#include "http/offload.h"
 #include "auth/mw_apikey.h"
 #include "auth/mw_jwt.h"
 #include "auth/mw_throttle.h"
@@ -119,11 +120,13 @@ static enum stage_rc (*const stages[])(struct request *) = {
 
 static void run_stages(struct request *req)
 {
-	if (!req->suspended) {
-		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
-			if (stages[i](req) == STAGE_DONE)
-				return;
+	if (offload_suspended(req)) { /* resumed: straight back to the handler's continuation */
+		offload_resume(req);
+		return;
 	}
+	for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+		if (stages[i](req) == STAGE_DONE)
+			return;
 	req->route->handler(req);
 }
 

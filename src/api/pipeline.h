@@ -9,7 +9,7 @@
  * (JWT or API key, by route flags) -> throttle (the route's scope, 429) ->
  * method (405) -> body (415/400) -> handler. Each stage either passes the request on or queues a reply
  * (enum stage_rc, http/request_rc.h). A request resumed after off-thread
- * work goes straight back to its handler.
+ * work goes straight back to its handler's continuation (http/offload.h).
  */
 void pipeline_run(struct request *req);
 

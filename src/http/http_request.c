@@ -91,7 +91,7 @@ void http_request_begin(
 	req->path = path;
 	req->body_cap = req->cfg->body_max;
 	req->started_ns = http_now_ns();
-	atomic_init(&req->offload_done, 0);
+	offload_slot_begin(&req->offload);
 
 	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 	if (rid != NULL && request_id_sane(rid)) {
@@ -113,10 +113,7 @@ void http_request_end(struct request *req)
 	}
 	free(req->handler_state);
 	req->handler_state = NULL;
-	/* A password job's hashes (the stored one, the new one) do not
-	 * outlive their request in the connection's storage. */
-	if (req->job.password != NULL)
-		sodium_memzero(&req->job, sizeof(req->job));
+	offload_slot_end(&req->offload);
 }
 
 void http_request_append(struct request *req, const char *data, size_t len)

@@ -3,18 +3,18 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/password.h"
+#include "http/offload_slot.h"
 
 /*
  * One HTTP request: begun on MHD's first callback for it (into *req_cls),
  * ended in the completion callback, nowhere else. Its storage belongs to
  * the connection (http_server.c), reused by each request on it. Used by
  * one thread at a time: the MHD worker that owns the connection, and a
- * password pool thread only while the connection is suspended.
+ * password pool thread only while the connection is suspended (the
+ * offload slot, http/offload.c).
  */
 enum http_method {
 	HTTP_GET = 1 << 0,
@@ -77,10 +77,9 @@ struct request {
 	int nheaders;
 	uint16_t header_used;
 
-	/* Work done off the MHD thread while the connection is suspended. */
-	int suspended;
-	atomic_int offload_done;
-	struct password_job job;
+	/* Work done off the MHD thread while the connection is suspended
+	 * (http/offload.h's alone). */
+	struct offload_slot offload;
 	void *handler_state; /* freed with free() in http_request_end */
 
 	/* Last, and not cleared by http_request_begin: each value is written
