@@ -8,7 +8,8 @@
  * Route handlers. Each runs on the MHD thread of its connection after the
  * pipeline has authenticated the request and parsed its body; it validates,
  * calls the store, and queues exactly one reply, or hands password work to
- * http/offload.h, whose continuation replies once it is done.
+ * http/offload.h, whose continuation replies once it is done. A handler
+ * that returns HANDLER_DONE without a reply gets a 500 from the pipeline.
  */
 enum handler_rc handler_health(struct request *req);
 enum handler_rc handler_signup(struct request *req);

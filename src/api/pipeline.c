@@ -7,6 +7,8 @@
 #include "base/app.h"
 #include "http/http_reply.h"
 #include "http/offload.h"
+#include "base/log.h"
+#include "lib/log_escape.h"
 #include "auth/mw_apikey.h"
 #include "auth/mw_jwt.h"
 #include "auth/mw_throttle.h"
@@ -118,20 +120,49 @@ static enum stage_rc (*const stages[])(struct request *) = {
 	stage_body,
 };
 
-static void run_stages(struct request *req)
+/*
+ * What a handler returned, held to its meaning: HANDLER_DONE with a reply
+ * queued, HANDLER_SUSPENDED with the connection suspended for off-thread
+ * work. A handler that broke it (a path that forgot to reply, or whose
+ * reply could not be queued) would leave the client waiting and have MHD
+ * run the whole request again: it gets the one 500 and a log line instead.
+ */
+static void handler_checked(struct request *req, enum handler_rc rc)
 {
-	if (offload_suspended(req)) { /* resumed: straight back to the handler's continuation */
-		offload_resume(req);
+	int suspended = offload_suspended(req);
+	const char *broke;
+	char method[64];
+
+	if (suspended)
+		broke = rc == HANDLER_SUSPENDED ? NULL : "done with the connection suspended";
+	else if (rc == HANDLER_SUSPENDED)
+		broke = "suspended without suspending";
+	else
+		broke = req->replied ? NULL : "done without a reply";
+	if (broke == NULL)
 		return;
-	}
+	/* The method as the access log shows it; the route is the table's. */
+	log_escape(method, sizeof(method), req->method_name, 16, LOG_ESCAPE_SPACE);
+	log_warnx("rid=%s: %s %s: the handler returned %s%s", req->id, method,
+	    req->route != NULL ? req->route->path : "-", broke, suspended || req->replied ? "" : "; answering 500");
+	if (!suspended && !req->replied)
+		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
+}
+
+/* STAGE_NEXT when every stage passed the request on to its handler. */
+static enum stage_rc run_stages(struct request *req)
+{
 	for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
 		if (stages[i](req) == STAGE_DONE)
-			return;
-	req->route->handler(req);
+			return STAGE_DONE;
+	return STAGE_NEXT;
 }
 
 void pipeline_run(struct request *req)
 {
-	run_stages(req);
+	if (offload_suspended(req)) /* resumed: straight back to the handler's continuation */
+		handler_checked(req, offload_resume(req));
+	else if (run_stages(req) == STAGE_NEXT)
+		handler_checked(req, req->route->handler(req));
 	http_request_read_pass_end(req);
 }

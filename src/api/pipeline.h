@@ -10,6 +10,9 @@
  * method (405) -> body (415/400) -> handler. Each stage either passes the request on or queues a reply
  * (enum stage_rc, http/request_rc.h). A request resumed after off-thread
  * work goes straight back to its handler's continuation (http/offload.h).
+ * What the handler returns is checked: one that returns HANDLER_DONE
+ * without a reply queued (or HANDLER_SUSPENDED without suspending) is
+ * logged, naming the route, and the request answered 500.
  */
 void pipeline_run(struct request *req);
 

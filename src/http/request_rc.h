@@ -10,8 +10,9 @@
 /* A pipeline stage either passes the request on or has queued its reply. */
 enum stage_rc { STAGE_NEXT, STAGE_DONE };
 
-/* A handler has queued its reply, or suspended the connection and is
- * called again on resume. */
+/* A handler has queued its reply, or has suspended the connection for
+ * off-thread work (http/offload.h), whose continuation replies on resume.
+ * The pipeline holds handlers to it (a 500 otherwise). */
 enum handler_rc {
 	HANDLER_DONE,
 	HANDLER_SUSPENDED,
