@@ -33,20 +33,22 @@ static void header_u64(struct request *req, const char *name, uint64_t v)
 	http_request_add_header_text(req, name, text, t.len);
 }
 
-/* The quota fields of one decision, in the configured form
- * (ratelimit_fields.h renders them). The partition is the throttle key,
- * opaque: the user's or the address's window. */
+/* The quota fields of one decision, one item per window, in the
+ * configured form (ratelimit_fields.h renders them). The partition is the
+ * throttle key, opaque: the user's or the address's window. */
 static void quota_headers(
     struct request *req, enum throttle_scope scope, uint64_t key, int spend, const struct throttle_decision *d)
 {
 	struct ratelimit_field fields[RATELIMIT_FIELDS_MAX];
-	struct ratelimit_window w = { throttle_scope_name(scope), d->limit, d->window_s, d->remaining,
-		ceil_s(d->reset_ms) };
+	struct ratelimit_window w[RATE_WINDOWS_MAX];
 	uint8_t partition[8];
 
+	for (uint32_t i = 0; i < d->nwindows; i++)
+		w[i] = (struct ratelimit_window){ throttle_scope_name(scope), d->w[i].limit, d->w[i].window_s,
+			d->w[i].remaining, ceil_s(d->w[i].reset_ms) };
 	for (int i = 0; i < 8; i++)
 		partition[i] = (uint8_t)(key >> (56 - 8 * i));
-	struct ratelimit_state s = { &w, 1, spend ? 1 : 0, partition, sizeof(partition), (uint64_t)time(NULL),
+	struct ratelimit_state s = { w, d->nwindows, spend ? 1 : 0, partition, sizeof(partition), (uint64_t)time(NULL),
 		req->cfg->legacy_headers };
 	size_t n = ratelimit_fields_render((enum ratelimit_form)req->cfg->quota_headers, &s, fields);
 	for (size_t i = 0; i < n; i++)
@@ -134,7 +136,7 @@ static void refuse_full(struct request *req, enum throttle_scope scope, const st
 static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, int spend,
     int quiet_full, struct throttle_decision *d, int *decided)
 {
-	const struct rate *rate = throttle_rate(req->cfg, scope);
+	const struct rate_set *rate = throttle_rate(req->cfg, scope);
 
 	*decided = 0;
 	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, d) == -1) {

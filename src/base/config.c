@@ -185,12 +185,12 @@ void config_defaults(struct config *cfg)
 		.redis_timeout_ms = 100,
 		.shm_name = "/keygate-throttle",
 		.capacity = 65536,
-		.rate_api_key = { 5, 60 },
-		.rate_login = { 10, 60 },
-		.rate_signup = { 5, 3600 },
-		.rate_invalid_key = { 20, 60 },
-		.rate_regenerate = { 5, 3600 },
-		.rate_refresh = { 30, 3600 },
+		.rate_api_key = { 1, { { 5, 60 } } },
+		.rate_login = { 1, { { 10, 60 } } },
+		.rate_signup = { 1, { { 5, 3600 } } },
+		.rate_invalid_key = { 1, { { 20, 60 } } },
+		.rate_regenerate = { 1, { { 5, 3600 } } },
+		.rate_refresh = { 1, { { 30, 3600 } } },
 		.ipv6_prefix = 64,
 		.legacy_headers = 0,
 		.fail_open = 0,
@@ -311,7 +311,7 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 	case K_DURATION: return parse_duration_ms(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
 	case K_SIZE: return parse_size(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
 	case K_BOOL: return parse_bool(value, (int *)(void *)field, err, errlen);
-	case K_RATE: return parse_rate(value, (struct rate *)(void *)field, err, errlen);
+	case K_RATE: return parse_rate_set(value, (struct rate_set *)(void *)field, err, errlen);
 	case K_LOGLEVEL:
 		if (log_level_parse(value, (enum log_level *)(void *)field) == -1) {
 			snprintf(err, errlen, "must be error, warn, info or debug");
@@ -475,9 +475,11 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void print_rate(FILE *out, const char *name, const struct rate *r)
+static void print_rate(FILE *out, const char *name, const struct rate_set *r)
 {
-	fprintf(out, "%s = %u/%us\n", name, r->limit, r->window_s);
+	char text[RATE_SET_TEXT_MAX];
+
+	fprintf(out, "%s = %s\n", name, rate_set_format(r, text, sizeof(text)));
 }
 
 void config_print(const struct config *cfg, FILE *out)

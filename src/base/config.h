@@ -61,12 +61,12 @@ struct config {
 	uint64_t redis_timeout_ms;
 	char shm_name[64];
 	unsigned capacity;
-	struct rate rate_api_key;
-	struct rate rate_login;
-	struct rate rate_signup;
-	struct rate rate_invalid_key;
-	struct rate rate_regenerate;
-	struct rate rate_refresh;
+	struct rate_set rate_api_key;
+	struct rate_set rate_login;
+	struct rate_set rate_signup;
+	struct rate_set rate_invalid_key;
+	struct rate_set rate_regenerate;
+	struct rate_set rate_refresh;
 	unsigned ipv6_prefix; /* an IPv6 client is counted by this prefix */
 	int legacy_headers;
 	int quota_headers; /* enum ratelimit_form: the form of the quota fields */

@@ -203,3 +203,55 @@ int parse_rate(const char *s, struct rate *out, char *err, size_t errlen)
 	out->window_s = (uint32_t)window;
 	return 0;
 }
+
+int parse_rate_set(const char *s, struct rate_set *out, char *err, size_t errlen)
+{
+	struct rate_set set = { 0 };
+	char item[64];
+
+	for (const char *p = s;; p++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t len = strcspn(p, ",");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (set.n == RATE_WINDOWS_MAX) {
+			snprintf(err, errlen, "at most %u windows (N/period, N/period, ...)", RATE_WINDOWS_MAX);
+			return -1;
+		}
+		if (len >= sizeof(item)) {
+			snprintf(err, errlen, "not a rate (N/period, e.g. 5/minute or 100/15m)");
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (parse_rate(item, &set.w[set.n], err, errlen) == -1)
+			return -1;
+		for (uint32_t i = 0; i < set.n; i++) {
+			if (set.w[i].window_s == set.w[set.n].window_s) {
+				snprintf(err, errlen, "two rates over the same window (%u seconds)", set.w[i].window_s);
+				return -1;
+			}
+		}
+		set.n++;
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+	}
+	*out = set;
+	return 0;
+}
+
+const char *rate_set_format(const struct rate_set *set, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < set->n && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%u/%us", i > 0 ? ", " : "", set->w[i].limit, set->w[i].window_s);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}

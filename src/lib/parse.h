@@ -37,4 +37,27 @@ struct rate {
 };
 int parse_rate(const char *s, struct rate *out, char *err, size_t errlen);
 
+/*
+ * A scope's windows: one rate or several, comma-separated ("5/minute,
+ * 100/day"), all of which must admit a request. At most RATE_WINDOWS_MAX,
+ * no two with the same window (the shorter one would be a copy of a
+ * stricter or laxer limit over the same span).
+ */
+#define RATE_WINDOWS_MAX 4u
+struct rate_set {
+	uint32_t n; /* windows in w[], at least 1 */
+	struct rate w[RATE_WINDOWS_MAX];
+};
+int parse_rate_set(const char *s, struct rate_set *out, char *err, size_t errlen);
+
+/* "5/60s, 100/86400s": the set as parse_rate_set reads it back; buf. */
+#define RATE_SET_TEXT_MAX (RATE_WINDOWS_MAX * 24)
+const char *rate_set_format(const struct rate_set *set, char *buf, size_t len);
+
+/* A set of one window. */
+static inline struct rate_set rate_set_of(uint32_t limit, uint32_t window_s)
+{
+	return (struct rate_set){ .n = 1, .w = { { limit, window_s } } };
+}
+
 #endif

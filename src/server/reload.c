@@ -14,27 +14,40 @@
 static struct config **retired;
 static size_t nretired;
 
-/* A rate that fits the layout becomes the store's, for every process that
- * shares it (they decide by the store's rate); one that does not is kept. */
+static int rate_set_equal(const struct rate_set *a, const struct rate_set *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (a->w[i].limit != b->w[i].limit || a->w[i].window_s != b->w[i].window_s)
+			return 0;
+	return 1;
+}
+
+/* A scope's windows that fit the layout become the store's, for every
+ * process that shares it (they decide by the store's rates); ones that do
+ * not are kept. */
 static void keep_rates_that_fit(struct config *next, const struct config *cur, struct throttle *t)
 {
+	char w[RATE_SET_TEXT_MAX], h[RATE_SET_TEXT_MAX];
+
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
-		struct rate *want = (struct rate *)(uintptr_t)throttle_rate(next, (enum throttle_scope)s);
-		const struct rate *have = throttle_rate(cur, (enum throttle_scope)s);
-		if (throttle_fits(t, (enum throttle_scope)s, want) == 0) {
-			if ((want->limit != have->limit || want->window_s != have->window_s) &&
-			    throttle_set_rate(t, (enum throttle_scope)s, want) == -1) {
-				log_warnx(
-				    "reload: [throttle] %s: the store cannot take the new rate now; keeping %u/%us",
-				    throttle_scope_name((enum throttle_scope)s), have->limit, have->window_s);
+		enum throttle_scope scope = (enum throttle_scope)s;
+		struct rate_set *want = (struct rate_set *)(uintptr_t)throttle_rate(next, scope);
+		const struct rate_set *have = throttle_rate(cur, scope);
+		rate_set_format(want, w, sizeof(w));
+		rate_set_format(have, h, sizeof(h));
+		if (throttle_fits(t, scope, want) == 0) {
+			if (!rate_set_equal(want, have) && throttle_set_rate(t, scope, want) == -1) {
+				log_warnx("reload: [throttle] %s: the store cannot take the new rate now; keeping %s",
+				    throttle_scope_name(scope), h);
 				*want = *have;
 			}
 			continue;
 		}
-		log_warnx("reload: [throttle] %s = %u/%us needs another shared-memory layout; keeping %u/%us "
+		log_warnx("reload: [throttle] %s = %s needs another shared-memory layout; keeping %s "
 			  "(restart with a new segment to apply)",
-		    throttle_scope_name((enum throttle_scope)s), want->limit, want->window_s, have->limit,
-		    have->window_s);
+		    throttle_scope_name(scope), w, h);
 		*want = *have;
 	}
 }
@@ -64,10 +77,12 @@ int reload_config(struct app *app, const struct config_source *src)
 	atomic_store_explicit(&app->cfg, next, memory_order_release);
 	retired[nretired++] = next;
 	/* Said before the new log level can silence it. */
-	log_info("reload: configuration applied (api_key %u/%us, login %u/%us, signup %u/%us, invalid_key %u/%us)",
-	    next->rate_api_key.limit, next->rate_api_key.window_s, next->rate_login.limit, next->rate_login.window_s,
-	    next->rate_signup.limit, next->rate_signup.window_s, next->rate_invalid_key.limit,
-	    next->rate_invalid_key.window_s);
+	char rates[4][RATE_SET_TEXT_MAX];
+	log_info("reload: configuration applied (api_key %s, login %s, signup %s, invalid_key %s)",
+	    rate_set_format(&next->rate_api_key, rates[0], sizeof(rates[0])),
+	    rate_set_format(&next->rate_login, rates[1], sizeof(rates[1])),
+	    rate_set_format(&next->rate_signup, rates[2], sizeof(rates[2])),
+	    rate_set_format(&next->rate_invalid_key, rates[3], sizeof(rates[3])));
 	log_set_level(next->log_level);
 	return 0;
 }

@@ -13,29 +13,29 @@ void throttle_close(struct throttle *t)
 		t->ops->close(t);
 }
 
-int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
     uint64_t now_ms, int spend, struct throttle_decision *out)
 {
 	return t->ops->decide(t, scope, rate, key, now_ms, spend, out);
 }
 
 int throttle_refund(
-    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent)
+    struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key, uint64_t spent)
 {
 	return t->ops->refund(t, scope, rate, key, spent);
 }
 
-int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate *rate)
+int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate)
 {
 	return t->ops->set_rate(t, scope, rate);
 }
 
-int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate)
+int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate_set *rate)
 {
 	return t->ops->fits(t, scope, rate);
 }
 
-const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope scope)
+const struct rate_set *throttle_rate(const struct config *cfg, enum throttle_scope scope)
 {
 	switch (scope) {
 	case SCOPE_API_KEY: return &cfg->rate_api_key;
@@ -46,6 +46,27 @@ const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope s
 	case SCOPE_REFRESH: return &cfg->rate_refresh;
 	default: return NULL;
 	}
+}
+
+void throttle_decision_sum(struct throttle_decision *d)
+{
+	const struct throttle_window *bind = NULL;
+
+	d->admitted = 1;
+	for (uint32_t i = 0; i < d->nwindows; i++)
+		d->admitted &= d->w[i].admitted;
+	for (uint32_t i = 0; i < d->nwindows; i++) {
+		const struct throttle_window *w = &d->w[i];
+		if (d->admitted ? bind == NULL || w->remaining < bind->remaining
+				: !w->admitted && (bind == NULL || w->reset_ms > bind->reset_ms))
+			bind = w;
+	}
+	if (bind == NULL)
+		return;
+	d->limit = bind->limit;
+	d->window_s = bind->window_s;
+	d->remaining = d->admitted ? bind->remaining : 0;
+	d->reset_ms = bind->reset_ms;
 }
 
 int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key)

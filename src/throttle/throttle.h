@@ -23,6 +23,23 @@ enum throttle_scope {
 	SCOPE_COUNT
 };
 
+/* One window's part of a decision. */
+struct throttle_window {
+	uint32_t limit; /* N */
+	uint32_t window_s; /* W */
+	uint32_t remaining; /* admissions left now */
+	uint64_t reset_ms; /* until its next slot frees (0: none used); when it
+			      refused, the wait after which it admits */
+	int admitted; /* this window alone would admit */
+};
+
+/*
+ * A decision over every window of a scope, all or nothing: admitted only
+ * if each window admits, and then spent in each; refused, it spends none.
+ * The summary fields are those of the window that binds: when refused,
+ * the refusing window with the longest wait (so reset_ms is when a retry
+ * is admitted); when admitted, the one with the fewest left.
+ */
 struct throttle_decision {
 	int admitted;
 	uint32_t limit; /* N */
@@ -34,7 +51,12 @@ struct throttle_decision {
 		     window: the caller answers 503 (reset_ms: until a slot
 		     frees, as best known) */
 	uint64_t spent; /* admitted and spent: what throttle_refund needs */
+	uint32_t nwindows;
+	struct throttle_window w[RATE_WINDOWS_MAX]; /* in the configured order */
 };
+
+/* Fill d's summary from its windows (the backends' shared last step). */
+void throttle_decision_sum(struct throttle_decision *d);
 
 /* Table figures of one scope, shared by all processes. */
 struct throttle_stats {
@@ -48,12 +70,12 @@ struct throttle;
 struct config;
 
 struct throttle_ops {
-	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
 	    uint64_t now_ms, int spend, struct throttle_decision *out);
-	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate_set *rate);
 	int (*refund)(
-	    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent);
-	int (*set_rate)(struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+	    struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key, uint64_t spent);
+	int (*set_rate)(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate);
 	int (*forget)(struct throttle *t, enum throttle_scope scope, uint64_t key);
 	int (*stats)(const struct throttle *t, enum throttle_scope scope, struct throttle_stats *out);
 	int (*check)(struct throttle *t);
@@ -74,20 +96,20 @@ void throttle_close(struct throttle *t);
 /* Decide (spend = 1) or only look (spend = 0) under rate, which must fit
  * the store (throttle_fits). 0, or -1 when the store cannot answer (the
  * caller applies its failure policy). */
-int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key,
+int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
     uint64_t now_ms, int spend, struct throttle_decision *out);
 /* Give back an admission that decide spent (out->spent), exactly: the
  * window is as if it had never been made. 0 or -1. */
 int throttle_refund(
-    struct throttle *t, enum throttle_scope scope, const struct rate *rate, uint64_t key, uint64_t spent);
+    struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key, uint64_t spent);
 /* Make rate the scope's rate for every process that shares the store (a
  * reload; it must fit). 0 or -1. */
-int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate *rate);
+int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate);
 /* Whether the store, as laid out, can apply rate to scope (a reload may
  * change N within the slots the entries have, and W; not more): 0 or -1. */
-int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate *rate);
-/* The configured rate of a scope. */
-const struct rate *throttle_rate(const struct config *cfg, enum throttle_scope scope);
+int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate_set *rate);
+/* The configured windows of a scope. */
+const struct rate_set *throttle_rate(const struct config *cfg, enum throttle_scope scope);
 
 /* Forget key's window in scope (the admin's quota reset): 0 or -1. */
 int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key);

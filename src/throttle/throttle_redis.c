@@ -35,33 +35,48 @@
 
 #define RETRY_MS 1000
 
+/* ARGV: spend, n, then N and W (ms) of each window. One sorted set per
+ * key holds the admitted times of the longest window; each window counts
+ * its own span of it, so all are decided, and spent, at once. Returns
+ * {admitted, seq, then remaining and reset of each window}. */
 static const char decide_lua[] =
     "local now_t = redis.call('TIME')\n"
     "local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)\n"
-    "local limit, window, spend = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)\n"
-    "local count = redis.call('ZCARD', KEYS[1])\n"
-    "local admitted, seq = 0, 0\n"
-    "if count < limit then\n"
-    "  admitted = 1\n"
-    "  if spend == 1 then\n"
-    "    seq = redis.call('INCR', KEYS[2])\n"
-    "    redis.call('ZADD', KEYS[1], now, seq)\n"
-    "    redis.call('PEXPIRE', KEYS[1], window)\n"
-    "    redis.call('PEXPIRE', KEYS[2], window)\n"
-    "    count = count + 1\n"
+    "local spend, n = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local limit, window, longest = {}, {}, 0\n"
+    "for i = 1, n do\n"
+    "  limit[i], window[i] = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])\n"
+    "  if window[i] > longest then longest = window[i] end\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)\n"
+    "local count, admitted = {}, 1\n"
+    "for i = 1, n do\n"
+    "  count[i] = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window[i]), '+inf')\n"
+    "  if count[i] >= limit[i] then admitted = 0 end\n"
+    "end\n"
+    "local seq = 0\n"
+    "if admitted == 1 and spend == 1 then\n"
+    "  seq = redis.call('INCR', KEYS[2])\n"
+    "  redis.call('ZADD', KEYS[1], now, seq)\n"
+    "  redis.call('PEXPIRE', KEYS[1], longest)\n"
+    "  redis.call('PEXPIRE', KEYS[2], longest)\n"
+    "  for i = 1, n do count[i] = count[i] + 1 end\n"
+    "end\n"
+    "local out = {admitted, seq}\n"
+    "for i = 1, n do\n"
+    "  local reset = 0\n"
+    "  if count[i] > 0 then\n"
+    "    local idx = 0\n"
+    "    if count[i] >= limit[i] then idx = count[i] - limit[i] end\n"
+    "    local r = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window[i]), '+inf', 'WITHSCORES', 'LIMIT', idx, 1)\n"
+    "    reset = tonumber(r[2]) + window[i] - now\n"
     "  end\n"
+    "  local remaining = limit[i] - count[i]\n"
+    "  if remaining < 0 then remaining = 0 end\n"
+    "  out[#out + 1] = remaining\n"
+    "  out[#out + 1] = reset\n"
     "end\n"
-    "local reset = 0\n"
-    "if count > 0 then\n"
-    "  local idx = 0\n"
-    "  if count >= limit then idx = count - limit end\n"
-    "  local r = redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')\n"
-    "  reset = tonumber(r[2]) + window - now\n"
-    "end\n"
-    "local remaining = limit - count\n"
-    "if remaining < 0 then remaining = 0 end\n"
-    "return {admitted, remaining, reset, seq}\n";
+    "return out\n";
 
 struct conn {
 	redisContext *ctx;
@@ -145,24 +160,64 @@ static struct conn *conn_get(struct throttle_redis *tr)
 	return c;
 }
 
-static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
-    int spend, struct throttle_decision *out)
+/* The script's reply, checked whole: 0, or -1. */
+static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
+{
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 2 * (size_t)rate->n)
+		return -1;
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return -1;
+	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
+	out->nwindows = rate->n;
+	for (uint32_t i = 0; i < rate->n; i++) {
+		long long remaining = r->element[2 + 2 * i]->integer, reset = r->element[3 + 2 * i]->integer;
+		out->w[i] = (struct throttle_window){ .limit = rate->w[i].limit,
+			.window_s = rate->w[i].window_s,
+			.remaining = remaining > 0 ? (uint32_t)remaining : 0,
+			.reset_ms = reset > 0 ? (uint64_t)reset : 0,
+			/* refused, a window that has room left would have admitted */
+			.admitted = r->element[0]->integer == 1 || remaining > 0 };
+	}
+	throttle_decision_sum(out);
+	out->admitted = r->element[0]->integer == 1;
+	out->spent = r->element[1]->integer > 0 ? (uint64_t)r->element[1]->integer : 0;
+	return 0;
+}
+
+#define ARGV_MAX (7 + 2 * RATE_WINDOWS_MAX)
+
+static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
+    uint64_t now_ms, int spend, struct throttle_decision *out)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
-	char k1[128], k2[128];
+	char k1[128], k2[128], nums[2 + 2 * RATE_WINDOWS_MAX][24];
+	const char *argv[ARGV_MAX];
+	int argc = 0;
 	(void)now_ms; /* Redis's clock decides */
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || rate->n == 0 || rate->n > RATE_WINDOWS_MAX)
 		return -1;
 	struct conn *c = conn_get(tr);
 	if (c == NULL)
 		return -1;
 	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
 	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
-	redisReply *r = redisCommand(c->ctx, "EVALSHA %s 2 %s %s %u %llu %d", c->sha, k1, k2, rate->limit,
-	    (unsigned long long)rate->window_s * 1000, spend ? 1 : 0);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER) {
+	argv[argc++] = "EVALSHA";
+	argv[argc++] = c->sha;
+	argv[argc++] = "2";
+	argv[argc++] = k1;
+	argv[argc++] = k2;
+	snprintf(nums[0], sizeof(nums[0]), "%d", spend ? 1 : 0);
+	snprintf(nums[1], sizeof(nums[1]), "%u", rate->n);
+	for (uint32_t i = 0; i < rate->n; i++) {
+		snprintf(nums[2 + 2 * i], sizeof(nums[0]), "%u", rate->w[i].limit);
+		snprintf(nums[3 + 2 * i], sizeof(nums[0]), "%llu", (unsigned long long)rate->w[i].window_s * 1000);
+	}
+	for (uint32_t i = 0; i < 2 + 2 * rate->n; i++)
+		argv[argc++] = nums[i];
+	redisReply *r = redisCommandArgv(c->ctx, argc, argv, NULL);
+	if (reply_read(r, rate, out) == -1) {
 		/* NOSCRIPT after a Redis restart is a failure too: the next
 		 * connection loads the script again. */
 		failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
@@ -170,13 +225,6 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 			freeReplyObject(r);
 		return -1;
 	}
-	out->admitted = r->element[0]->integer == 1;
-	out->remaining = (uint32_t)r->element[1]->integer;
-	out->reset_ms = r->element[2]->integer > 0 ? (uint64_t)r->element[2]->integer : 0;
-	out->limit = rate->limit;
-	out->window_s = rate->window_s;
-	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
-	out->spent = r->element[3]->integer > 0 ? (uint64_t)r->element[3]->integer : 0;
 	freeReplyObject(r);
 	recovered(tr);
 	return 0;
@@ -205,7 +253,7 @@ static int key_command(struct throttle_redis *tr, enum throttle_scope s, uint64_
 
 /* An admission is a member of the key's sorted set, named by its
  * sequence number: giving it back removes exactly that one. */
-static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key, uint64_t spent)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
 	(void)rate;
@@ -218,7 +266,7 @@ static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rat
 /* Each decision carries its rate to Redis: there is no segment to record
  * one in, and processes configured otherwise share windows with theirs
  * (README: give every host one [throttle]). */
-static int tr_set_rate(struct throttle *t, enum throttle_scope s, const struct rate *rate)
+static int tr_set_rate(struct throttle *t, enum throttle_scope s, const struct rate_set *rate)
 {
 	(void)t;
 	(void)s;
@@ -226,7 +274,7 @@ static int tr_set_rate(struct throttle *t, enum throttle_scope s, const struct r
 	return 0;
 }
 
-static int tr_fits(const struct throttle *t, enum throttle_scope s, const struct rate *rate)
+static int tr_fits(const struct throttle *t, enum throttle_scope s, const struct rate_set *rate)
 {
 	(void)t;
 	(void)s;

@@ -55,7 +55,7 @@ struct throttle_shm {
 	struct throttle base;
 	struct shm_header *_Atomic hdr; /* the mapping decisions use */
 	atomic_int broken; /* the segment is gone: fail decisions */
-	struct window_shape shapes[SCOPE_COUNT];
+	struct window_set sets[SCOPE_COUNT]; /* the layout's */
 	/* Main thread only: */
 	char name[64];
 	struct shm_header want;
@@ -117,7 +117,7 @@ static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum thro
 		for (uint32_t i = 0; i < sc->stripe_slots; i++) {
 			struct window_entry *e = entry_at(h, sc, stripe, i);
 			if (e->key != 0)
-				fixed += window_repair(&ts->shapes[s], e);
+				fixed += window_set_repair(&ts->sets[s], e);
 		}
 		stripe_rebuild(ts, h, sc, stripe);
 		pthread_mutex_consistent(m);
@@ -274,7 +274,7 @@ static void slot_delete(
  * but live windows); then *wait_ms is the time until one of them expires.
  */
 static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm_header *h,
-    const struct window_shape *ws, enum throttle_scope s, const struct place *p, uint64_t key, uint64_t now, int create,
+    const struct window_set *ws, enum throttle_scope s, const struct place *p, uint64_t key, uint64_t now, int create,
     uint64_t *wait_ms, int *created)
 {
 	struct shm_scope *sc = &h->scopes[s];
@@ -289,12 +289,12 @@ static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm
 		if (e->key == 0) {
 			if (!create)
 				return NULL;
-			window_reset(ws, e, key);
+			window_set_reset(ws, e, key);
 			atomic_fetch_add_explicit(&sc->used, 1, memory_order_relaxed);
 			*created = 1;
 			return e;
 		}
-		uint64_t left = window_expires_in(ws, e, now);
+		uint64_t left = window_set_expires_in(ws, e, now);
 		if (left == 0) {
 			/* The shift may have wrapped round a full stripe and left
 			 * the empty slot behind us: search again from home. Each
@@ -313,11 +313,11 @@ static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm
 	return NULL;
 }
 
-static int shm_fits(const struct throttle *t, enum throttle_scope s, const struct rate *rate)
+static int shm_fits(const struct throttle *t, enum throttle_scope s, const struct rate_set *rate)
 {
 	const struct throttle_shm *ts = (const struct throttle_shm *)t;
-	struct window_shape ws;
-	return window_shape_with(&ts->shapes[s], rate, &ws);
+	struct window_set ws;
+	return window_set_with(&ts->sets[s], rate, &ws);
 }
 
 /* The entry of key under its stripe lock, in the live mapping. */
@@ -330,7 +330,7 @@ struct locked {
 	int created; /* e was given to the key just now */
 };
 
-static int lock_entry(struct throttle_shm *ts, const struct window_shape *ws, enum throttle_scope s, uint64_t key,
+static int lock_entry(struct throttle_shm *ts, const struct window_set *ws, enum throttle_scope s, uint64_t key,
     uint64_t now, int create, struct locked *l)
 {
 	l->h = atomic_load_explicit(&ts->hdr, memory_order_acquire);
@@ -347,26 +347,37 @@ static void unlock_entry(struct locked *l)
 	stripe_leave(&stripe_lock(l->h, l->sc, l->p.stripe)->mutex);
 }
 
-/* The window shape for the segment's current rate of scope s. Each thread
- * keeps the last one per scope and open: the rate changes only on a
+/* The scope's rates as the segment has them now. */
+static void rates_now(const struct shm_scope *sc, uint32_t n, uint64_t packed[RATE_WINDOWS_MAX])
+{
+	for (uint32_t i = 0; i < n; i++)
+		packed[i] = atomic_load_explicit(&sc->w[i].rate, memory_order_relaxed);
+}
+
+/* The window set for the segment's current rates of scope s. Each thread
+ * keeps the last one per scope and open: the rates change only on a
  * reload, the mapping only on a re-attach (old ones stay mapped). */
-static int shape_now(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, struct window_shape *ws)
+static int shape_now(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, struct window_set *ws)
 {
 	static _Thread_local struct {
 		uint64_t id;
 		const struct shm_header *h;
-		uint64_t rate;
-		struct window_shape ws;
+		uint64_t rate[RATE_WINDOWS_MAX];
+		struct window_set ws;
 	} last[SCOPE_COUNT];
-	uint64_t rate = atomic_load_explicit(&h->scopes[s].rate, memory_order_relaxed);
+	uint32_t n = ts->sets[s].n;
+	uint64_t packed[RATE_WINDOWS_MAX];
 
-	if (last[s].id != ts->id || last[s].h != h || last[s].rate != rate) {
-		struct rate r = shm_rate_unpack(rate);
-		if (window_shape_with(&ts->shapes[s], &r, &last[s].ws) == -1)
+	rates_now(&h->scopes[s], n, packed);
+	if (last[s].id != ts->id || last[s].h != h || memcmp(last[s].rate, packed, n * sizeof(packed[0])) != 0) {
+		struct rate_set r = { .n = n };
+		for (uint32_t i = 0; i < n; i++)
+			r.w[i] = shm_rate_unpack(packed[i]);
+		if (window_set_with(&ts->sets[s], &r, &last[s].ws) == -1)
 			return -1;
 		last[s].id = ts->id;
 		last[s].h = h;
-		last[s].rate = rate;
+		memcpy(last[s].rate, packed, n * sizeof(packed[0]));
 	}
 	*ws = last[s].ws;
 	return 0;
@@ -385,22 +396,24 @@ static void room_incident(struct throttle_shm *ts, enum throttle_scope s, int fu
 }
 
 static void decide_locked(
-    const struct window_shape *ws, struct locked *l, uint64_t now_ms, int spend, struct window_result *r, int *full)
+    const struct window_set *ws, struct locked *l, uint64_t now_ms, int spend, struct window_result *r, int *full)
 {
 	*full = 0;
 	if (l->e != NULL) {
-		window_decide(ws, l->e, now_ms, spend, r);
+		window_set_decide(ws, l->e, now_ms, spend, r);
 	} else if (!spend) { /* never seen: the whole quota */
-		*r = (struct window_result){ .admitted = 1, .remaining = ws->limit };
+		for (uint32_t i = 0; i < ws->n; i++)
+			r[i] = (struct window_result){ .admitted = 1, .remaining = ws->w[i].limit };
 	} else { /* no room, and no live window is ever forgotten for one */
 		atomic_fetch_add_explicit(&l->sc->full, 1, memory_order_relaxed);
-		*r = (struct window_result){ .reset_ms = l->wait_ms == UINT64_MAX ? 1000 : l->wait_ms };
+		for (uint32_t i = 0; i < ws->n; i++)
+			r[i] = (struct window_result){ .reset_ms = l->wait_ms == UINT64_MAX ? 1000 : l->wait_ms };
 		*full = 1;
 	}
 }
 
 /* What an operation on one entry does under its stripe lock. */
-typedef void (*entry_op)(const struct window_shape *ws, struct locked *l, void *arg);
+typedef void (*entry_op)(const struct window_set *ws, struct locked *l, void *arg);
 
 /*
  * Run op on key's entry (created when create and there is room) under its
@@ -409,7 +422,7 @@ typedef void (*entry_op)(const struct window_shape *ws, struct locked *l, void *
  * -1 then, or when the lock or shape cannot be had.
  */
 static int with_entry(struct throttle_shm *ts, enum throttle_scope s, uint64_t key, uint64_t now_ms, int create,
-    struct window_shape *ws, entry_op op, void *arg)
+    struct window_set *ws, entry_op op, void *arg)
 {
 	struct locked l;
 	sigjmp_buf env;
@@ -435,27 +448,46 @@ static int with_entry(struct throttle_shm *ts, enum throttle_scope s, uint64_t k
 struct decide_op {
 	uint64_t now_ms;
 	int spend;
-	struct window_result r;
+	struct window_result r[RATE_WINDOWS_MAX];
 	int full;
 	int created;
 };
 
-static void decide_on_entry(const struct window_shape *ws, struct locked *l, void *arg)
+static void decide_on_entry(const struct window_set *ws, struct locked *l, void *arg)
 {
 	struct decide_op *d = arg;
 
-	decide_locked(ws, l, d->now_ms, d->spend, &d->r, &d->full);
+	decide_locked(ws, l, d->now_ms, d->spend, d->r, &d->full);
 	d->created = l->created;
 }
 
-static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t now_ms,
-    int spend, struct throttle_decision *out)
+/* A decision's figures, window by window, then its summary. */
+static void decision_fill(const struct window_set *ws, const struct decide_op *d, struct throttle_decision *out)
+{
+	out->full = d->full;
+	out->nwindows = ws->n;
+	out->spent = 0;
+	for (uint32_t i = 0; i < ws->n; i++) {
+		const struct window_result *r = &d->r[i];
+		out->w[i] = (struct throttle_window){ .limit = ws->w[i].limit,
+			.window_s = (uint32_t)(ws->w[i].window_ms / 1000),
+			.remaining = r->remaining,
+			.reset_ms = r->reset_ms,
+			.admitted = r->admitted };
+	}
+	throttle_decision_sum(out);
+	if (out->admitted && d->spend)
+		out->spent = d->r[0].spent_ms; /* one time in every window */
+}
+
+static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
+    uint64_t now_ms, int spend, struct throttle_decision *out)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct decide_op d = { .now_ms = now_ms, .spend = spend };
-	struct window_shape ws;
+	struct window_set ws;
 
-	(void)rate; /* the segment's rate decides: every process counts alike */
+	(void)rate; /* the segment's rates decide: every process counts alike */
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
 		return -1;
 	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
@@ -464,26 +496,21 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
 		return -1;
 	if (d.full || d.created)
 		room_incident(ts, s, d.full);
-	out->admitted = d.r.admitted;
-	out->full = d.full;
-	out->limit = ws.limit;
-	out->window_s = (uint32_t)(ws.window_ms / 1000);
-	out->remaining = d.r.remaining;
-	out->reset_ms = d.r.reset_ms;
-	out->spent = d.r.admitted && spend ? d.r.spent_ms : 0;
+	decision_fill(&ws, &d, out);
 	return 0;
 }
 
-static void refund_on_entry(const struct window_shape *ws, struct locked *l, void *arg)
+static void refund_on_entry(const struct window_set *ws, struct locked *l, void *arg)
 {
 	if (l->e != NULL)
-		window_refund(ws, l->e, *(const uint64_t *)arg);
+		window_set_refund(ws, l->e, *(const uint64_t *)arg);
 }
 
-static int shm_refund(struct throttle *t, enum throttle_scope s, const struct rate *rate, uint64_t key, uint64_t spent)
+static int shm_refund(
+    struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key, uint64_t spent)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct window_shape ws;
+	struct window_set ws;
 
 	(void)rate;
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0 || atomic_load(&ts->broken))
@@ -491,13 +518,13 @@ static int shm_refund(struct throttle *t, enum throttle_scope s, const struct ra
 	return with_entry(ts, s, key, spent, 0, &ws, refund_on_entry, &spent);
 }
 
-static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct rate *rate)
+static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct rate_set *rate)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct window_shape ws;
+	struct window_set ws;
 	sigjmp_buf env;
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || window_shape_with(&ts->shapes[s], rate, &ws) == -1 ||
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || window_set_with(&ts->sets[s], rate, &ws) == -1 ||
 	    atomic_load(&ts->broken))
 		return -1;
 	if (sigsetjmp(env, 0) != 0) {
@@ -506,12 +533,14 @@ static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct 
 		return -1;
 	}
 	sigbus_guard = &env;
-	atomic_store_explicit(&atomic_load_explicit(&ts->hdr, memory_order_acquire)->scopes[s].rate,
-	    shm_rate_pack(rate), memory_order_relaxed);
+	struct shm_scope *live = &atomic_load_explicit(&ts->hdr, memory_order_acquire)->scopes[s];
+	for (uint32_t i = 0; i < rate->n; i++)
+		atomic_store_explicit(&live->w[i].rate, shm_rate_pack(&rate->w[i]), memory_order_relaxed);
 	sigbus_guard = NULL;
 	/* Kept for a re-created segment (throttle_check), and for others to
 	 * be checked against. */
-	atomic_store_explicit(&ts->want.scopes[s].rate, shm_rate_pack(rate), memory_order_relaxed);
+	for (uint32_t i = 0; i < rate->n; i++)
+		atomic_store_explicit(&ts->want.scopes[s].w[i].rate, shm_rate_pack(&rate->w[i]), memory_order_relaxed);
 	return 0;
 }
 
@@ -522,10 +551,10 @@ static int shm_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || atomic_load(&ts->broken))
 		return -1;
-	if (lock_entry(ts, &ts->shapes[s], s, key, 0, 0, &l) == -1)
+	if (lock_entry(ts, &ts->sets[s], s, key, 0, 0, &l) == -1)
 		return -1;
 	if (l.e != NULL) /* keep the key in its slot: later keys probe past it */
-		window_reset(&ts->shapes[s], l.e, key);
+		window_set_reset(&ts->sets[s], l.e, key);
 	unlock_entry(&l);
 	return 0;
 }
@@ -655,7 +684,7 @@ struct throttle *throttle_shm_open(const struct config *cfg, char *err, size_t e
 	/* Not the address: a later open may get this one's memory back. */
 	ts->id = atomic_fetch_add(&opens, 1) + 1;
 	snprintf(ts->name, sizeof(ts->name), "%s", cfg->shm_name);
-	shm_layout_compute(cfg, &ts->want, ts->shapes);
+	shm_layout_compute(cfg, &ts->want, ts->sets);
 	if (shm_segment_open(ts->name, &ts->want, ATTACH_WAIT_MS, &ts->seg, err, errlen) == -1) {
 		free(ts);
 		return NULL;
@@ -674,7 +703,7 @@ size_t throttle_shm_size(const struct throttle *t)
 
 uint32_t throttle_shm_entry_size(const struct throttle *t, enum throttle_scope scope)
 {
-	return ((const struct throttle_shm *)t)->shapes[scope].entry_size;
+	return ((const struct throttle_shm *)t)->sets[scope].entry_size;
 }
 
 uint64_t throttle_shm_recoveries(const struct throttle *t)

@@ -15,10 +15,10 @@
 #include <sys/types.h>
 
 #include "throttle/throttle.h"
-#include "throttle/throttle_window.h"
+#include "throttle/throttle_window_set.h"
 
 #define SHM_MAGIC "KGTHRTL"
-#define SHM_LAYOUT 5u /* 5: no key epoch in the header */
+#define SHM_LAYOUT 6u /* 6: several windows per scope */
 #define SHM_READY 0x52454459u
 /* A stripe is one lock over a small open-addressing table (linear
  * probing, placement keyed by the segment's hash key). 512 slots make a
@@ -32,19 +32,25 @@ struct shm_lock {
 	alignas(64) pthread_mutex_t mutex;
 };
 
-struct shm_scope {
-	uint32_t slots; /* ring times or bucket counters per entry */
+/* One window of a scope's entries. */
+struct shm_window {
+	uint32_t slots; /* ring times or bucket counters */
 	uint32_t bucketed;
 	uint64_t bucket_ms; /* bucketed: the width the counters were laid out for */
-	uint32_t entry_size;
-	uint32_t nstripes;
-	uint32_t stripe_slots;
-	uint64_t locks_off;
-	uint64_t table_off;
 	/* The rate every process decides by (shm_rate_pack): set by the
 	 * creator, checked by every process that attaches, changed by a
 	 * reload (throttle_set_rate). */
 	_Atomic uint64_t rate;
+};
+
+struct shm_scope {
+	uint32_t nwindows;
+	uint32_t entry_size; /* all windows' entries, side by side */
+	uint32_t nstripes;
+	uint32_t stripe_slots;
+	uint64_t locks_off;
+	uint64_t table_off;
+	struct shm_window w[RATE_WINDOWS_MAX];
 	_Atomic uint64_t full; /* requests refused: no room at all */
 	_Atomic uint64_t recoveries; /* stripes repaired after a dead holder */
 	_Atomic uint64_t used; /* slots that hold a key */
@@ -71,8 +77,8 @@ struct shm_segment {
 
 struct config;
 
-/* The header (and window shapes) this configuration wants. */
-void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_shape *shapes);
+/* The header (and window sets) this configuration wants. */
+void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_set *sets);
 
 /* Create the named segment laid out as want, or attach to it and check
  * that its layout is want's, waiting up to wait_ms for its creator to

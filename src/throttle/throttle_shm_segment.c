@@ -34,7 +34,7 @@ static void read_boot_id(char out[40])
 }
 
 /* The header this configuration wants: geometry and total size. */
-void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_shape *shapes)
+void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_set *sets)
 {
 	uint64_t off = (sizeof(*h) + 63) & ~(uint64_t)63;
 
@@ -45,13 +45,17 @@ void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct w
 	read_boot_id(h->boot_id);
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
 		struct shm_scope *sc = &h->scopes[s];
-		struct window_shape *ws = &shapes[s];
-		window_shape_init(ws, throttle_rate(cfg, (enum throttle_scope)s));
-		sc->slots = ws->slots;
-		sc->bucketed = (uint32_t)ws->bucketed;
-		sc->bucket_ms = ws->bucket_ms;
-		sc->entry_size = ws->entry_size;
-		atomic_init(&sc->rate, shm_rate_pack(throttle_rate(cfg, (enum throttle_scope)s)));
+		const struct rate_set *rates = throttle_rate(cfg, (enum throttle_scope)s);
+		window_set_init(&sets[s], rates);
+		sc->nwindows = sets[s].n;
+		for (uint32_t i = 0; i < sets[s].n; i++) {
+			const struct window_shape *ws = &sets[s].w[i];
+			sc->w[i].slots = ws->slots;
+			sc->w[i].bucketed = (uint32_t)ws->bucketed;
+			sc->w[i].bucket_ms = ws->bucket_ms;
+			atomic_init(&sc->w[i].rate, shm_rate_pack(&rates->w[i]));
+		}
+		sc->entry_size = sets[s].entry_size;
 		sc->nstripes = (cfg->capacity + STRIPE_SLOTS_MAX - 1) / STRIPE_SLOTS_MAX;
 		sc->stripe_slots = (cfg->capacity + sc->nstripes - 1) / sc->nstripes;
 		sc->locks_off = off;
@@ -119,6 +123,54 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Why one window of a scope's entries does not fit, or NULL. */
+static const char *window_mismatch(
+    const struct shm_window *a, const struct shm_window *b, const char *name, char *buf, size_t len)
+{
+	if (a->bucketed != b->bucketed || a->slots != b->slots || a->bucket_ms != b->bucket_ms) {
+		if (!a->bucketed && !b->bucketed)
+			snprintf(buf, len, "its %s entries hold %u times; this %s rate needs %u", name, a->slots, name,
+			    b->slots);
+		else
+			snprintf(buf, len, "its %s entries are laid out for another kind of %s rate", name, name);
+		return buf;
+	}
+	struct rate ra = shm_rate_unpack(atomic_load(&a->rate)), rb = shm_rate_unpack(atomic_load(&b->rate));
+	if (ra.limit != rb.limit || ra.window_s != rb.window_s) {
+		/* Two rates on one table would admit by the larger. */
+		snprintf(buf, len,
+		    "its %s windows count %u per %us and this configuration says %u per %us (every process "
+		    "sharing a segment counts alike: give them one [throttle] %s)",
+		    name, ra.limit, ra.window_s, rb.limit, rb.window_s, name);
+		return buf;
+	}
+	return NULL;
+}
+
+/* Why an existing scope's table does not fit this configuration's, or NULL. */
+static const char *scope_mismatch(
+    const struct shm_scope *a, const struct shm_scope *b, enum throttle_scope s, char *buf, size_t len)
+{
+	const char *name = throttle_scope_name(s);
+
+	if (a->nwindows != b->nwindows) {
+		snprintf(buf, len, "its %s entries hold %u windows; this configuration has %u", name, a->nwindows,
+		    b->nwindows);
+		return buf;
+	}
+	for (uint32_t i = 0; i < a->nwindows && i < RATE_WINDOWS_MAX; i++) {
+		const char *why = window_mismatch(&a->w[i], &b->w[i], name, buf, len);
+		if (why != NULL)
+			return why;
+	}
+	if (a->entry_size != b->entry_size || a->nstripes != b->nstripes || a->stripe_slots != b->stripe_slots ||
+	    a->table_off != b->table_off) {
+		snprintf(buf, len, "its %s table has another geometry", name);
+		return buf;
+	}
+	return NULL;
+}
+
 /* Why an existing header does not fit this configuration, or NULL. */
 static const char *header_mismatch(const struct shm_header *have, const struct shm_header *want, char *buf, size_t len)
 {
@@ -136,31 +188,9 @@ static const char *header_mismatch(const struct shm_header *have, const struct s
 		return buf;
 	}
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
-		const struct shm_scope *a = &have->scopes[s], *b = &want->scopes[s];
-		const char *name = throttle_scope_name((enum throttle_scope)s);
-		if (a->bucketed != b->bucketed || a->slots != b->slots || a->bucket_ms != b->bucket_ms) {
-			if (!a->bucketed && !b->bucketed)
-				snprintf(buf, len, "its %s entries hold %u times; this %s rate needs %u", name,
-				    a->slots, name, b->slots);
-			else
-				snprintf(
-				    buf, len, "its %s entries are laid out for another kind of %s rate", name, name);
-			return buf;
-		}
-		if (a->entry_size != b->entry_size || a->nstripes != b->nstripes ||
-		    a->stripe_slots != b->stripe_slots || a->table_off != b->table_off) {
-			snprintf(buf, len, "its %s table has another geometry", name);
-			return buf;
-		}
-		struct rate ra = shm_rate_unpack(atomic_load(&a->rate)), rb = shm_rate_unpack(atomic_load(&b->rate));
-		if (ra.limit != rb.limit || ra.window_s != rb.window_s) {
-			/* Two rates on one table would admit by the larger. */
-			snprintf(buf, len,
-			    "its %s windows count %u per %us and this configuration says %u per %us (every process "
-			    "sharing a segment counts alike: give them one [throttle] %s)",
-			    name, ra.limit, ra.window_s, rb.limit, rb.window_s, name);
-			return buf;
-		}
+		const char *why = scope_mismatch(&have->scopes[s], &want->scopes[s], (enum throttle_scope)s, buf, len);
+		if (why != NULL)
+			return why;
 	}
 	if (have->size != want->size)
 		return "its size differs";

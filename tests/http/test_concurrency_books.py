@@ -1,6 +1,8 @@
 """Exact limits under concurrency: threads in one keygate, and two keygate
 processes sharing one segment and one database. Run under ThreadSanitizer
 by `make check` (TEST_ONLY=concurrency)."""
+import re
+
 from harness import MATRIX, Server, bearer, eventually, fire
 
 
@@ -12,6 +14,25 @@ def test_64_clients_one_key_exactly_n():
     assert codes.count(200) == 20, codes
     assert codes.count(429) == 64 * 3 - 20
     srv.stop()
+
+
+def test_two_processes_several_windows_exact():
+    """The tighter of two windows binds exactly across two processes, and
+    no refusal spends the other: 11/hour, 30/day admits 11 of 128, and the
+    day window then has 19 left."""
+    args = ["-o", "throttle.api_key=11/hour, 30/day", "-o", "server.threads=2"]
+    a = Server(args=args)
+    a.start()
+    b = Server(args=args, data_dir=a.data_dir, shm_name=a.shm_name)
+    b.start()
+    _, _, key = a.user("windowed")
+    codes = fire([a, b], key, 64, 2)
+    assert codes.count(200) == 11, codes
+    r = b.books("GET", "/books/", key)
+    assert r.status == 429, r
+    assert re.fullmatch(r'"api_key";r=0;t=\d+, "api_key";r=19;t=\d+', r.header("RateLimit")), r.header("RateLimit")
+    b.stop()
+    a.stop()
 
 
 def test_two_processes_share_limits_and_keys():

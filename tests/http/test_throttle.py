@@ -80,6 +80,45 @@ def test_window_survives_restart():
     srv.stop()
 
 
+def items(value):
+    """[(r, t), ...] of a RateLimit field, one per window, all of policy api_key."""
+    out = []
+    for item in value.split(", "):
+        m = re.fullmatch(r'"api_key";r=(\d+);t=(\d+)', item)
+        assert m, value
+        out.append((int(m.group(1)), int(m.group(2))))
+    return out
+
+
+def test_several_windows_all_or_nothing():
+    """api_key = 2/2s, 3/minute: each window admits or none spends."""
+    srv = Server(args=["-o", "throttle.api_key=2/2s, 3/minute"])
+    srv.start()
+    _, _, key = srv.user("windows")
+    for want in ([(1, 2), (2, 60)], [(0, 2), (1, 60)]):
+        r = srv.books("GET", "/books/", key)
+        assert r.status == 200, r
+        assert r.header("RateLimit-Policy") == '"api_key";q=2;w=2, "api_key";q=3;w=60'
+        got = items(r.header("RateLimit"))
+        assert [g[0] for g in got] == [w[0] for w in want] and got[0][1] <= 2, got
+    r = srv.books("GET", "/books/", key)  # the 2-second window refuses ...
+    assert r.status == 429, r
+    assert r.json["violated-policies"] == ["api_key"]
+    assert 1 <= int(r.header("Retry-After")) <= 2
+    assert [g[0] for g in items(r.header("RateLimit"))] == [0, 1]  # ... and the minute spent nothing
+    time.sleep(2.1)
+    r = srv.books("GET", "/books/", key)
+    assert r.status == 200, r
+    assert [g[0] for g in items(r.header("RateLimit"))] == [1, 0]
+    r = srv.books("GET", "/books/", key)  # now the minute refuses, though the 2 s window has room
+    assert r.status == 429, r
+    s = int(r.header("Retry-After"))
+    assert 50 <= s <= 60, s
+    got = items(r.header("RateLimit"))
+    assert got[0][0] == 1 and got[1][0] == 0 and s >= got[1][1]
+    srv.stop()
+
+
 @only('sqlite-shm')
 def test_segment_of_other_rates_refused():
     srv = Server(args=["-o", "throttle.api_key=3/hour"])

@@ -33,8 +33,8 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.listen, "127.0.0.1:8000");
 	assert_int_equal(cfg.access_ttl_ms, 300000);
 	assert_int_equal(cfg.refresh_ttl_ms, 86400000);
-	assert_int_equal(cfg.rate_api_key.limit, 5);
-	assert_int_equal(cfg.rate_api_key.window_s, 60);
+	assert_int_equal(cfg.rate_api_key.w[0].limit, 5);
+	assert_int_equal(cfg.rate_api_key.w[0].window_s, 60);
 	assert_int_equal(cfg.body_max, 65536);
 	assert_true(cfg.threads >= 1);
 }
@@ -53,8 +53,8 @@ static void test_file_values(void **state)
 	assert_string_equal(cfg.listen, "127.0.0.1:9001");
 	assert_int_equal(cfg.threads, 3);
 	assert_int_equal(cfg.access_ttl_ms, 600000);
-	assert_int_equal(cfg.rate_api_key.limit, 100);
-	assert_int_equal(cfg.rate_api_key.window_s, 900);
+	assert_int_equal(cfg.rate_api_key.w[0].limit, 100);
+	assert_int_equal(cfg.rate_api_key.w[0].window_s, 900);
 }
 
 static void expect_file_error(const char *text, const char *want)
@@ -119,7 +119,7 @@ static void test_precedence(void **state)
 	assert_int_equal(config_load_env(&cfg, envp, err, sizeof(err)), 0);
 	assert_string_equal(cfg.listen, "127.0.0.1:9002"); /* env beats file */
 	assert_int_equal(cfg.threads, 3); /* file beats default */
-	assert_int_equal(cfg.rate_api_key.limit, 7);
+	assert_int_equal(cfg.rate_api_key.w[0].limit, 7);
 	assert_int_equal(config_set(&cfg, "server.listen", "[::1]:9003", err, sizeof(err)), 0);
 	assert_string_equal(cfg.listen, "[::1]:9003"); /* command line beats env */
 

@@ -119,6 +119,32 @@ static void test_rate_bad(void **state)
 	}
 }
 
+static void test_rate_set(void **state)
+{
+	struct rate_set r;
+	char err[128], text[RATE_SET_TEXT_MAX];
+	(void)state;
+
+	assert_int_equal(parse_rate_set("5/minute", &r, err, sizeof(err)), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(parse_rate_set(" 5/minute ,100/day,\t1000/15m", &r, err, sizeof(err)), 0);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.w[1].limit, 100);
+	assert_int_equal(r.w[1].window_s, 86400);
+	assert_int_equal(r.w[2].window_s, 900);
+	assert_string_equal(rate_set_format(&r, text, sizeof(text)), "5/60s, 100/86400s, 1000/900s");
+	assert_int_equal(parse_rate_set(text, &r, err, sizeof(err)), 0); /* reads its own output */
+	assert_int_equal(r.n, 3);
+	assert_int_equal(parse_rate_set("5/minute, 10/60s", &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "same window"));
+	assert_int_equal(parse_rate_set("1/s, 2/m, 3/h, 4/d, 5/2d", &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "at most 4"));
+	assert_int_equal(parse_rate_set("5/minute,", &r, err, sizeof(err)), -1);
+	assert_int_equal(parse_rate_set("", &r, err, sizeof(err)), -1);
+	assert_int_equal(parse_rate_set("5/minute, 5/fortnight", &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "fortnight"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_size_and_uint),
 		cmocka_unit_test(test_rate_good),
 		cmocka_unit_test(test_rate_bad),
+		cmocka_unit_test(test_rate_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ static int setup(void **state)
 	config_defaults(&cfg);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "/kg-unit-%d", (int)getpid());
 	cfg.capacity = 4096;
-	cfg.rate_api_key = (struct rate){ 50, 3600 };
+	cfg.rate_api_key = rate_set_of(50, 3600);
 	shm_unlink(cfg.shm_name);
 	return config_finish(&cfg, err, sizeof(err));
 }
@@ -69,7 +69,7 @@ static void test_shared_between_opens(void **state)
 	assert_int_equal(d.remaining, 49);
 	/* Scopes are separate tables. */
 	assert_int_equal(throttle_decide(b, SCOPE_LOGIN, throttle_rate(&cfg, SCOPE_LOGIN), 7, now, 0, &d), 0);
-	assert_int_equal(d.remaining, cfg.rate_login.limit);
+	assert_int_equal(d.remaining, cfg.rate_login.w[0].limit);
 	throttle_close(a);
 	throttle_close(b);
 	/* A restart finds the window where it was. */
@@ -86,17 +86,17 @@ static void test_other_layout_refused(void **state)
 	(void)state;
 
 	struct throttle *t = open_or_die(&cfg);
-	other.rate_api_key = (struct rate){ 6, 60 };
+	other.rate_api_key = rate_set_of(6, 60);
 	assert_null(throttle_shm_open(&other, err, sizeof(err)));
 	assert_non_null(strstr(err, "its api_key entries hold 64 times; this api_key rate needs 8"));
 	/* A rate that fits the layout (N up to 64, any W) but is not the
 	 * segment's: refused too, or two processes would count by two rates. */
-	other.rate_api_key = (struct rate){ 60, 60 };
+	other.rate_api_key = rate_set_of(60, 60);
 	assert_null(throttle_shm_open(&other, err, sizeof(err)));
 	assert_non_null(strstr(err, "its api_key windows count 50 per 3600s and this configuration says 60 per 60s"));
 	/* A reload makes it the segment's rate: every process decides by it. */
-	assert_int_equal(throttle_fits(t, SCOPE_API_KEY, &(struct rate){ 64, 1 }), 0);
-	assert_int_equal(throttle_fits(t, SCOPE_API_KEY, &(struct rate){ 65, 1 }), -1);
+	assert_int_equal(throttle_fits(t, SCOPE_API_KEY, &(struct rate_set){ 1, { { 64, 1 } } }), 0);
+	assert_int_equal(throttle_fits(t, SCOPE_API_KEY, &(struct rate_set){ 1, { { 65, 1 } } }), -1);
 	assert_int_equal(throttle_set_rate(t, SCOPE_API_KEY, &other.rate_api_key), 0);
 	struct throttle *same = throttle_shm_open(&other, err, sizeof(err));
 	assert_non_null(same);
@@ -234,7 +234,7 @@ static void test_dead_lock_holder_recovered(void **state)
 	throttle_close(t);
 }
 
-static struct throttle *open_small(struct config *small, unsigned capacity, struct rate rate, const char *tag)
+static struct throttle *open_small(struct config *small, unsigned capacity, struct rate_set rate, const char *tag)
 {
 	*small = cfg;
 	snprintf(small->shm_name, sizeof(small->shm_name), "/kg-unit-%s-%d", tag, (int)getpid());
@@ -256,7 +256,7 @@ static void test_dead_shifter_leaves_no_key_unreachable(void **state)
 	int pfd[2];
 	(void)state;
 
-	struct throttle *t = open_small(&small, 16, (struct rate){ 1, 60 }, "shift"); /* one stripe of 16 */
+	struct throttle *t = open_small(&small, 16, rate_set_of(1, 60), "shift"); /* one stripe of 16 */
 	uint64_t now = throttle_now_ms();
 	for (uint64_t k = 1; k <= 13; k++) {
 		assert_int_equal(throttle_decide(t, SCOPE_API_KEY, &small.rate_api_key, k, now, 1, &d), 0);
@@ -292,7 +292,7 @@ static void test_full_table_refuses_newcomers(void **state)
 	struct throttle_decision d;
 	(void)state;
 
-	struct throttle *t = open_small(&small, 16, (struct rate){ 1, 60 }, "small"); /* one stripe of 16 */
+	struct throttle *t = open_small(&small, 16, rate_set_of(1, 60), "small"); /* one stripe of 16 */
 	uint64_t now = 5000000;
 	for (uint64_t k = 1; k <= 16; k++) {
 		assert_int_equal(throttle_decide(t, SCOPE_API_KEY, &small.rate_api_key, k, now + k, 1, &d), 0);
@@ -431,7 +431,7 @@ static void test_churn_against_model(void **state)
 	(void)state;
 
 	memset(keys, 0, sizeof(keys));
-	struct throttle *t = open_small(&small, 64, (struct rate){ 3, 1 }, "churn");
+	struct throttle *t = open_small(&small, 64, rate_set_of(3, 1), "churn");
 	uint64_t now = 1000000;
 	int fulls = 0;
 	srand(13);
@@ -485,7 +485,7 @@ static void test_sigbus_releases_lock(void **state)
 	char path[128];
 	(void)state;
 
-	struct throttle *t = open_small(&small, 1024, (struct rate){ 5, 60 }, "bus");
+	struct throttle *t = open_small(&small, 1024, rate_set_of(5, 60), "bus");
 	snprintf(path, sizeof(path), "/dev/shm%s", small.shm_name);
 	size_t size = throttle_shm_size(t);
 	/* Keep the header and the api_key locks (the first scope's, right
