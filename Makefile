@@ -46,7 +46,7 @@ LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread
 # its own folder and the ones listed before it (scripts/check-layers.sh,
 # run by make check, fails on an upward include).
 LAYERS := lib base store throttle http auth api server
-LIB_SRC      := $(addprefix src/lib/,textbuf.c parse.c addr.c fifo_lock.c log_escape.c validate.c \
+LIB_SRC      := $(addprefix src/lib/,textbuf.c parse.c gate_policy.c addr.c fifo_lock.c log_escape.c validate.c \
 	ratelimit_fields.c apikey.c token.c)
 BASE_SRC     := $(addprefix src/base/,log.c log_access.c config.c secret.c password.c metrics.c)
 STORE_SRC    := $(addprefix src/store/,store.c store_open.c store_sqlite.c store_sqlite_users.c store_sqlite_books.c \
@@ -55,7 +55,7 @@ THROTTLE_SRC := $(addprefix src/throttle/,throttle.c throttle_open.c throttle_wi
 	throttle_redis.c)
 HTTP_SRC     := $(addprefix src/http/,http_method.c http_request.c http_reply.c offload.c http_accept.c http_linger.c client_ip.c)
 AUTH_SRC     := $(addprefix src/auth/,keycache.c namecache.c mw_jwt.c mw_apikey.c mw_throttle.c)
-API_SRC      := $(addprefix src/api/,router.c pipeline.c handler_common.c book_json.c list_cache.c \
+API_SRC      := $(addprefix src/api/,router.c pipeline.c verify_policy.c handler_common.c book_json.c list_cache.c \
 	handler_books.c handler_verify.c handler_health.c handler_signup.c handler_auth.c handler_apikey.c)
 SERVER_SRC   := $(addprefix src/server/,http_server.c reload.c sdnotify.c admin.c healthcheck.c metrics_render.c http_admin.c)
 CORE_SRC := $(LIB_SRC) $(BASE_SRC) $(STORE_SRC) $(THROTTLE_SRC) $(HTTP_SRC) $(AUTH_SRC) $(API_SRC) $(SERVER_SRC)

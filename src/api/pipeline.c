@@ -13,6 +13,7 @@
 #include "auth/mw_jwt.h"
 #include "auth/mw_throttle.h"
 #include "api/router.h"
+#include "api/verify_policy.h"
 
 static enum stage_rc stage_route(struct request *req)
 {
@@ -51,9 +52,16 @@ static enum stage_rc stage_auth(struct request *req)
 	return STAGE_NEXT;
 }
 
+/* A forward-auth check is decided by the policy of the request it
+ * describes; every other route by its own scope. */
 static enum stage_rc stage_throttle(struct request *req)
 {
-	return mw_throttle(req, req->route->scope);
+	enum throttle_scope scope = req->route->scope;
+	uint32_t cost = 1;
+
+	if (req->route->flags & ROUTE_F_FORWARD)
+		verify_policy(req, &scope, &cost);
+	return mw_throttle(req, scope, cost);
 }
 
 static enum stage_rc stage_method(struct request *req)

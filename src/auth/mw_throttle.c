@@ -37,18 +37,18 @@ static void header_u64(struct request *req, const char *name, uint64_t v)
  * configured form (ratelimit_fields.h renders them). The partition is the
  * throttle key, opaque: the user's or the address's window. */
 static void quota_headers(
-    struct request *req, enum throttle_scope scope, uint64_t key, int spend, const struct throttle_decision *d)
+    struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend, const struct throttle_decision *d)
 {
 	struct ratelimit_field fields[RATELIMIT_FIELDS_MAX];
 	struct ratelimit_window w[RATE_WINDOWS_MAX];
 	uint8_t partition[8];
 
 	for (uint32_t i = 0; i < d->nwindows; i++)
-		w[i] = (struct ratelimit_window){ throttle_scope_name(scope), d->w[i].limit, d->w[i].window_s,
+		w[i] = (struct ratelimit_window){ throttle_scope_label(req->cfg, scope), d->w[i].limit, d->w[i].window_s,
 			d->w[i].remaining, ceil_s(d->w[i].reset_ms) };
 	for (int i = 0; i < 8; i++)
 		partition[i] = (uint8_t)(key >> (56 - 8 * i));
-	struct ratelimit_state s = { w, d->nwindows, spend ? 1 : 0, partition, sizeof(partition), (uint64_t)time(NULL),
+	struct ratelimit_state s = { w, d->nwindows, spend, partition, sizeof(partition), (uint64_t)time(NULL),
 		req->cfg->legacy_headers };
 	size_t n = ratelimit_fields_render((enum ratelimit_form)req->cfg->quota_headers, &s, fields);
 	for (size_t i = 0; i < n; i++)
@@ -58,7 +58,7 @@ static void quota_headers(
 /* The problem body for (scope, seconds), rendered by jansson; each thread
  * keeps the last one per scope, as a refused client hears the same wait
  * many times. */
-static const char *problem_body(enum throttle_scope scope, unsigned long long s, size_t *len)
+static const char *problem_body(const struct config *cfg, enum throttle_scope scope, unsigned long long s, size_t *len)
 {
 	static _Thread_local struct {
 		unsigned long long s;
@@ -73,7 +73,7 @@ static const char *problem_body(enum throttle_scope scope, unsigned long long s,
 	}
 	snprintf(detail, sizeof(detail), "Request was throttled. Expected available in %llu seconds.", s);
 	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", PROBLEM_TYPE, "title", "Too Many Requests",
-	    "status", 429, "detail", detail, "violated-policies", throttle_scope_name(scope));
+	    "status", 429, "detail", detail, "violated-policies", throttle_scope_label(cfg, scope));
 	size_t n = body != NULL ? json_dumpb(body, last[scope].text, sizeof(last[scope].text), JSON_COMPACT) : 0;
 	json_decref(body);
 	last[scope].len = n < sizeof(last[scope].text) ? n : 0;
@@ -92,7 +92,7 @@ static void refuse(struct request *req, enum throttle_scope scope, const struct 
 		s = 1;
 	header_u64(req, "Retry-After", s);
 	int problem = accept != NULL && strstr(accept, "application/problem+json") != NULL;
-	const char *body = problem_body(scope, s, &len);
+	const char *body = problem_body(req->cfg, scope, s, &len);
 	if (body == NULL) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
 		return;
@@ -115,7 +115,7 @@ static void refuse_full(struct request *req, enum throttle_scope scope, const st
 	snprintf(detail, sizeof(detail),
 	    "The rate limiter has no room for a new client now. Expected available in %llu seconds.", s);
 	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", CAPACITY_TYPE, "title", "Service Unavailable",
-	    "status", 503, "detail", detail, "violated-policies", throttle_scope_name(scope));
+	    "status", 503, "detail", detail, "violated-policies", throttle_scope_label(req->cfg, scope));
 	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL) {
@@ -133,14 +133,14 @@ static void refuse_full(struct request *req, enum throttle_scope scope, const st
  * *decided = 0 when the store failed and on_error = allow). With
  * quiet_full, a table with no room queues nothing either: STAGE_NEXT with
  * d->full set, for the caller to decide. */
-static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, int spend,
+static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend,
     int quiet_full, struct throttle_decision *d, int *decided)
 {
 	const struct rate_set *rate = throttle_rate(req->cfg, scope);
 
 	*decided = 0;
 	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, d) == -1) {
-		log_warnx("throttle: the %s store cannot answer", throttle_scope_name(scope));
+		log_warnx("throttle: the %s store cannot answer", throttle_scope_label(req->cfg, scope));
 		if (req->cfg->fail_open)
 			return STAGE_NEXT;
 		http_reply_error(req, HTTP_ERR_UNAVAILABLE, NULL);
@@ -162,7 +162,7 @@ static enum stage_rc decide_quietly(struct request *req, enum throttle_scope sco
 	return STAGE_DONE;
 }
 
-enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend)
+enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend)
 {
 	struct throttle_decision d;
 	int decided;
@@ -213,17 +213,17 @@ int mw_throttle_client_key(struct request *req, uint64_t *key)
 /* Each scope is counted by its index (base/metrics.h). */
 _Static_assert(SCOPE_COUNT <= METRICS_SCOPES_MAX, "a throttle scope without a counter");
 
-enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope)
+enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32_t cost)
 {
 	uint64_t key;
 
 	if (scope == SCOPE_NONE)
 		return STAGE_NEXT;
-	if (scope == SCOPE_API_KEY || scope == SCOPE_REGENERATE) {
+	if (scope == SCOPE_API_KEY || scope == SCOPE_REGENERATE || scope >= SCOPE_POLICY) {
 		key = (uint64_t)req->user_id; /* the user's window, whatever key they use */
 	} else if (mw_throttle_client_key(req, &key) == -1) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
 		return STAGE_DONE;
 	}
-	return mw_throttle_check(req, scope, key, 1);
+	return mw_throttle_check(req, scope, key, cost);
 }

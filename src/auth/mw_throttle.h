@@ -15,13 +15,14 @@
  */
 
 /* Pipeline stage: the route's scope (SCOPE_NONE passes), keyed by the user
- * (api_key, regenerate) or the client address (login, signup). */
-enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope);
+ * (api_key, regenerate, a [policy]) or the client address (login,
+ * signup); the request spends cost units of every window, or none. */
+enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32_t cost);
 
-/* One decision for scope and key. spend = 0 only looks (and adds quota
+/* One decision for scope and key, spending spend units. spend = 0 only looks (and adds quota
  * headers only when it refuses). STAGE_DONE when a reply (429, or 503 when
  * the store fails and on_error = deny) is queued. */
-enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, int spend);
+enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend);
 
 /* An admission spent ahead of what decides whether it should count (the
  * invalid-key scope is charged before the key is looked up): then either

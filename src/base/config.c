@@ -127,6 +127,17 @@ static int field_equal(const struct key *k, const struct config *a, const struct
 	return memcmp(fa, fb, k->size) == 0;
 }
 
+/* Policies are throttle scopes by their index: names and order stay. */
+static int policies_same_names(const struct config *a, const struct config *b)
+{
+	if (a->npolicies != b->npolicies)
+		return 0;
+	for (unsigned i = 0; i < a->npolicies; i++)
+		if (strcmp(a->policies[i].name, b->policies[i].name) != 0)
+			return 0;
+	return 1;
+}
+
 int config_keep_fixed(struct config *next, const struct config *cur)
 {
 	int kept = 0;
@@ -140,6 +151,13 @@ int config_keep_fixed(struct config *next, const struct config *cur)
 			memcpy(next->secret_fp[secret_index(k)], cur->secret_fp[secret_index(k)], 16);
 		log_warnx("reload: [%s] %s cannot change while running; keeping the running value (restart to apply)",
 		    k->section, k->name);
+		kept++;
+	}
+	if (!policies_same_names(next, cur)) {
+		memcpy(next->policies, cur->policies, sizeof(cur->policies));
+		next->npolicies = cur->npolicies;
+		log_warnx("reload: the [policy] sections' names and order cannot change while running; keeping the "
+			  "running policies (restart to apply)");
 		kept++;
 	}
 	/* Derived from fixed keys. */
@@ -341,6 +359,26 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 	return -1;
 }
 
+/* A key of a [policy NAME] section: the policy made on its first key. */
+static int policy_key(struct config *cfg, const char *name, const char *key, const char *value, char *err, size_t errlen)
+{
+	struct gate_policy *p = NULL;
+
+	for (unsigned i = 0; i < cfg->npolicies && p == NULL; i++)
+		if (strcmp(cfg->policies[i].name, name) == 0)
+			p = &cfg->policies[i];
+	if (p == NULL) {
+		if (cfg->npolicies == GATE_POLICIES_MAX) {
+			snprintf(err, errlen, "at most %u policies", GATE_POLICIES_MAX);
+			return -1;
+		}
+		if (gate_policy_init(&cfg->policies[cfg->npolicies], name, err, errlen) == -1)
+			return -1;
+		p = &cfg->policies[cfg->npolicies++];
+	}
+	return gate_policy_set(p, key, value, err, errlen);
+}
+
 struct ini_ctx {
 	struct config *cfg;
 	char reason[256]; /* first error only: ini_parse reports its line */
@@ -353,6 +391,13 @@ static int on_ini_key(void *user, const char *section, const char *name, const c
 
 	if (name == NULL) /* a section header alone, with INI_CALL_HANDLER_ON_NEW_SECTION */
 		return 1;
+	if (strncmp(section, "policy ", 7) == 0) {
+		if (policy_key(ctx->cfg, section + 7, name, value, why, sizeof(why)) == 0)
+			return 1;
+		if (ctx->reason[0] == '\0')
+			snprintf(ctx->reason, sizeof(ctx->reason), "[%.40s] %.32s: %.150s", section, name, why);
+		return 0;
+	}
 	const struct key *k = key_find(section, name);
 	if (k == NULL) {
 		if (ctx->reason[0] == '\0')
@@ -436,6 +481,16 @@ int config_set(struct config *cfg, const char *dotted, const char *value, char *
 	}
 	memcpy(section, dotted, (size_t)(dot - dotted));
 	section[dot - dotted] = '\0';
+	const char *last = strrchr(dot + 1, '.');
+	if (strcmp(section, "policy") == 0 && last != NULL && (size_t)(last - dot - 1) < sizeof(section)) {
+		/* policy.NAME.key */
+		memcpy(section, dot + 1, (size_t)(last - dot - 1));
+		section[last - dot - 1] = '\0';
+		if (policy_key(cfg, section, last + 1, value, why, sizeof(why)) == 0)
+			return 0;
+		snprintf(err, errlen, "command line: [policy %s] %s: %s", section, last + 1, why);
+		return -1;
+	}
 	const struct key *k = key_find(section, dot + 1);
 	if (k == NULL) {
 		snprintf(err, errlen, "command line: %.64s: unknown key", dotted);
@@ -455,8 +510,34 @@ int config_path(const struct config *cfg, const char *path, char *out, size_t ou
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
+/* Each policy matches something, has windows (the api_key ones unless
+ * given) and a cost every window can admit. */
+static int policies_finish(struct config *cfg, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->npolicies; i++) {
+		struct gate_policy *p = &cfg->policies[i];
+		if (p->nmatch == 0) {
+			snprintf(err, errlen, "[policy %s] match: missing (which requests it covers)", p->name);
+			return -1;
+		}
+		if (p->rate.n == 0)
+			p->rate = cfg->rate_api_key;
+		for (uint32_t w = 0; w < p->rate.n; w++) {
+			if (p->cost > p->rate.w[w].limit) {
+				snprintf(err, errlen, "[policy %s] cost: %u is more than its %u/%us window admits",
+				    p->name, p->cost, p->rate.w[w].limit, p->rate.w[w].window_s);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg, char *err, size_t errlen)
 {
+	if (policies_finish(cfg, err, errlen) == -1)
+		return -1;
+
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1)
 		ncpu = 1;
@@ -524,4 +605,6 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "quota_headers = %s\n", ratelimit_fields_form_name((enum ratelimit_form)cfg->quota_headers));
 	fprintf(out, "legacy_headers = %s\non_error = %s\n", cfg->legacy_headers ? "yes" : "no",
 	    cfg->fail_open ? "allow" : "deny");
+	for (unsigned i = 0; i < cfg->npolicies; i++)
+		gate_policy_print(&cfg->policies[i], out);
 }

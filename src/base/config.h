@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "lib/addr.h"
+#include "lib/gate_policy.h"
 #include "base/log.h"
 #include "lib/parse.h"
 
@@ -71,6 +72,10 @@ struct config {
 	int legacy_headers;
 	int quota_headers; /* enum ratelimit_form: the form of the quota fields */
 	int fail_open; /* on_error = allow: admit when the store cannot answer */
+	/* [policy NAME] sections, in the file's order (lib/gate_policy.h);
+	 * names and order fixed while running. */
+	struct gate_policy policies[GATE_POLICIES_MAX];
+	unsigned npolicies;
 	/* Secrets are held once, by what uses them: config_drop_secrets wipes
 	 * the [auth] jwt_secret and [database] url values (leaving "(set)" when
 	 * set) and keeps a keyed fingerprint of each, so that a reload still

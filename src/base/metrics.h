@@ -14,7 +14,7 @@
  */
 
 #define METRICS_ROUTES_MAX 32 /* route indexes; router.c asserts its table fits */
-#define METRICS_SCOPES_MAX 8 /* throttle scope indexes; throttle.h asserts they fit */
+#define METRICS_SCOPES_MAX 16 /* throttle scope indexes; throttle.h asserts they fit */
 #define METRICS_ROUTE_UNMATCHED (-1)
 #define METRICS_NSTATUS 15 /* the statuses below, then "other" */
 #define METRICS_NBOUNDS 15

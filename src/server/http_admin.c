@@ -49,7 +49,7 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
 	FILE *out = open_memstream(&buf, &len);
 	if (out == NULL)
 		return MHD_NO;
-	metrics_render(out, adm->app->throttle);
+	metrics_render(out, adm->app->throttle, app_config(adm->app));
 	fclose(out);
 	return reply(conn, 200, buf, len, "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -4,6 +4,7 @@
 
 #include "api/router.h"
 #include "base/metrics.h"
+#include "base/config.h"
 #include "throttle/throttle.h"
 
 static void render_request_row(FILE *out, const struct metrics_snapshot *m, size_t r)
@@ -52,19 +53,27 @@ static void render_latency(FILE *out, const struct metrics_snapshot *m)
 	fprintf(out, "keygate_http_request_duration_seconds_count %lu\n", cumulative);
 }
 
-static void render_decisions(FILE *out, const struct metrics_snapshot *m)
+/* The scopes in use: the built-in ones and the configured [policy]s,
+ * each by the name its quota headers use. */
+static int scope_shown(const struct config *cfg, int s)
+{
+	return s < SCOPE_POLICY || throttle_rate(cfg, (enum throttle_scope)s)->n > 0;
+}
+
+static void render_decisions(FILE *out, const struct metrics_snapshot *m, const struct config *cfg)
 {
 	fprintf(out, "# HELP keygate_throttle_decisions_total Throttle decisions by this process, by scope.\n"
 		     "# TYPE keygate_throttle_decisions_total counter\n");
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++)
-		fprintf(out,
-		    "keygate_throttle_decisions_total{scope=\"%s\",decision=\"admitted\"} %lu\n"
-		    "keygate_throttle_decisions_total{scope=\"%s\",decision=\"refused\"} %lu\n",
-		    throttle_scope_name((enum throttle_scope)s), m->decisions[s][0],
-		    throttle_scope_name((enum throttle_scope)s), m->decisions[s][1]);
+		if (scope_shown(cfg, s))
+			fprintf(out,
+			    "keygate_throttle_decisions_total{scope=\"%s\",decision=\"admitted\"} %lu\n"
+			    "keygate_throttle_decisions_total{scope=\"%s\",decision=\"refused\"} %lu\n",
+			    throttle_scope_label(cfg, (enum throttle_scope)s), m->decisions[s][0],
+			    throttle_scope_label(cfg, (enum throttle_scope)s), m->decisions[s][1]);
 }
 
-static void render_table(FILE *out, const struct throttle *t)
+static void render_table(FILE *out, const struct throttle *t, const struct config *cfg)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -81,10 +90,10 @@ static void render_table(FILE *out, const struct throttle *t)
 	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", g[i].name, g[i].help, g[i].name, g[i].type);
 		for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
-			if (throttle_stats(t, (enum throttle_scope)s, &st) == -1)
+			if (!scope_shown(cfg, s) || throttle_stats(t, (enum throttle_scope)s, &st) == -1)
 				continue;
 			uint64_t v[] = { st.capacity, st.used, st.full, st.recoveries };
-			fprintf(out, "%s{scope=\"%s\"} %llu\n", g[i].name, throttle_scope_name((enum throttle_scope)s),
+			fprintf(out, "%s{scope=\"%s\"} %llu\n", g[i].name, throttle_scope_label(cfg, (enum throttle_scope)s),
 			    (unsigned long long)v[i]);
 		}
 	}
@@ -109,7 +118,7 @@ static void render_errors(FILE *out, const struct metrics_snapshot *m)
 	    m->throttle_errors);
 }
 
-void metrics_render(FILE *out, const struct throttle *t)
+void metrics_render(FILE *out, const struct throttle *t, const struct config *cfg)
 {
 	struct metrics_snapshot m;
 
@@ -120,8 +129,8 @@ void metrics_render(FILE *out, const struct throttle *t)
 	    "# HELP keygate_http_open_connections Open client connections.\n"
 	    "# TYPE keygate_http_open_connections gauge\nkeygate_http_open_connections %ld\n",
 	    (long)m.connections);
-	render_decisions(out, &m);
+	render_decisions(out, &m, cfg);
 	if (t != NULL)
-		render_table(out, t);
+		render_table(out, t, cfg);
 	render_errors(out, &m);
 }

@@ -9,6 +9,8 @@ struct throttle;
  * (base/metrics.h) by route and throttle scope, in the Prometheus text
  * format, and the throttle's table figures from t (all processes; t may be
  * NULL). */
-void metrics_render(FILE *out, const struct throttle *t);
+struct config;
+
+void metrics_render(FILE *out, const struct throttle *t, const struct config *cfg);
 
 #endif

@@ -14,7 +14,7 @@ void throttle_close(struct throttle *t)
 }
 
 int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
-    uint64_t now_ms, int spend, struct throttle_decision *out)
+    uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
 {
 	return t->ops->decide(t, scope, rate, key, now_ms, spend, out);
 }
@@ -44,8 +44,11 @@ const struct rate_set *throttle_rate(const struct config *cfg, enum throttle_sco
 	case SCOPE_INVALID_KEY: return &cfg->rate_invalid_key;
 	case SCOPE_REGENERATE: return &cfg->rate_regenerate;
 	case SCOPE_REFRESH: return &cfg->rate_refresh;
-	default: return NULL;
+	default: break;
 	}
+	static const struct rate_set none = { 0 };
+	unsigned i = (unsigned)scope - SCOPE_POLICY;
+	return scope >= SCOPE_POLICY && i < cfg->npolicies ? &cfg->policies[i].rate : &none;
 }
 
 void throttle_decision_sum(struct throttle_decision *d)
@@ -109,6 +112,21 @@ const char *throttle_scope_name(enum throttle_scope scope)
 		[SCOPE_INVALID_KEY] = "invalid_key",
 		[SCOPE_REGENERATE] = "regenerate",
 		[SCOPE_REFRESH] = "refresh",
+		[SCOPE_POLICY] = "policy1",
+		[SCOPE_POLICY + 1] = "policy2",
+		[SCOPE_POLICY + 2] = "policy3",
+		[SCOPE_POLICY + 3] = "policy4",
+		[SCOPE_POLICY + 4] = "policy5",
+		[SCOPE_POLICY + 5] = "policy6",
+		[SCOPE_POLICY + 6] = "policy7",
+		[SCOPE_POLICY + 7] = "policy8",
 	};
+	_Static_assert(GATE_POLICIES_MAX == 8, "a name for each policy scope");
 	return scope < SCOPE_COUNT ? names[scope] : "none";
+}
+
+const char *throttle_scope_label(const struct config *cfg, enum throttle_scope scope)
+{
+	unsigned i = (unsigned)scope - SCOPE_POLICY;
+	return scope >= SCOPE_POLICY && i < cfg->npolicies ? cfg->policies[i].name : throttle_scope_name(scope);
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/gate_policy.h"
 #include "lib/parse.h"
 
 /*
@@ -20,7 +21,11 @@ enum throttle_scope {
 	SCOPE_INVALID_KEY, /* per client address, counting unknown API keys */
 	SCOPE_REGENERATE, /* per user, PUT /users/api_key/get/ */
 	SCOPE_REFRESH, /* per user, POST /users/login/refresh */
-	SCOPE_COUNT
+	/* per user, the [policy] sections of a gated API in the file's
+	 * order: SCOPE_POLICY + i is cfg->policies[i]; a scope past the
+	 * configured ones has no windows and no table */
+	SCOPE_POLICY,
+	SCOPE_COUNT = SCOPE_POLICY + GATE_POLICIES_MAX
 };
 
 /* One window's part of a decision. */
@@ -71,7 +76,7 @@ struct config;
 
 struct throttle_ops {
 	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
-	    uint64_t now_ms, int spend, struct throttle_decision *out);
+	    uint64_t now_ms, uint32_t spend, struct throttle_decision *out);
 	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate_set *rate);
 	int (*refund)(
 	    struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key, uint64_t spent);
@@ -93,11 +98,12 @@ struct throttle {
 struct throttle *throttle_open(const struct config *cfg, char *err, size_t errlen);
 void throttle_close(struct throttle *t);
 
-/* Decide (spend = 1) or only look (spend = 0) under rate, which must fit
- * the store (throttle_fits). 0, or -1 when the store cannot answer (the
+/* Decide a request that costs spend units (spend = 1 for most; 0 only
+ * looks whether one more would be admitted) under rate, which must fit
+ * the store (throttle_fits): all of spend in every window, or nothing. 0, or -1 when the store cannot answer (the
  * caller applies its failure policy). */
 int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
-    uint64_t now_ms, int spend, struct throttle_decision *out);
+    uint64_t now_ms, uint32_t spend, struct throttle_decision *out);
 /* Give back an admission that decide spent (out->spent), exactly: the
  * window is as if it had never been made. 0 or -1. */
 int throttle_refund(
@@ -131,7 +137,11 @@ uint64_t throttle_key_addr(const struct throttle *t, const uint8_t addr[16]);
 /* CLOCK_MONOTONIC in milliseconds: what the windows are measured in. */
 uint64_t throttle_now_ms(void);
 
-/* "api_key", "login", ...: the policy names of the RateLimit headers. */
+/* "api_key", "login", ..., "policy1" ...: a scope's fixed name, for logs,
+ * metrics and keys. */
 const char *throttle_scope_name(enum throttle_scope scope);
+/* The policy name of the RateLimit headers and violated-policies: the
+ * scope's name, or a [policy] section's own. */
+const char *throttle_scope_label(const struct config *cfg, enum throttle_scope scope);
 
 #endif

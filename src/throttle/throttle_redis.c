@@ -35,39 +35,44 @@
 
 #define RETRY_MS 1000
 
-/* ARGV: spend, n, then N and W (ms) of each window. One sorted set per
- * key holds the admitted times of the longest window; each window counts
- * its own span of it, so all are decided, and spent, at once. Returns
- * {admitted, seq, then remaining and reset of each window}. */
+/* ARGV: spend (units; 0 looks), n, then N and W (ms) of each window. One
+ * sorted set per key holds the admitted times of the longest window; each
+ * window counts its own span of it, so all are decided, and spent, at
+ * once: a cost of c is admitted only if every window has c left, and is
+ * recorded as c members. Returns {admitted, seq (of the last member), then
+ * remaining, reset and admits (this window alone) of each window}. */
 static const char decide_lua[] =
     "local now_t = redis.call('TIME')\n"
     "local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)\n"
     "local spend, n = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local cost = math.max(spend, 1)\n"
     "local limit, window, longest = {}, {}, 0\n"
     "for i = 1, n do\n"
     "  limit[i], window[i] = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])\n"
     "  if window[i] > longest then longest = window[i] end\n"
     "end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)\n"
-    "local count, admitted = {}, 1\n"
+    "local count, admits, admitted = {}, {}, 1\n"
     "for i = 1, n do\n"
     "  count[i] = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window[i]), '+inf')\n"
-    "  if count[i] >= limit[i] then admitted = 0 end\n"
+    "  admits[i] = 0\n"
+    "  if count[i] + cost <= limit[i] then admits[i] = 1 else admitted = 0 end\n"
     "end\n"
     "local seq = 0\n"
-    "if admitted == 1 and spend == 1 then\n"
-    "  seq = redis.call('INCR', KEYS[2])\n"
-    "  redis.call('ZADD', KEYS[1], now, seq)\n"
+    "if admitted == 1 and spend > 0 then\n"
+    "  seq = redis.call('INCRBY', KEYS[2], spend)\n"
+    "  for m = seq - spend + 1, seq do redis.call('ZADD', KEYS[1], now, m) end\n"
     "  redis.call('PEXPIRE', KEYS[1], longest)\n"
     "  redis.call('PEXPIRE', KEYS[2], longest)\n"
-    "  for i = 1, n do count[i] = count[i] + 1 end\n"
+    "  for i = 1, n do count[i] = count[i] + spend end\n"
     "end\n"
     "local out = {admitted, seq}\n"
     "for i = 1, n do\n"
-    "  local reset = 0\n"
+    "  local need = cost\n"
+    "  if admits[i] == 1 then need = 1 end\n"
+    "  local reset, idx = 0, count[i] + need - limit[i] - 1\n"
+    "  if idx < 0 then idx = 0 end\n"
     "  if count[i] > 0 then\n"
-    "    local idx = 0\n"
-    "    if count[i] >= limit[i] then idx = count[i] - limit[i] end\n"
     "    local r = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window[i]), '+inf', 'WITHSCORES', 'LIMIT', idx, 1)\n"
     "    reset = tonumber(r[2]) + window[i] - now\n"
     "  end\n"
@@ -75,6 +80,7 @@ static const char decide_lua[] =
     "  if remaining < 0 then remaining = 0 end\n"
     "  out[#out + 1] = remaining\n"
     "  out[#out + 1] = reset\n"
+    "  out[#out + 1] = admits[i]\n"
     "end\n"
     "return out\n";
 
@@ -91,6 +97,9 @@ struct throttle_redis {
 	int port;
 	struct timeval timeout;
 	pthread_key_t key;
+	/* Each scope's part of its keys' names: a [policy]'s own name (fixed
+	 * while running), after "p:" so that none is a built-in scope's. */
+	char names[SCOPE_COUNT][GATE_NAME_MAX + 3];
 	atomic_int incident; /* a failure has been logged and not yet cleared */
 };
 
@@ -163,7 +172,7 @@ static struct conn *conn_get(struct throttle_redis *tr)
 /* The script's reply, checked whole: 0, or -1. */
 static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
 {
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 2 * (size_t)rate->n)
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 3 * (size_t)rate->n)
 		return -1;
 	for (size_t i = 0; i < r->elements; i++)
 		if (r->element[i]->type != REDIS_REPLY_INTEGER)
@@ -171,13 +180,12 @@ static int reply_read(const redisReply *r, const struct rate_set *rate, struct t
 	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
 	out->nwindows = rate->n;
 	for (uint32_t i = 0; i < rate->n; i++) {
-		long long remaining = r->element[2 + 2 * i]->integer, reset = r->element[3 + 2 * i]->integer;
+		long long remaining = r->element[2 + 3 * i]->integer, reset = r->element[3 + 3 * i]->integer;
 		out->w[i] = (struct throttle_window){ .limit = rate->w[i].limit,
 			.window_s = rate->w[i].window_s,
 			.remaining = remaining > 0 ? (uint32_t)remaining : 0,
 			.reset_ms = reset > 0 ? (uint64_t)reset : 0,
-			/* refused, a window that has room left would have admitted */
-			.admitted = r->element[0]->integer == 1 || remaining > 0 };
+			.admitted = r->element[4 + 3 * i]->integer == 1 };
 	}
 	throttle_decision_sum(out);
 	out->admitted = r->element[0]->integer == 1;
@@ -188,7 +196,7 @@ static int reply_read(const redisReply *r, const struct rate_set *rate, struct t
 #define ARGV_MAX (7 + 2 * RATE_WINDOWS_MAX)
 
 static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
-    uint64_t now_ms, int spend, struct throttle_decision *out)
+    uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
 	char k1[128], k2[128], nums[2 + 2 * RATE_WINDOWS_MAX][24];
@@ -201,14 +209,14 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 	struct conn *c = conn_get(tr);
 	if (c == NULL)
 		return -1;
-	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
-	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
+	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, tr->names[s], (unsigned long long)key);
+	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, tr->names[s], (unsigned long long)key);
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = c->sha;
 	argv[argc++] = "2";
 	argv[argc++] = k1;
 	argv[argc++] = k2;
-	snprintf(nums[0], sizeof(nums[0]), "%d", spend ? 1 : 0);
+	snprintf(nums[0], sizeof(nums[0]), "%u", spend);
 	snprintf(nums[1], sizeof(nums[1]), "%u", rate->n);
 	for (uint32_t i = 0; i < rate->n; i++) {
 		snprintf(nums[2 + 2 * i], sizeof(nums[0]), "%u", rate->w[i].limit);
@@ -240,7 +248,7 @@ static int key_command(struct throttle_redis *tr, enum throttle_scope s, uint64_
 
 	if (c == NULL)
 		return -1;
-	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, throttle_scope_name(s), (unsigned long long)key);
+	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, tr->names[s], (unsigned long long)key);
 	redisReply *r = member != 0 ? redisCommand(c->ctx, "%s %s %llu", cmd, k1, (unsigned long long)member)
 				    : redisCommand(c->ctx, "%s %s", cmd, k1);
 	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
@@ -365,6 +373,9 @@ struct throttle *throttle_redis_open(const struct config *cfg, char *err, size_t
 	snprintf(tr->prefix, sizeof(tr->prefix), "%s", cfg->redis_prefix);
 	tr->timeout.tv_sec = (time_t)(cfg->redis_timeout_ms / 1000);
 	tr->timeout.tv_usec = (suseconds_t)(cfg->redis_timeout_ms % 1000) * 1000;
+	for (int s = 0; s < SCOPE_COUNT; s++)
+		snprintf(tr->names[s], sizeof(tr->names[s]), "%s%s", s >= SCOPE_POLICY ? "p:" : "",
+		    throttle_scope_label(cfg, (enum throttle_scope)s));
 	atomic_init(&tr->incident, 0);
 	if (pthread_key_create(&tr->key, conn_free) != 0) {
 		snprintf(err, errlen, "pthread_key_create failed");

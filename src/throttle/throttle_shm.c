@@ -313,6 +313,12 @@ static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm
 	return NULL;
 }
 
+/* A scope with windows (a [policy] past the configured ones has none). */
+static int scope_has_table(const struct throttle_shm *ts, enum throttle_scope s)
+{
+	return s > SCOPE_NONE && s < SCOPE_COUNT && ts->sets[s].n > 0;
+}
+
 static int shm_fits(const struct throttle *t, enum throttle_scope s, const struct rate_set *rate)
 {
 	const struct throttle_shm *ts = (const struct throttle_shm *)t;
@@ -395,12 +401,12 @@ static void room_incident(struct throttle_shm *ts, enum throttle_scope s, int fu
 		log_warnx("throttle: the %s table has room again", throttle_scope_name(s));
 }
 
-static void decide_locked(
-    const struct window_set *ws, struct locked *l, uint64_t now_ms, int spend, struct window_result *r, int *full)
+static void decide_locked(const struct window_set *ws, struct locked *l, uint64_t now_ms, uint32_t spend,
+    struct window_result *r, int *full)
 {
 	*full = 0;
 	if (l->e != NULL) {
-		window_set_decide(ws, l->e, now_ms, spend, r);
+		window_set_decide(ws, l->e, now_ms, spend > 0 ? spend : 1, spend > 0, r);
 	} else if (!spend) { /* never seen: the whole quota */
 		for (uint32_t i = 0; i < ws->n; i++)
 			r[i] = (struct window_result){ .admitted = 1, .remaining = ws->w[i].limit };
@@ -447,7 +453,7 @@ static int with_entry(struct throttle_shm *ts, enum throttle_scope s, uint64_t k
 
 struct decide_op {
 	uint64_t now_ms;
-	int spend;
+	uint32_t spend;
 	struct window_result r[RATE_WINDOWS_MAX];
 	int full;
 	int created;
@@ -481,14 +487,14 @@ static void decision_fill(const struct window_set *ws, const struct decide_op *d
 }
 
 static int shm_decide(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
-    uint64_t now_ms, int spend, struct throttle_decision *out)
+    uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct decide_op d = { .now_ms = now_ms, .spend = spend };
 	struct window_set ws;
 
 	(void)rate; /* the segment's rates decide: every process counts alike */
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0)
+	if (!scope_has_table(ts, s) || key == 0)
 		return -1;
 	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
 		return -1;
@@ -513,7 +519,7 @@ static int shm_refund(
 	struct window_set ws;
 
 	(void)rate;
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0 || atomic_load(&ts->broken))
+	if (!scope_has_table(ts, s) || key == 0 || spent == 0 || atomic_load(&ts->broken))
 		return -1;
 	return with_entry(ts, s, key, spent, 0, &ws, refund_on_entry, &spent);
 }
@@ -524,7 +530,7 @@ static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct 
 	struct window_set ws;
 	sigjmp_buf env;
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || window_set_with(&ts->sets[s], rate, &ws) == -1 ||
+	if (!scope_has_table(ts, s) || window_set_with(&ts->sets[s], rate, &ws) == -1 ||
 	    atomic_load(&ts->broken))
 		return -1;
 	if (sigsetjmp(env, 0) != 0) {
@@ -549,7 +555,7 @@ static int shm_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct locked l;
 
-	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || atomic_load(&ts->broken))
+	if (!scope_has_table(ts, s) || key == 0 || atomic_load(&ts->broken))
 		return -1;
 	if (lock_entry(ts, &ts->sets[s], s, key, 0, 0, &l) == -1)
 		return -1;

@@ -56,6 +56,8 @@ void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct w
 			atomic_init(&sc->w[i].rate, shm_rate_pack(&rates->w[i]));
 		}
 		sc->entry_size = sets[s].entry_size;
+		if (sets[s].n == 0)
+			continue; /* a [policy] not configured: no table */
 		sc->nstripes = (cfg->capacity + STRIPE_SLOTS_MAX - 1) / STRIPE_SLOTS_MAX;
 		sc->stripe_slots = (cfg->capacity + sc->nstripes - 1) / sc->nstripes;
 		sc->locks_off = off;

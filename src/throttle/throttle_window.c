@@ -55,8 +55,8 @@ int window_expired(const struct window_shape *ws, const struct window_entry *e, 
 	return e->count == 0 || now_ms >= e->last_ms + ws->window_ms;
 }
 
-static void ring_decide(
-    const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend, struct window_result *out)
+static void ring_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now, uint32_t cost, int spend,
+    struct window_result *out)
 {
 	uint32_t now32 = (uint32_t)now;
 	/* The ring's size is a power of two: a mask instead of a division.
@@ -71,19 +71,22 @@ static void ring_decide(
 		e->head = (e->head + 1) & mask;
 		e->count--;
 	}
-	out->admitted = e->count < ws->limit;
+	out->admitted = (uint64_t)e->count + cost <= ws->limit;
 	if (out->admitted && spend) {
-		/* Time first, count second: a writer that dies in between
+		/* Times first, count second: a writer that dies in between
 		 * leaves the ring as it was. */
 		out->spent_ms = now;
-		e->data[(e->head + e->count) & mask] = now32;
-		e->count++;
+		for (uint32_t i = 0; i < cost; i++)
+			e->data[(e->head + e->count + i) & mask] = now32;
+		e->count += cost;
 		e->last_ms = now;
 	}
 	out->remaining = e->count < ws->limit ? ws->limit - e->count : 0;
 	/* The next slot frees when the oldest time that keeps us at the limit
-	 * expires (after a reload lowered N, more than one must). */
-	uint32_t skip = e->count >= ws->limit ? e->count - ws->limit : 0;
+	 * expires (after a reload lowered N, more than one must); a refused
+	 * cost of c needs c slots free. */
+	uint32_t need = out->admitted ? 1 : cost;
+	uint32_t skip = e->count + need > ws->limit ? e->count + need - ws->limit - 1 : 0;
 	uint32_t t = e->data[(e->head + skip) & mask];
 	out->reset_ms = e->count > 0 ? ws->window_ms - (uint32_t)(now32 - t) : 0;
 }
@@ -95,8 +98,8 @@ static uint32_t bucket_next(const struct window_shape *ws, uint32_t i)
 	return i + 1 == ws->slots ? 0 : i + 1;
 }
 
-static void bucket_decide(
-    const struct window_shape *ws, struct window_entry *e, uint64_t now, int spend, struct window_result *out)
+static void bucket_decide(const struct window_shape *ws, struct window_entry *e, uint64_t now, uint32_t cost,
+    int spend, struct window_result *out)
 {
 	uint64_t w = ws->bucket_ms;
 	uint64_t k = now / w;
@@ -115,16 +118,17 @@ static void bucket_decide(
 		e->head = bucket_next(ws, e->head);
 		e->base++;
 	}
-	out->admitted = e->count < ws->limit;
+	out->admitted = (uint64_t)e->count + cost <= ws->limit;
 	if (out->admitted && spend) {
 		out->spent_ms = now;
-		e->data[(e->head + (k - e->base)) % ws->slots]++;
-		e->count++;
+		e->data[(e->head + (k - e->base)) % ws->slots] += cost;
+		e->count += cost;
 		e->last_ms = now;
 	}
 	out->remaining = e->count < ws->limit ? ws->limit - e->count : 0;
 	out->reset_ms = 0;
-	uint64_t need = e->count >= ws->limit ? (uint64_t)e->count - ws->limit + 1 : 1, freed = 0;
+	uint64_t want = out->admitted ? 1 : cost, freed = 0;
+	uint64_t need = e->count + want > ws->limit ? (uint64_t)e->count + want - ws->limit : 1;
 	uint32_t i = e->head;
 	for (uint64_t j = 0; j < ws->slots && e->count > 0; j++, i = bucket_next(ws, i)) {
 		freed += e->data[i];
@@ -137,8 +141,8 @@ static void bucket_decide(
 	}
 }
 
-void window_decide(
-    const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out)
+void window_decide_cost(const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, uint32_t cost,
+    int spend, struct window_result *out)
 {
 	/* Processes read the clock before taking the lock: keep the record
 	 * ordered by never going back before the newest admission. */
@@ -146,9 +150,9 @@ void window_decide(
 		now_ms = e->last_ms;
 	out->spent_ms = 0;
 	if (ws->bucketed)
-		bucket_decide(ws, e, now_ms, spend, out);
+		bucket_decide(ws, e, now_ms, cost, spend, out);
 	else
-		ring_decide(ws, e, now_ms, spend, out);
+		ring_decide(ws, e, now_ms, cost, spend, out);
 	if (!out->admitted && spend)
 		e->blocked_until = now_ms + out->reset_ms;
 }

@@ -62,10 +62,20 @@ int window_shape_with(const struct window_shape *layout, const struct rate *rate
 /* Clear an entry and give it to key. */
 void window_reset(const struct window_shape *ws, struct window_entry *e, uint64_t key);
 
-/* Decide for a request at now_ms; record it when admitted and spend is
- * set (spend = 0 asks without spending). */
-void window_decide(
-    const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out);
+/* Decide for a request of cost units (1 to N) at now_ms: admitted iff
+ * fewer than N - cost + 1 were admitted in (now - W, now], so a cost
+ * larger than what remains is refused whole. When admitted and spend is
+ * set, cost admissions are recorded at one time (spend = 0 asks without
+ * spending). */
+void window_decide_cost(const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, uint32_t cost,
+    int spend, struct window_result *out);
+
+/* A request of cost 1. */
+static inline void window_decide(
+    const struct window_shape *ws, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out)
+{
+	window_decide_cost(ws, e, now_ms, 1, spend, out);
+}
 
 /* Give back one admission recorded at at_ms (what window_decide put in
  * out->spent_ms): the entry is as if it had never been admitted. Nothing

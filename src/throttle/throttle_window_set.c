@@ -44,20 +44,20 @@ void window_set_reset(const struct window_set *set, struct window_entry *e, uint
 		window_reset(&set->w[i], part(set, e, i), key);
 }
 
-int window_set_decide(
-    const struct window_set *set, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out)
+int window_set_decide(const struct window_set *set, struct window_entry *e, uint64_t now_ms, uint32_t cost, int spend,
+    struct window_result *out)
 {
 	int admitted = 1;
 
 	if (set->n == 1) { /* the common case: one pass */
-		window_decide(&set->w[0], e, now_ms, spend, &out[0]);
+		window_decide_cost(&set->w[0], e, now_ms, cost, spend, &out[0]);
 		return out[0].admitted;
 	}
 	for (uint32_t i = 0; i < set->n; i++)
 		if (part(set, e, i)->last_ms > now_ms)
 			now_ms = part(set, e, i)->last_ms;
 	for (uint32_t i = 0; i < set->n; i++) {
-		window_decide(&set->w[i], part(set, e, i), now_ms, 0, &out[i]);
+		window_decide_cost(&set->w[i], part(set, e, i), now_ms, cost, 0, &out[i]);
 		admitted &= out[i].admitted;
 	}
 	if (!spend)
@@ -66,7 +66,7 @@ int window_set_decide(
 	 * it (they record nothing, and remember the wait). */
 	for (uint32_t i = 0; i < set->n; i++)
 		if (admitted || !out[i].admitted)
-			window_decide(&set->w[i], part(set, e, i), now_ms, 1, &out[i]);
+			window_decide_cost(&set->w[i], part(set, e, i), now_ms, cost, 1, &out[i]);
 	return admitted;
 }
 

@@ -35,12 +35,12 @@ int window_set_with(const struct window_set *layout, const struct rate_set *rate
 /* Clear an entry and give it to key. */
 void window_set_reset(const struct window_set *set, struct window_entry *e, uint64_t key);
 
-/* Decide for a request at now_ms (see above): out[i] for window i; 1 if
- * every window admits. */
-int window_set_decide(
-    const struct window_set *set, struct window_entry *e, uint64_t now_ms, int spend, struct window_result *out);
+/* Decide for a request of cost units at now_ms (see above and
+ * window_decide_cost): out[i] for window i; 1 if every window admits. */
+int window_set_decide(const struct window_set *set, struct window_entry *e, uint64_t now_ms, uint32_t cost, int spend,
+    struct window_result *out);
 
-/* Give back the admission spent at at_ms, in every window. */
+/* Give back one admission spent at at_ms (of cost 1), in every window. */
 void window_set_refund(const struct window_set *set, struct window_entry *e, uint64_t at_ms);
 
 /* ms until no window holds anything that counts (0: now). */

@@ -8,6 +8,7 @@ this run's, and nginx is given a pid file and an error log of its own."""
 import http.client
 import http.server
 import json
+import re
 import os
 import shutil
 import signal
@@ -339,3 +340,73 @@ def test_forty_at_once_admit_exactly_five(srv, proxy, upstream):
         if status == 429:
             assert json.loads(body)["violated-policies"] == ["api_key"]
             assert int(headers["retry-after"]) >= 1
+
+
+POLICIES = """[throttle]
+api_key = 100/minute
+[policy search]
+match = GET /search, GET /v1/search*
+cost = 5
+rate = 12/minute, 100/day
+[policy writes]
+match = POST /items*, * /admin/*
+rate = 2/minute
+"""
+
+
+def described(srv, key, method, uri, nginx=False):
+    names = ("X-Original-Method", "X-Original-URI") if nginx else ("X-Forwarded-Method", "X-Forwarded-Uri")
+    return srv.request("GET", "/verify", headers={"Authorization": key, names[0]: method, names[1]: uri})
+
+
+def remaining(r):
+    return [int(x) for x in re.findall(r";r=(\d+)", r.header("RateLimit"))]
+
+
+def test_policies_by_method_and_path_with_costs():
+    """/verify decides the described request by the first [policy] that
+    covers it, spends its cost in every window at once, and names it."""
+    srv = Server(config_text=POLICIES)
+    srv.start()
+    _, _, key = srv.user("gated")
+    r = described(srv, key, "GET", "/v1/search?q=dune")
+    assert r.status == 200, r
+    assert r.header("RateLimit-Policy") == '"search";q=12;w=60, "search";q=100;w=86400'
+    assert remaining(r) == [7, 95]
+    assert remaining(described(srv, key, "GET", "/search")) == [2, 90]  # exact path
+    r = described(srv, key, "GET", "/search")  # costs 5, 2 left: refused whole
+    assert r.status == 429, r
+    assert r.json["violated-policies"] == ["search"]
+    assert remaining(r) == [2, 90]  # nothing spent
+    assert 1 <= int(r.header("Retry-After")) <= 60
+    # Not covered: another path, another method: the api_key windows.
+    for method, uri in (("GET", "/searchx"), ("POST", "/search"), ("GET", "/v2/search")):
+        r = described(srv, key, method, uri)
+        assert r.status == 200 and r.header("RateLimit-Policy") == '"api_key";q=100;w=60', (method, uri, r)
+    # nginx's names; a pattern with any method; its own windows.
+    assert described(srv, key, "POST", "/items/3", nginx=True).header("RateLimit-Policy") == '"writes";q=2;w=60'
+    assert described(srv, key, "DELETE", "/admin/x").status == 200
+    r = described(srv, key, "PUT", "/admin/y")
+    assert r.status == 429 and r.json["violated-policies"] == ["writes"], r
+    # The books API is not a gated route: its own api_key windows.
+    r = srv.books("GET", "/books/", key)
+    assert r.status == 200 and r.header("RateLimit-Policy") == '"api_key";q=100;w=60'
+    text = srv.metrics()
+    assert 'keygate_throttle_decisions_total{scope="search",decision="refused"} 1' in text
+    assert 'scope="policy3"' not in text  # no table for a policy not configured
+    srv.stop()
+
+
+def test_policy_cost_over_a_window_refused_at_start():
+    srv = Server(config_text="[policy big]\nmatch = /x\ncost = 6\nrate = 5/minute\n")
+    try:
+        srv.start(timeout=10)
+        raise AssertionError("started with a cost no window admits")
+    except AssertionError as e:
+        assert "[policy big] cost: 6 is more than its 5/60s window admits" in str(e), e
+    srv = Server(config_text="[policy Bad Name]\nmatch = /x\n")
+    try:
+        srv.start(timeout=10)
+        raise AssertionError("started with a bad policy name")
+    except AssertionError as e:
+        assert "a policy name is 1 to 32 of" in str(e), e

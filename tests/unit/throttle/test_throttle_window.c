@@ -295,6 +295,46 @@ static void test_refund_exact(void **state)
 	win_free(b);
 }
 
+/* A cost of c is admitted only if c are left, spent at once, and a
+ * refused cost says when enough will be free. Ring and buckets alike,
+ * against a model of every admitted unit. */
+static void test_cost_against_model(void **state)
+{
+	static const uint32_t shapes[2][2] = { { 20, 60 }, { 3000, 600 } }; /* ring, bucketed */
+	(void)state;
+
+	for (int k = 0; k < 2; k++) {
+		struct win *w = win_new(shapes[k][0], shapes[k][1]);
+		uint64_t W = (uint64_t)shapes[k][1] * 1000, t = 1, *units = calloc(200000, sizeof(*units));
+		size_t nunits = 0;
+		struct window_result r;
+		srand(11 + k);
+		for (int i = 0; i < 20000; i++) {
+			t += (uint64_t)(rand() % (k == 0 ? 2000 : 100));
+			uint32_t cost = 1 + (uint32_t)(rand() % (k == 0 ? 6 : 300));
+			uint64_t live = 0;
+			for (size_t j = nunits; j-- > 0 && units[j] + W > t;)
+				live++;
+			window_decide_cost(&w->ws, w->e, t, cost, 1, &r);
+			if (k == 0)
+				assert_int_equal(r.admitted, live + cost <= shapes[k][0]); /* exact */
+			else if (r.admitted)
+				assert_true(live + cost <= shapes[k][0]); /* never over */
+			if (r.admitted)
+				for (uint32_t c = 0; c < cost; c++)
+					units[nunits++] = t;
+			else if (k == 0) { /* after reset_ms, cost units are free */
+				uint64_t later = t + r.reset_ms, left = 0;
+				for (size_t j = nunits; j-- > 0 && units[j] + W > later;)
+					left++;
+				assert_true(left + cost <= shapes[k][0]);
+			}
+		}
+		free(units);
+		win_free(w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_rate_change_on_same_layout),
 		cmocka_unit_test(test_repair),
 		cmocka_unit_test(test_refund_exact),
+		cmocka_unit_test(test_cost_against_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@ static void set_free(struct set *s)
 
 static int hit(struct set *s, uint64_t t, struct window_result *r)
 {
-	return window_set_decide(&s->ws, s->e, t, 1, r);
+	return window_set_decide(&s->ws, s->e, t, 1, 1, r);
 }
 
 /* 2/second and 3/minute: the minute refuses the fourth even though the
@@ -106,7 +106,7 @@ static void test_random_against_model(void **state)
 			want &= c < n[k];
 		}
 		int spend = rand() % 8 != 0;
-		assert_int_equal(window_set_decide(&s->ws, s->e, t, spend, r), want);
+		assert_int_equal(window_set_decide(&s->ws, s->e, t, 1, spend, r), want);
 		if (want && spend)
 			times[ntimes++] = t;
 	}
