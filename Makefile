@@ -54,7 +54,7 @@ STORE_SRC    := $(addprefix src/store/,store.c store_open.c store_sqlite.c store
 THROTTLE_SRC := $(addprefix src/throttle/,throttle.c throttle_open.c throttle_window.c throttle_window_set.c throttle_shm.c throttle_shm_segment.c \
 	throttle_redis.c)
 HTTP_SRC     := $(addprefix src/http/,http_method.c http_request.c http_reply.c offload.c http_accept.c http_linger.c client_ip.c)
-AUTH_SRC     := $(addprefix src/auth/,keycache.c namecache.c mw_jwt.c mw_apikey.c mw_throttle.c)
+AUTH_SRC     := $(addprefix src/auth/,keycache.c namecache.c user_info.c mw_jwt.c mw_apikey.c mw_throttle.c)
 API_SRC      := $(addprefix src/api/,router.c pipeline.c verify_policy.c handler_common.c book_json.c list_cache.c \
 	handler_books.c handler_verify.c handler_health.c handler_signup.c handler_auth.c handler_apikey.c)
 SERVER_SRC   := $(addprefix src/server/,http_server.c reload.c sdnotify.c admin.c healthcheck.c metrics_render.c http_admin.c)

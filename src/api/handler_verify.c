@@ -3,33 +3,13 @@
  * known (req->user_id), the api_key throttle admitted the request and put
  * the quota headers on the reply; a refusal never reaches here. */
 #include <inttypes.h>
-#include <sodium.h>
 #include <string.h>
 
 #include "base/app.h"
 #include "api/handlers.h"
-#include "auth/namecache.h"
+#include "auth/user_info.h"
 #include "http/http_reply.h"
 #include "store/store.h"
-
-/* The key owner's username into name: this thread's cache, under the key
- * epoch, else the store (then cached). A STORE_* code. */
-static int username(struct request *req, char name[STORE_USERNAME_MAX + 1])
-{
-	struct store_user u;
-	uint64_t epoch = store_keys_epoch(req->app->store);
-
-	if (namecache_get(req->user_id, epoch, name, STORE_USERNAME_MAX + 1))
-		return STORE_OK;
-	http_request_read_pass(req);
-	int rc = store_user_by_id(req->app->store, req->user_id, &u);
-	if (rc == STORE_OK) {
-		memcpy(name, u.username, sizeof(u.username));
-		namecache_put(req->user_id, epoch, name);
-	}
-	sodium_memzero(u.password_hash, sizeof(u.password_hash)); /* read with the row, never used */
-	return rc;
-}
 
 /* 200, empty, with the user for the upstream; the quota headers are on
  * the reply already. The user gone since their key was checked (deleted
@@ -37,7 +17,7 @@ static int username(struct request *req, char name[STORE_USERNAME_MAX + 1])
 enum handler_rc handler_verify(struct request *req)
 {
 	char name[STORE_USERNAME_MAX + 1];
-	int rc = username(req, name);
+	int rc = user_info_name(req, name, sizeof(name));
 
 	if (rc == STORE_NOT_FOUND) {
 		http_reply_error(req, HTTP_ERR_APIKEY_INVALID, NULL);

@@ -6,12 +6,14 @@
 #include <time.h>
 
 #include "base/app.h"
+#include "auth/user_info.h"
 #include "http/client_ip.h"
 #include "http/http_reply.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "lib/ratelimit_fields.h"
 #include "lib/textbuf.h"
+#include "store/store.h"
 
 #define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
 #define CAPACITY_TYPE "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity"
@@ -136,7 +138,7 @@ static void refuse_full(struct request *req, enum throttle_scope scope, const st
 static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend,
     int quiet_full, struct throttle_decision *d, int *decided)
 {
-	const struct rate_set *rate = throttle_rate(req->cfg, scope);
+	const struct rate_set *rate = throttle_rate_tier(req->cfg, scope, req->tier);
 
 	*decided = 0;
 	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, d) == -1) {
@@ -213,14 +215,35 @@ int mw_throttle_client_key(struct request *req, uint64_t *key)
 /* Each scope is counted by its index (base/metrics.h). */
 _Static_assert(SCOPE_COUNT <= METRICS_SCOPES_MAX, "a throttle scope without a counter");
 
+/* The user's tier into req->tier, for their windows. A user deleted
+ * since their key was checked has no key any more: 401, as for any
+ * unknown key. */
+static enum stage_rc user_tier(struct request *req)
+{
+	int rc = user_info_tier(req, &req->tier);
+
+	if (rc == STORE_OK)
+		return STAGE_NEXT;
+	if (rc == STORE_NOT_FOUND)
+		http_reply_error(req, HTTP_ERR_APIKEY_INVALID, NULL);
+	else
+		http_reply_store_failed(req, rc);
+	return STAGE_DONE;
+}
+
 enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32_t cost)
 {
 	uint64_t key;
 
 	if (scope == SCOPE_NONE)
 		return STAGE_NEXT;
-	if (scope == SCOPE_API_KEY || scope == SCOPE_REGENERATE || scope >= SCOPE_POLICY) {
+	req->tier = -1;
+	if (scope == SCOPE_API_KEY || scope >= SCOPE_POLICY) {
 		key = (uint64_t)req->user_id; /* the user's window, whatever key they use */
+		if (req->cfg->ntiers > 0 && user_tier(req) == STAGE_DONE)
+			return STAGE_DONE;
+	} else if (scope == SCOPE_REGENERATE) {
+		key = (uint64_t)req->user_id;
 	} else if (mw_throttle_client_key(req, &key) == -1) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
 		return STAGE_DONE;

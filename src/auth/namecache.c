@@ -18,9 +18,13 @@
 struct slot {
 	int64_t user_id;
 	uint64_t epoch; /* 0: empty */
-	uint8_t len;
+	uint8_t len; /* NAME_UNKEPT: too long to keep */
+	int8_t tier;
 	char name[NAMECACHE_NAME_MAX + 1];
 };
+
+#define NAME_UNKEPT 0xff
+_Static_assert(sizeof(struct slot) == 64, "a slot is a cache line");
 
 static unsigned capacity; /* a power of two, or 0 */
 static pthread_key_t table_key;
@@ -68,21 +72,34 @@ int namecache_get(int64_t user_id, uint64_t epoch, char *out, size_t size)
 {
 	const struct slot *s = slot_of(user_id);
 
-	if (s == NULL || epoch == 0 || s->epoch != epoch || s->user_id != user_id || s->len >= size)
+	if (s == NULL || epoch == 0 || s->epoch != epoch || s->user_id != user_id || s->len == NAME_UNKEPT ||
+	    s->len >= size)
 		return 0;
 	memcpy(out, s->name, (size_t)s->len + 1);
 	return 1;
 }
 
-void namecache_put(int64_t user_id, uint64_t epoch, const char *name)
+int namecache_get_tier(int64_t user_id, uint64_t epoch, int *tier)
+{
+	const struct slot *s = slot_of(user_id);
+
+	if (s == NULL || epoch == 0 || s->epoch != epoch || s->user_id != user_id)
+		return 0;
+	*tier = s->tier;
+	return 1;
+}
+
+void namecache_put(int64_t user_id, uint64_t epoch, const char *name, int tier)
 {
 	size_t len = strlen(name);
 	struct slot *s;
 
-	if (epoch == 0 || len > NAMECACHE_NAME_MAX || (s = slot_of(user_id)) == NULL)
+	if (epoch == 0 || (s = slot_of(user_id)) == NULL)
 		return;
 	s->user_id = user_id;
 	s->epoch = epoch;
-	s->len = (uint8_t)len;
-	memcpy(s->name, name, len + 1);
+	s->tier = (int8_t)tier;
+	s->len = len > NAMECACHE_NAME_MAX ? NAME_UNKEPT : (uint8_t)len;
+	if (len <= NAMECACHE_NAME_MAX)
+		memcpy(s->name, name, len + 1);
 }

@@ -138,6 +138,16 @@ static int policies_same_names(const struct config *a, const struct config *b)
 	return 1;
 }
 
+static int tiers_same_names(const struct config *a, const struct config *b)
+{
+	if (a->ntiers != b->ntiers)
+		return 0;
+	for (unsigned i = 0; i < a->ntiers; i++)
+		if (strcmp(a->tiers[i].name, b->tiers[i].name) != 0)
+			return 0;
+	return 1;
+}
+
 int config_keep_fixed(struct config *next, const struct config *cur)
 {
 	int kept = 0;
@@ -151,6 +161,13 @@ int config_keep_fixed(struct config *next, const struct config *cur)
 			memcpy(next->secret_fp[secret_index(k)], cur->secret_fp[secret_index(k)], 16);
 		log_warnx("reload: [%s] %s cannot change while running; keeping the running value (restart to apply)",
 		    k->section, k->name);
+		kept++;
+	}
+	if (!tiers_same_names(next, cur)) {
+		memcpy(next->tiers, cur->tiers, sizeof(cur->tiers));
+		next->ntiers = cur->ntiers;
+		log_warnx("reload: the [tier] sections' names and order cannot change while running; keeping the "
+			  "running tiers (restart to apply)");
 		kept++;
 	}
 	if (!policies_same_names(next, cur)) {
@@ -379,6 +396,45 @@ static int policy_key(struct config *cfg, const char *name, const char *key, con
 	return gate_policy_set(p, key, value, err, errlen);
 }
 
+int config_tier_index(const struct config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->ntiers; i++)
+		if (strcmp(cfg->tiers[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A key of a [tier NAME] section: the tier made on its first key. */
+static int tier_key(struct config *cfg, const char *name, const char *key, const char *value, char *err, size_t errlen)
+{
+	int i = config_tier_index(cfg, name);
+
+	if (i == -1) {
+		if (cfg->ntiers == GATE_TIERS_MAX) {
+			snprintf(err, errlen, "at most %u tiers", GATE_TIERS_MAX);
+			return -1;
+		}
+		if (gate_tier_init(&cfg->tiers[cfg->ntiers], name, err, errlen) == -1)
+			return -1;
+		i = (int)cfg->ntiers++;
+	}
+	return gate_tier_set(&cfg->tiers[i], key, value, err, errlen);
+}
+
+/* [policy NAME] and [tier NAME]: section names of the operator's. 1 when
+ * section is one (then the result in *rc), else 0. */
+static int gate_key(struct config *cfg, const char *section, const char *key, const char *value, char *err,
+    size_t errlen, int *rc)
+{
+	if (strncmp(section, "policy ", 7) == 0)
+		*rc = policy_key(cfg, section + 7, key, value, err, errlen);
+	else if (strncmp(section, "tier ", 5) == 0)
+		*rc = tier_key(cfg, section + 5, key, value, err, errlen);
+	else
+		return 0;
+	return 1;
+}
+
 struct ini_ctx {
 	struct config *cfg;
 	char reason[256]; /* first error only: ini_parse reports its line */
@@ -391,8 +447,9 @@ static int on_ini_key(void *user, const char *section, const char *name, const c
 
 	if (name == NULL) /* a section header alone, with INI_CALL_HANDLER_ON_NEW_SECTION */
 		return 1;
-	if (strncmp(section, "policy ", 7) == 0) {
-		if (policy_key(ctx->cfg, section + 7, name, value, why, sizeof(why)) == 0)
+	int rc;
+	if (gate_key(ctx->cfg, section, name, value, why, sizeof(why), &rc)) {
+		if (rc == 0)
 			return 1;
 		if (ctx->reason[0] == '\0')
 			snprintf(ctx->reason, sizeof(ctx->reason), "[%.40s] %.32s: %.150s", section, name, why);
@@ -482,13 +539,20 @@ int config_set(struct config *cfg, const char *dotted, const char *value, char *
 	memcpy(section, dotted, (size_t)(dot - dotted));
 	section[dot - dotted] = '\0';
 	const char *last = strrchr(dot + 1, '.');
-	if (strcmp(section, "policy") == 0 && last != NULL && (size_t)(last - dot - 1) < sizeof(section)) {
-		/* policy.NAME.key */
-		memcpy(section, dot + 1, (size_t)(last - dot - 1));
-		section[last - dot - 1] = '\0';
-		if (policy_key(cfg, section, last + 1, value, why, sizeof(why)) == 0)
+	if ((strcmp(section, "policy") == 0 || strcmp(section, "tier") == 0) && last != NULL &&
+	    (size_t)(last - dot - 1) <= GATE_NAME_MAX) {
+		/* policy.NAME.key, tier.NAME.key: the section "policy NAME" */
+		char named[8 + GATE_NAME_MAX + 1];
+		size_t n = strlen(section), len = (size_t)(last - dot - 1);
+		int rc;
+		memcpy(named, section, n);
+		named[n] = ' ';
+		memcpy(named + n + 1, dot + 1, len);
+		named[n + 1 + len] = '\0';
+		gate_key(cfg, named, last + 1, value, why, sizeof(why), &rc);
+		if (rc == 0)
 			return 0;
-		snprintf(err, errlen, "command line: [policy %s] %s: %s", section, last + 1, why);
+		snprintf(err, errlen, "command line: [%s] %s: %s", named, last + 1, why);
 		return -1;
 	}
 	const struct key *k = key_find(section, dot + 1);
@@ -533,9 +597,43 @@ static int policies_finish(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* A tier names only api_key and policies, with as many windows as the
+ * scope's own (it changes their numbers), and each cost fits. */
+static int tiers_finish(struct config *cfg, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->ntiers; i++) {
+		const struct gate_tier *t = &cfg->tiers[i];
+		for (uint32_t k = 0; k < t->nkeys; k++) {
+			const struct rate_set *own = strcmp(t->key[k], "api_key") == 0 ? &cfg->rate_api_key : NULL;
+			uint32_t cost = 1;
+			for (unsigned p = 0; own == NULL && p < cfg->npolicies; p++)
+				if (strcmp(cfg->policies[p].name, t->key[k]) == 0) {
+					own = &cfg->policies[p].rate;
+					cost = cfg->policies[p].cost;
+				}
+			if (own == NULL) {
+				snprintf(err, errlen, "[tier %s] %s: neither api_key nor a [policy] name", t->name, t->key[k]);
+				return -1;
+			}
+			if (t->rate[k].n != own->n) {
+				snprintf(err, errlen, "[tier %s] %s: %u windows where the scope has %u (a tier changes N and W, "
+						      "not how many windows)", t->name, t->key[k], t->rate[k].n, own->n);
+				return -1;
+			}
+			for (uint32_t w = 0; w < t->rate[k].n; w++)
+				if (cost > t->rate[k].w[w].limit) {
+					snprintf(err, errlen, "[tier %s] %s: the policy's cost %u is more than %u/%us admits",
+					    t->name, t->key[k], cost, t->rate[k].w[w].limit, t->rate[k].w[w].window_s);
+					return -1;
+				}
+		}
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg, char *err, size_t errlen)
 {
-	if (policies_finish(cfg, err, errlen) == -1)
+	if (policies_finish(cfg, err, errlen) == -1 || tiers_finish(cfg, err, errlen) == -1)
 		return -1;
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -607,4 +705,6 @@ void config_print(const struct config *cfg, FILE *out)
 	    cfg->fail_open ? "allow" : "deny");
 	for (unsigned i = 0; i < cfg->npolicies; i++)
 		gate_policy_print(&cfg->policies[i], out);
+	for (unsigned i = 0; i < cfg->ntiers; i++)
+		gate_tier_print(&cfg->tiers[i], out);
 }

@@ -76,6 +76,11 @@ struct config {
 	 * names and order fixed while running. */
 	struct gate_policy policies[GATE_POLICIES_MAX];
 	unsigned npolicies;
+	/* [tier NAME] sections: users' other windows (lib/gate_policy.h);
+	 * names and order fixed while running, as a user's tier is cached by
+	 * its index. */
+	struct gate_tier tiers[GATE_TIERS_MAX];
+	unsigned ntiers;
 	/* Secrets are held once, by what uses them: config_drop_secrets wipes
 	 * the [auth] jwt_secret and [database] url values (leaving "(set)" when
 	 * set) and keeps a keyed fingerprint of each, so that a reload still
@@ -122,6 +127,9 @@ void config_drop_secrets(struct config *cfg);
 
 /* Join a path to data_dir unless it is absolute. -1 if it does not fit. */
 int config_path(const struct config *cfg, const char *path, char *out, size_t outlen);
+
+/* The index of the tier named name, or -1 ("" and unknown names: none). */
+int config_tier_index(const struct config *cfg, const char *name);
 
 /* Print the effective configuration as INI (secrets shown as "(set)"). */
 void config_print(const struct config *cfg, FILE *out);

@@ -67,6 +67,7 @@ struct request {
 	int client_addr_known;
 	int read_pass; /* the store's reads share a transaction (http_request_read_pass) */
 	int body_in_header; /* a refusal's body also goes in X-Keygate-Body (http_reply.h) */
+	int tier; /* the user's tier (a config_tier_index, -1: none): mw_throttle sets it */
 
 	/* Filled when the reply is queued. */
 	unsigned status;

@@ -5,14 +5,23 @@
 #include <string.h>
 #include <strings.h>
 
-int gate_policy_init(struct gate_policy *p, const char *name, char *err, size_t errlen)
+static int name_ok(const char *what, const char *name, char *err, size_t errlen)
 {
 	size_t len = strlen(name);
 
 	if (len == 0 || len > GATE_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len) {
-		snprintf(err, errlen, "a policy name is 1 to %u of a-z, 0-9, _ and -", GATE_NAME_MAX);
+		snprintf(err, errlen, "a %s name is 1 to %u of a-z, 0-9, _ and -", what, GATE_NAME_MAX);
 		return -1;
 	}
+	return 0;
+}
+
+int gate_policy_init(struct gate_policy *p, const char *name, char *err, size_t errlen)
+{
+	size_t len = strlen(name);
+
+	if (name_ok("policy", name, err, errlen) == -1)
+		return -1;
 	memset(p, 0, sizeof(*p));
 	memcpy(p->name, name, len + 1);
 	p->cost = 1;
@@ -110,4 +119,50 @@ void gate_policy_print(const struct gate_policy *p, FILE *out)
 		fprintf(out, "%s%s%s%s", i > 0 ? ", " : "", p->match[i].method[0] ? p->match[i].method : "*", " ",
 		    p->match[i].path);
 	fprintf(out, "\ncost = %u\nrate = %s\n", p->cost, rate_set_format(&p->rate, rate, sizeof(rate)));
+}
+
+int gate_tier_init(struct gate_tier *t, const char *name, char *err, size_t errlen)
+{
+	if (name_ok("tier", name, err, errlen) == -1)
+		return -1;
+	memset(t, 0, sizeof(*t));
+	memcpy(t->name, name, strlen(name) + 1);
+	return 0;
+}
+
+int gate_tier_set(struct gate_tier *t, const char *key, const char *value, char *err, size_t errlen)
+{
+	struct rate_set r;
+	uint32_t i = 0;
+
+	if (name_ok("policy", key, err, errlen) == -1 || parse_rate_set(value, &r, err, errlen) == -1)
+		return -1;
+	while (i < t->nkeys && strcmp(t->key[i], key) != 0)
+		i++;
+	if (i == GATE_TIER_KEYS) {
+		snprintf(err, errlen, "at most %u keys (api_key and the policies)", GATE_TIER_KEYS);
+		return -1;
+	}
+	memcpy(t->key[i], key, strlen(key) + 1);
+	t->rate[i] = r;
+	if (i == t->nkeys)
+		t->nkeys++;
+	return 0;
+}
+
+const struct rate_set *gate_tier_rate(const struct gate_tier *t, const char *key)
+{
+	for (uint32_t i = 0; i < t->nkeys; i++)
+		if (strcmp(t->key[i], key) == 0)
+			return &t->rate[i];
+	return NULL;
+}
+
+void gate_tier_print(const struct gate_tier *t, FILE *out)
+{
+	char rate[RATE_SET_TEXT_MAX];
+
+	fprintf(out, "\n[tier %s]\n", t->name);
+	for (uint32_t i = 0; i < t->nkeys; i++)
+		fprintf(out, "%s = %s\n", t->key[i], rate_set_format(&t->rate[i], rate, sizeof(rate)));
 }

@@ -55,4 +55,34 @@ int gate_policy_covers(const struct gate_policy *p, const char *method, const ch
 /* Print the section as INI. */
 void gate_policy_print(const struct gate_policy *p, FILE *out);
 
+/*
+ * A tier ([tier NAME]): other numbers for a user's windows, by scope, for
+ * the users the admin CLI puts in it (keygate user tier alice pro).
+ *
+ *   [tier pro]
+ *   api_key = 50/minute, 10000/day
+ *   search = 500/minute, 20000/day
+ *
+ * A key is api_key or a [policy]'s name; a scope the tier does not name
+ * keeps its own windows. A tier changes N and W, not how many windows a
+ * scope has. Names and order fixed while running, like policies'.
+ */
+#define GATE_TIERS_MAX 8u
+#define GATE_TIER_KEYS (1u + GATE_POLICIES_MAX)
+
+struct gate_tier {
+	char name[GATE_NAME_MAX + 1];
+	char key[GATE_TIER_KEYS][GATE_NAME_MAX + 1]; /* as read */
+	struct rate_set rate[GATE_TIER_KEYS];
+	uint32_t nkeys;
+};
+
+/* 0, or -1 with err (the name as for a policy). */
+int gate_tier_init(struct gate_tier *t, const char *name, char *err, size_t errlen);
+/* key = rates: 0, or -1 with err. */
+int gate_tier_set(struct gate_tier *t, const char *key, const char *value, char *err, size_t errlen);
+/* The tier's windows for key ("api_key", a policy's name), or NULL. */
+const struct rate_set *gate_tier_rate(const struct gate_tier *t, const char *key);
+void gate_tier_print(const struct gate_tier *t, FILE *out);
+
 #endif

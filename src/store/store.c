@@ -102,3 +102,8 @@ int store_user_set_active(struct store *st, const char *username, int active, in
 {
 	return st->ops->user_set_active(st, username, active, id);
 }
+
+int store_user_set_tier(struct store *st, const char *username, const char *tier, int64_t *id)
+{
+	return st->ops->user_set_tier(st, username, tier, id);
+}

@@ -27,6 +27,7 @@ enum store_rc {
 
 #define STORE_USERNAME_MAX 600 /* 150 characters of up to 4 bytes */
 #define STORE_EMAIL_MAX 1024
+#define STORE_TIER_MAX 32 /* bytes of a tier's name; "" is the default */
 
 struct store_user {
 	int64_t id;
@@ -34,6 +35,7 @@ struct store_user {
 	char email[STORE_EMAIL_MAX + 1];
 	char password_hash[PASSWORD_HASH_MAX];
 	int is_active;
+	char tier[STORE_TIER_MAX + 1];
 };
 
 /* Called for each user of a listing; return -1 to stop. */
@@ -75,6 +77,7 @@ struct store_ops {
 	int (*apikey_find)(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
 	int (*users_list)(struct store *st, store_user_fn each, void *arg);
 	int (*user_set_active)(struct store *st, const char *username, int active, int64_t *id);
+	int (*user_set_tier)(struct store *st, const char *username, const char *tier, int64_t *id);
 	int (*books_list)(struct store *st, int64_t author, store_book_fn each, void *arg);
 	int (*book_create)(
 	    struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
@@ -116,6 +119,10 @@ int store_users_list(struct store *st, store_user_fn each, void *arg);
 /* Enable or disable a user by name; *id gets theirs. A disabled user's
  * tokens and key are refused from the next request on. */
 int store_user_set_active(struct store *st, const char *username, int active, int64_t *id);
+/* Put a user by name in a tier ("" for the default); *id gets theirs. It
+ * moves the keys epoch, as a disable does: every host's next request of
+ * the user is decided by the tier's windows (store_keys_epoch). */
+int store_user_set_tier(struct store *st, const char *username, const char *tier, int64_t *id);
 /* Replace hash and sealed copy at once: the old key stops working. */
 int store_apikey_replace(struct store *st, int64_t user_id, const struct store_apikey *key);
 /* The active user who owns the key with this hash. */

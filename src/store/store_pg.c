@@ -38,6 +38,7 @@ enum pg_stmt {
 	P_KEY_FIND,
 	P_USERS_LIST,
 	P_USER_SET_ACTIVE,
+	P_USER_SET_TIER,
 	P_BOOKS_LIST,
 	P_BOOK_INSERT,
 	P_BOOK_GET,
@@ -47,7 +48,7 @@ enum pg_stmt {
 	P_COUNT
 };
 
-#define USER_COLS "id, username, email, password_hash, is_active::int, date_joined"
+#define USER_COLS "id, username, email, password_hash, is_active::int, date_joined, tier"
 #define BOOK_COLS "id, title, author_id, to_char(publication_date, 'YYYY-MM-DD')"
 
 static const struct {
@@ -67,6 +68,7 @@ static const struct {
 	    1 },
 	[P_USERS_LIST] = { "SELECT " USER_COLS " FROM users ORDER BY id", 0 },
 	[P_USER_SET_ACTIVE] = { "UPDATE users SET is_active = ($2::int <> 0) WHERE username = $1 RETURNING id", 2 },
+	[P_USER_SET_TIER] = { "UPDATE users SET tier = $2 WHERE username = $1 RETURNING id", 2 },
 	[P_BOOKS_LIST] = { "SELECT " BOOK_COLS " FROM books WHERE author_id = $1 ORDER BY id", 1 },
 	[P_BOOK_INSERT] = { "INSERT INTO books (title, author_id, publication_date) VALUES ($1, $2, $3::date) "
 			    "RETURNING " BOOK_COLS,
@@ -237,6 +239,7 @@ static void user_row(PGresult *r, int row, struct store_user *u)
 	col_text(r, row, 2, u->email, sizeof(u->email));
 	col_text(r, row, 3, u->password_hash, sizeof(u->password_hash));
 	u->is_active = (int)col_int(r, row, 4);
+	col_text(r, row, 6, u->tier, sizeof(u->tier));
 }
 
 static void book_row(PGresult *r, int row, struct store_book *b)
@@ -409,20 +412,36 @@ static int pg_users_list(struct store *st, store_user_fn each, void *arg)
 	return rc;
 }
 
-static int pg_user_set_active(struct store *st, const char *username, int active, int64_t *id)
+/* An UPDATE of a user's standing (RETURNING id): the keys epoch moves. */
+static int user_update(struct store *st, enum pg_stmt stmt, struct params *p, int64_t *id)
 {
-	struct params p = { .n = 0 };
 	PGresult *r = NULL;
+	int rc = changed(st, stmt, p, &r);
 
-	p_text(&p, username);
-	p_int(&p, active != 0);
-	int rc = changed(st, P_USER_SET_ACTIVE, &p, &r);
 	store_epoch_keys_changed(&to_pg(st)->epoch);
 	if (rc == STORE_OK) {
 		*id = col_int(r, 0, 0);
 		PQclear(r);
 	}
 	return rc;
+}
+
+static int pg_user_set_active(struct store *st, const char *username, int active, int64_t *id)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, username);
+	p_int(&p, active != 0);
+	return user_update(st, P_USER_SET_ACTIVE, &p, id);
+}
+
+static int pg_user_set_tier(struct store *st, const char *username, const char *tier, int64_t *id)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, username);
+	p_text(&p, tier);
+	return user_update(st, P_USER_SET_TIER, &p, id);
 }
 
 static int pg_books_list(struct store *st, int64_t author, store_book_fn each, void *arg)
@@ -549,6 +568,7 @@ static const struct store_ops pg_ops = {
 	.apikey_find = pg_apikey_find,
 	.users_list = pg_users_list,
 	.user_set_active = pg_user_set_active,
+	.user_set_tier = pg_user_set_tier,
 	.books_list = pg_books_list,
 	.book_create = pg_book_create,
 	.book_get = pg_book_get,

@@ -31,6 +31,7 @@ enum stmt_id {
 	S_KEY_FIND,
 	S_USERS_LIST,
 	S_USER_SET_ACTIVE,
+	S_USER_SET_TIER,
 	S_BOOKS_LIST,
 	S_BOOK_INSERT,
 	S_BOOK_GET,
@@ -111,6 +112,7 @@ int sqlite_apikey_replace(struct store *st, int64_t user_id, const struct store_
 int sqlite_apikey_find(struct store *st, const uint8_t hash[APIKEY_HASH_BYTES], int64_t *user_id);
 int sqlite_users_list(struct store *st, store_user_fn each, void *arg);
 int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id);
+int sqlite_user_set_tier(struct store *st, const char *username, const char *tier, int64_t *id);
 int sqlite_books_list(struct store *st, int64_t author, store_book_fn each, void *arg);
 int sqlite_book_create(struct store *st, int64_t author, const char *title, const char *date, struct store_book *out);
 int sqlite_book_get(struct store *st, int64_t id, int64_t author, struct store_book *out);

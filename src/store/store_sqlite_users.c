@@ -41,6 +41,7 @@ static int user_row(sqlite3_stmt *q, void *arg)
 	sqlite_copy_text(out->email, sizeof(out->email), q, 2);
 	sqlite_copy_text(out->password_hash, sizeof(out->password_hash), q, 3);
 	out->is_active = sqlite3_column_int(q, 4);
+	sqlite_copy_text(out->tier, sizeof(out->tier), q, 5);
 	return 0;
 }
 
@@ -132,7 +133,7 @@ int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
 	sqlite3_stmt *q = c->stmt[S_USERS_LIST];
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		user_row(q, &u);
-		if (each(&u, sqlite3_column_int64(q, 5), arg) == -1) {
+		if (each(&u, sqlite3_column_int64(q, 6), arg) == -1) {
 			sqlite_done(q);
 			return STORE_ERR;
 		}
@@ -152,6 +153,21 @@ int sqlite_user_set_active(struct store *st, const char *username, int active, i
 	sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, active != 0);
 	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_USER_SET_ACTIVE, id_column, id));
+	store_epoch_keys_changed(&c->owner->epoch);
+	return rc;
+}
+
+int sqlite_user_set_tier(struct store *st, const char *username, const char *tier, int64_t *id)
+{
+	struct conn *c;
+	int rc = sqlite_write_begin(st, &c);
+
+	if (rc != STORE_OK)
+		return rc;
+	sqlite3_stmt *q = c->stmt[S_USER_SET_TIER];
+	sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, tier, -1, SQLITE_STATIC);
+	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_USER_SET_TIER, id_column, id));
 	store_epoch_keys_changed(&c->owner->epoch);
 	return rc;
 }

@@ -51,6 +51,15 @@ const struct rate_set *throttle_rate(const struct config *cfg, enum throttle_sco
 	return scope >= SCOPE_POLICY && i < cfg->npolicies ? &cfg->policies[i].rate : &none;
 }
 
+const struct rate_set *throttle_rate_tier(const struct config *cfg, enum throttle_scope scope, int tier)
+{
+	const struct rate_set *r = NULL;
+
+	if (tier >= 0 && (unsigned)tier < cfg->ntiers && (scope == SCOPE_API_KEY || scope >= SCOPE_POLICY))
+		r = gate_tier_rate(&cfg->tiers[tier], throttle_scope_label(cfg, scope));
+	return r != NULL ? r : throttle_rate(cfg, scope);
+}
+
 void throttle_decision_sum(struct throttle_decision *d)
 {
 	const struct throttle_window *bind = NULL;

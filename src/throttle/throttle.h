@@ -116,6 +116,9 @@ int throttle_set_rate(struct throttle *t, enum throttle_scope scope, const struc
 int throttle_fits(const struct throttle *t, enum throttle_scope scope, const struct rate_set *rate);
 /* The configured windows of a scope. */
 const struct rate_set *throttle_rate(const struct config *cfg, enum throttle_scope scope);
+/* The windows of a user of tier (a config_tier_index; -1: none) in a
+ * user-keyed scope: the tier's when it names the scope, else the scope's. */
+const struct rate_set *throttle_rate_tier(const struct config *cfg, enum throttle_scope scope, int tier);
 
 /* Forget key's window in scope (the admin's quota reset): 0 or -1. */
 int throttle_forget(struct throttle *t, enum throttle_scope scope, uint64_t key);

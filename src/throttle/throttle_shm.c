@@ -418,6 +418,21 @@ static void decide_locked(const struct window_set *ws, struct locked *l, uint64_
 	}
 }
 
+/* rate, when it is not the scope's own (what this process opened the
+ * segment with or a reload set): a tier's, decided as the caller says;
+ * else NULL, for the segment's. */
+static const struct rate_set *tier_rates(const struct throttle_shm *ts, enum throttle_scope s, const struct rate_set *rate)
+{
+	const struct shm_scope *own = &ts->want.scopes[s];
+
+	if (rate == NULL || rate->n != ts->sets[s].n)
+		return NULL;
+	for (uint32_t i = 0; i < rate->n; i++)
+		if (shm_rate_pack(&rate->w[i]) != atomic_load_explicit(&own->w[i].rate, memory_order_relaxed))
+			return rate;
+	return NULL;
+}
+
 /* What an operation on one entry does under its stripe lock. */
 typedef void (*entry_op)(const struct window_set *ws, struct locked *l, void *arg);
 
@@ -427,8 +442,8 @@ typedef void (*entry_op)(const struct window_set *ws, struct locked *l, void *ar
  * a segment that shrank under us gives its lock back and is marked broken.
  * -1 then, or when the lock or shape cannot be had.
  */
-static int with_entry(struct throttle_shm *ts, enum throttle_scope s, uint64_t key, uint64_t now_ms, int create,
-    struct window_set *ws, entry_op op, void *arg)
+static int with_entry(struct throttle_shm *ts, enum throttle_scope s, const struct rate_set *tier, uint64_t key,
+    uint64_t now_ms, int create, struct window_set *ws, entry_op op, void *arg)
 {
 	struct locked l;
 	sigjmp_buf env;
@@ -440,8 +455,9 @@ static int with_entry(struct throttle_shm *ts, enum throttle_scope s, uint64_t k
 		return -1;
 	}
 	sigbus_guard = &env;
-	if (shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, ws) == -1 ||
-	    lock_entry(ts, ws, s, key, now_ms, create, &l) == -1) {
+	int shaped = tier != NULL ? window_set_with(&ts->sets[s], tier, ws)
+				  : shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, ws);
+	if (shaped == -1 || lock_entry(ts, ws, s, key, now_ms, create, &l) == -1) {
 		sigbus_guard = NULL;
 		return -1;
 	}
@@ -493,12 +509,13 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
 	struct decide_op d = { .now_ms = now_ms, .spend = spend };
 	struct window_set ws;
 
-	(void)rate; /* the segment's rates decide: every process counts alike */
+	/* The segment's rates decide, so that every process counts alike and
+	 * a reload anywhere applies everywhere; a tier's are the caller's. */
 	if (!scope_has_table(ts, s) || key == 0)
 		return -1;
 	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
 		return -1;
-	if (with_entry(ts, s, key, now_ms, spend, &ws, decide_on_entry, &d) == -1)
+	if (with_entry(ts, s, tier_rates(ts, s, rate), key, now_ms, spend, &ws, decide_on_entry, &d) == -1)
 		return -1;
 	if (d.full || d.created)
 		room_incident(ts, s, d.full);
@@ -518,10 +535,9 @@ static int shm_refund(
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct window_set ws;
 
-	(void)rate;
 	if (!scope_has_table(ts, s) || key == 0 || spent == 0 || atomic_load(&ts->broken))
 		return -1;
-	return with_entry(ts, s, key, spent, 0, &ws, refund_on_entry, &spent);
+	return with_entry(ts, s, tier_rates(ts, s, rate), key, spent, 0, &ws, refund_on_entry, &spent);
 }
 
 static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct rate_set *rate)
@@ -690,7 +706,10 @@ struct throttle *throttle_shm_open(const struct config *cfg, char *err, size_t e
 	/* Not the address: a later open may get this one's memory back. */
 	ts->id = atomic_fetch_add(&opens, 1) + 1;
 	snprintf(ts->name, sizeof(ts->name), "%s", cfg->shm_name);
-	shm_layout_compute(cfg, &ts->want, ts->sets);
+	if (shm_layout_compute(cfg, &ts->want, ts->sets, err, errlen) == -1) {
+		free(ts);
+		return NULL;
+	}
 	if (shm_segment_open(ts->name, &ts->want, ATTACH_WAIT_MS, &ts->seg, err, errlen) == -1) {
 		free(ts);
 		return NULL;

@@ -77,8 +77,9 @@ struct shm_segment {
 
 struct config;
 
-/* The header (and window sets) this configuration wants. */
-void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_set *sets);
+/* The header (and window sets, sized for every tier) this configuration
+ * wants: 0, or -1 with err. */
+int shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_set *sets, char *err, size_t errlen);
 
 /* Create the named segment laid out as want, or attach to it and check
  * that its layout is want's, waiting up to wait_ms for its creator to

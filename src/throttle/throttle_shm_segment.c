@@ -33,8 +33,43 @@ static void read_boot_id(char out[40])
 	fclose(f);
 }
 
-/* The header this configuration wants: geometry and total size. */
-void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_set *sets)
+/*
+ * The entries of scope s hold every tier's windows: per window, the
+ * largest N and W of the scope's own and its tiers'. -1 with err when
+ * one of them cannot be decided on that layout (a tier that needs buckets
+ * where the scope's own needs a ring, or buckets of another width).
+ */
+static int scope_layout(const struct config *cfg, enum throttle_scope s, struct window_set *set, char *err, size_t errlen)
+{
+	const struct rate_set *own = throttle_rate(cfg, s);
+	struct rate_set most = *own;
+	struct window_set check;
+
+	for (unsigned t = 0; t < cfg->ntiers; t++) {
+		const struct rate_set *r = throttle_rate_tier(cfg, s, (int)t);
+		for (uint32_t i = 0; i < most.n && r->n == most.n; i++) {
+			if (r->w[i].limit > most.w[i].limit)
+				most.w[i].limit = r->w[i].limit;
+			if (r->w[i].window_s > most.w[i].window_s)
+				most.w[i].window_s = r->w[i].window_s;
+		}
+	}
+	window_set_init(set, &most);
+	for (int t = -1; t < (int)cfg->ntiers; t++) {
+		if (window_set_with(set, throttle_rate_tier(cfg, s, t), &check) == -1) {
+			snprintf(err, errlen,
+			    "[throttle] %s: the windows of %s%s cannot share one table with the others' (a tier may not "
+			    "move a window between exact and bucketed, nor change a bucketed window's W)",
+			    throttle_scope_label(cfg, s), t < 0 ? "the scope" : "tier ", t < 0 ? "" : cfg->tiers[t].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The header this configuration wants: geometry and total size. 0, or -1
+ * with err. */
+int shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_set *sets, char *err, size_t errlen)
 {
 	uint64_t off = (sizeof(*h) + 63) & ~(uint64_t)63;
 
@@ -46,7 +81,8 @@ void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct w
 	for (int s = SCOPE_NONE + 1; s < SCOPE_COUNT; s++) {
 		struct shm_scope *sc = &h->scopes[s];
 		const struct rate_set *rates = throttle_rate(cfg, (enum throttle_scope)s);
-		window_set_init(&sets[s], rates);
+		if (scope_layout(cfg, (enum throttle_scope)s, &sets[s], err, errlen) == -1)
+			return -1;
 		sc->nwindows = sets[s].n;
 		for (uint32_t i = 0; i < sets[s].n; i++) {
 			const struct window_shape *ws = &sets[s].w[i];
@@ -67,6 +103,7 @@ void shm_layout_compute(const struct config *cfg, struct shm_header *h, struct w
 		off = (off + 63) & ~(uint64_t)63;
 	}
 	h->size = off;
+	return 0;
 }
 
 static int init_locks(struct shm_header *h)

@@ -101,9 +101,17 @@ static void test_other_layout_refused(void **state)
 	struct throttle *same = throttle_shm_open(&other, err, sizeof(err));
 	assert_non_null(same);
 	struct throttle_decision d;
-	assert_int_equal(throttle_decide(t, SCOPE_API_KEY, &cfg.rate_api_key, 77, throttle_now_ms(), 1, &d), 0);
+	assert_int_equal(throttle_decide(same, SCOPE_API_KEY, &other.rate_api_key, 77, throttle_now_ms(), 1, &d), 0);
 	assert_int_equal(d.limit, 60);
 	assert_int_equal(d.window_s, 60);
+	/* Rates other than the scope's own are a tier's: decided as given,
+	 * within the layout. */
+	assert_int_equal(
+	    throttle_decide(same, SCOPE_API_KEY, &(struct rate_set){ 1, { { 64, 30 } } }, 78, throttle_now_ms(), 1, &d), 0);
+	assert_int_equal(d.limit, 64);
+	assert_int_equal(d.window_s, 30);
+	assert_int_equal(
+	    throttle_decide(same, SCOPE_API_KEY, &(struct rate_set){ 1, { { 65, 30 } } }, 78, throttle_now_ms(), 1, &d), -1);
 	assert_int_equal(throttle_set_rate(t, SCOPE_API_KEY, &cfg.rate_api_key), 0);
 	throttle_close(same);
 	other = cfg;
