@@ -52,6 +52,31 @@ static void keep_rates_that_fit(struct config *next, const struct config *cur, s
 	}
 }
 
+/* A tier's windows are the caller's on every decision (no store holds
+ * them): they need only fit the layout; one that does not is kept. */
+static void keep_tiers_that_fit(struct config *next, const struct config *cur, struct throttle *t)
+{
+	char w[RATE_SET_TEXT_MAX], h[RATE_SET_TEXT_MAX];
+
+	for (unsigned i = 0; i < next->ntiers; i++) {
+		struct gate_tier *tier = &next->tiers[i];
+		for (uint32_t k = 0; k < tier->nkeys; k++) {
+			enum throttle_scope scope = SCOPE_API_KEY;
+			for (unsigned p = 0; p < next->npolicies; p++)
+				if (strcmp(next->policies[p].name, tier->key[k]) == 0)
+					scope = (enum throttle_scope)(SCOPE_POLICY + (int)p);
+			if (throttle_fits(t, scope, &tier->rate[k]) == 0)
+				continue;
+			const struct rate_set *have = throttle_rate_tier(cur, scope, (int)i);
+			log_warnx("reload: [tier %s] %s = %s needs another shared-memory layout; keeping %s (restart with "
+				  "a new segment to apply)",
+			    tier->name, tier->key[k], rate_set_format(&tier->rate[k], w, sizeof(w)),
+			    rate_set_format(have, h, sizeof(h)));
+			tier->rate[k] = *have;
+		}
+	}
+}
+
 int reload_config(struct app *app, const struct config_source *src)
 {
 	const struct config *cur = app_config(app);
@@ -74,6 +99,7 @@ int reload_config(struct app *app, const struct config_source *src)
 	config_drop_secrets(next); /* held once, by what uses them */
 	config_keep_fixed(next, cur);
 	keep_rates_that_fit(next, cur, app->throttle);
+	keep_tiers_that_fit(next, cur, app->throttle);
 	atomic_store_explicit(&app->cfg, next, memory_order_release);
 	retired[nretired++] = next;
 	/* Said before the new log level can silence it. */
