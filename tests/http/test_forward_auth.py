@@ -410,3 +410,30 @@ def test_policy_cost_over_a_window_refused_at_start():
         raise AssertionError("started with a bad policy name")
     except AssertionError as e:
         assert "a policy name is 1 to 32 of" in str(e), e
+
+
+@pytest.mark.parametrize("kind", ["nginx", "caddy"])
+def test_policies_through_the_shipped_proxies(kind, upstream):
+    """Each proxy describes the request it guards in its own headers
+    (nginx X-Original-*, Caddy X-Forwarded-*): the search route spends 5
+    of its policy's 12 a minute, other routes the api_key windows."""
+    srv = Server(config_text=POLICIES, args=["-o", "server.trusted_proxies=127.0.0.1"])
+    srv.start()
+    p = Proxy(kind, srv.port, upstream.port)
+    try:
+        _, _, key = srv.user("proxied-" + kind)
+        auth = {"Authorization": key}
+        codes = []
+        for _ in range(3):
+            status, headers, _ = p.request("GET", "/v1/search?q=x", headers=auth)
+            codes.append(status)
+            if status == 200:
+                assert headers["ratelimit-policy"] == '"search";q=12;w=60, "search";q=100;w=86400', headers
+        assert codes == [200, 200, 429], codes
+        status, headers, body = p.request("GET", "/v1/search", headers=auth)
+        assert status == 429 and json.loads(body)["violated-policies"] == ["search"], (status, body)
+        status, headers, _ = p.request("GET", "/elsewhere", headers=auth)
+        assert status == 200 and headers["ratelimit-policy"] == '"api_key";q=100;w=60', headers
+    finally:
+        p.stop()
+        srv.stop()
