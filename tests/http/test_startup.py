@@ -135,14 +135,14 @@ def test_migrate_and_newer_database_refused():
     r = run(["-d", srv.data_dir, "migrate"])
     assert r.returncode == 0 and "applied" not in r.stderr
     con = sqlite3.connect(os.path.join(srv.data_dir, "keygate.db"))
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.execute("PRAGMA user_version = 99")
     con.commit()
     con.close()
     r = run(["-d", srv.data_dir])
     assert r.returncode != 0
-    assert "schema is version 99, newer than this keygate knows (2)" in r.stderr, r.stderr
+    assert "schema is version 99, newer than this keygate knows (3)" in r.stderr, r.stderr
 
 
 def test_sigterm_finishes_inflight_login():
