@@ -510,6 +510,8 @@ def report(r):
           "%.2fx one; %u bytes of shared memory per tracked key (default 5/minute: %u)" % (
               t["one_key_1t_ns"], t["distinct_1t_ns"], t["distinct_2t_over_1t"], t["bytes_per_key_api_key"],
               t["bytes_per_key_default_config"]))
+    print("throttle decision on two windows (5/minute, 100/day), distinct keys: %.0f ns, %.2fx one window" % (
+        t["two_windows_distinct_1t_ns"], t["two_windows_distinct_1t_ns"] / max(t["distinct_1t_ns"], 1)))
     print("throttle on redis (loopback, one thread): %.0f us a decision, %.0f decisions/s; "
           "%.0fx the shm backend's time" % (t["redis_1t_ns"] / 1000, t["redis_1t_per_s"],
                                             t["redis_1t_ns"] / max(t["distinct_1t_ns"], 1)))

@@ -41,8 +41,8 @@ int main(int argc, char **argv)
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", argv[1]);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "%s", argv[2]);
 	cfg.capacity = (unsigned)atol(argv[3]);
-	cfg.rate_api_key = (struct rate){ 1000000, 1 };
-	cfg.rate_login = cfg.rate_signup = cfg.rate_invalid_key = (struct rate){ 1, 1 };
+	cfg.rate_api_key = rate_set_of(1000000, 1);
+	cfg.rate_login = cfg.rate_signup = cfg.rate_invalid_key = rate_set_of(1, 1);
 	if (config_finish(&cfg, err, sizeof(err)) == -1)
 		die(err, NULL);
 	mkdir(cfg.data_dir, 0700);

@@ -64,6 +64,14 @@ void throttle_decision_sum(struct throttle_decision *d)
 {
 	const struct throttle_window *bind = NULL;
 
+	if (d->nwindows == 1) { /* the common case, on every decision */
+		d->admitted = d->w[0].admitted;
+		d->limit = d->w[0].limit;
+		d->window_s = d->w[0].window_s;
+		d->remaining = d->admitted ? d->w[0].remaining : 0;
+		d->reset_ms = d->w[0].reset_ms;
+		return;
+	}
 	d->admitted = 1;
 	for (uint32_t i = 0; i < d->nwindows; i++)
 		d->admitted &= d->w[i].admitted;

@@ -353,17 +353,24 @@ static void unlock_entry(struct locked *l)
 	stripe_leave(&stripe_lock(l->h, l->sc, l->p.stripe)->mutex);
 }
 
-/* The scope's rates as the segment has them now. */
-static void rates_now(const struct shm_scope *sc, uint32_t n, uint64_t packed[RATE_WINDOWS_MAX])
+/* Whether the scope's rates in the segment are still packed[]; if not,
+ * packed[] gets them. Inline: this is on every decision. */
+static int rates_same(const struct shm_scope *sc, uint32_t n, uint64_t packed[RATE_WINDOWS_MAX])
 {
-	for (uint32_t i = 0; i < n; i++)
-		packed[i] = atomic_load_explicit(&sc->w[i].rate, memory_order_relaxed);
+	int same = 1;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t v = atomic_load_explicit(&sc->w[i].rate, memory_order_relaxed);
+		same &= v == packed[i];
+		packed[i] = v;
+	}
+	return same;
 }
 
 /* The window set for the segment's current rates of scope s. Each thread
  * keeps the last one per scope and open: the rates change only on a
  * reload, the mapping only on a re-attach (old ones stay mapped). */
-static int shape_now(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, struct window_set *ws)
+static const struct window_set *shape_now(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s)
 {
 	static _Thread_local struct {
 		uint64_t id;
@@ -372,21 +379,19 @@ static int shape_now(struct throttle_shm *ts, struct shm_header *h, enum throttl
 		struct window_set ws;
 	} last[SCOPE_COUNT];
 	uint32_t n = ts->sets[s].n;
-	uint64_t packed[RATE_WINDOWS_MAX];
 
-	rates_now(&h->scopes[s], n, packed);
-	if (last[s].id != ts->id || last[s].h != h || memcmp(last[s].rate, packed, n * sizeof(packed[0])) != 0) {
+	if (!rates_same(&h->scopes[s], n, last[s].rate) || last[s].id != ts->id || last[s].h != h) {
 		struct rate_set r = { .n = n };
 		for (uint32_t i = 0; i < n; i++)
-			r.w[i] = shm_rate_unpack(packed[i]);
-		if (window_set_with(&ts->sets[s], &r, &last[s].ws) == -1)
-			return -1;
+			r.w[i] = shm_rate_unpack(last[s].rate[i]);
+		if (window_set_with(&ts->sets[s], &r, &last[s].ws) == -1) {
+			last[s].id = 0; /* made again next time */
+			return NULL;
+		}
 		last[s].id = ts->id;
 		last[s].h = h;
-		memcpy(last[s].rate, packed, n * sizeof(packed[0]));
 	}
-	*ws = last[s].ws;
-	return 0;
+	return &last[s].ws;
 }
 
 /* No room: log it once an incident (until a newcomer finds room again). */
@@ -443,8 +448,9 @@ typedef void (*entry_op)(const struct window_set *ws, struct locked *l, void *ar
  * -1 then, or when the lock or shape cannot be had.
  */
 static int with_entry(struct throttle_shm *ts, enum throttle_scope s, const struct rate_set *tier, uint64_t key,
-    uint64_t now_ms, int create, struct window_set *ws, entry_op op, void *arg)
+    uint64_t now_ms, int create, struct window_set *tier_ws, const struct window_set **shape, entry_op op, void *arg)
 {
+	const struct window_set *ws;
 	struct locked l;
 	sigjmp_buf env;
 
@@ -455,9 +461,14 @@ static int with_entry(struct throttle_shm *ts, enum throttle_scope s, const stru
 		return -1;
 	}
 	sigbus_guard = &env;
-	int shaped = tier != NULL ? window_set_with(&ts->sets[s], tier, ws)
-				  : shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s, ws);
-	if (shaped == -1 || lock_entry(ts, ws, s, key, now_ms, create, &l) == -1) {
+	/* A tier's set is made here (into tier_ws); the scope's own is this
+	 * thread's copy of the segment's. */
+	if (tier != NULL)
+		ws = window_set_with(&ts->sets[s], tier, tier_ws) == 0 ? tier_ws : NULL;
+	else
+		ws = shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s);
+	*shape = ws;
+	if (ws == NULL || lock_entry(ts, ws, s, key, now_ms, create, &l) == -1) {
 		sigbus_guard = NULL;
 		return -1;
 	}
@@ -506,20 +517,24 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
     uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct decide_op d = { .now_ms = now_ms, .spend = spend };
-	struct window_set ws;
+	struct decide_op d; /* r[] is written by the decision: not cleared */
+	struct window_set tier_ws;
+	const struct window_set *ws;
 
+	d.now_ms = now_ms;
+	d.spend = spend;
+	d.full = d.created = 0;
 	/* The segment's rates decide, so that every process counts alike and
 	 * a reload anywhere applies everywhere; a tier's are the caller's. */
 	if (!scope_has_table(ts, s) || key == 0)
 		return -1;
 	if (atomic_load_explicit(&ts->broken, memory_order_acquire))
 		return -1;
-	if (with_entry(ts, s, tier_rates(ts, s, rate), key, now_ms, spend, &ws, decide_on_entry, &d) == -1)
+	if (with_entry(ts, s, tier_rates(ts, s, rate), key, now_ms, spend, &tier_ws, &ws, decide_on_entry, &d) == -1)
 		return -1;
 	if (d.full || d.created)
 		room_incident(ts, s, d.full);
-	decision_fill(&ws, &d, out);
+	decision_fill(ws, &d, out);
 	return 0;
 }
 
@@ -533,11 +548,12 @@ static int shm_refund(
     struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key, uint64_t spent)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct window_set ws;
+	struct window_set tier_ws;
+	const struct window_set *ws;
 
 	if (!scope_has_table(ts, s) || key == 0 || spent == 0 || atomic_load(&ts->broken))
 		return -1;
-	return with_entry(ts, s, tier_rates(ts, s, rate), key, spent, 0, &ws, refund_on_entry, &spent);
+	return with_entry(ts, s, tier_rates(ts, s, rate), key, spent, 0, &tier_ws, &ws, refund_on_entry, &spent);
 }
 
 static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct rate_set *rate)
