@@ -3,9 +3,11 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/app.h"
+#include "base/config.h"
 #include "base/log.h"
 #include "store/store.h"
 #include "throttle/throttle.h"
@@ -91,13 +93,42 @@ static int quota(struct app *app, const char *name, int reset)
 		printf("user %s (id %lld): api_key window reset\n", name, (long long)u.id);
 		return 0;
 	}
-	/* A look spends nothing. */
-	if (throttle_decide(
-		app->throttle, SCOPE_API_KEY, &cfg->rate_api_key, (uint64_t)u.id, throttle_now_ms(), 0, &d) == -1)
+	/* A look spends nothing; by the user's tier's windows, if any. */
+	const struct rate_set *rate = throttle_rate_tier(cfg, SCOPE_API_KEY, config_tier_index(cfg, u.tier));
+	if (throttle_decide(app->throttle, SCOPE_API_KEY, rate, (uint64_t)u.id, throttle_now_ms(), 0, &d) == -1)
 		return 1;
-	printf("user %s (id %lld): api_key %u/%us: used %u, remaining %u, next slot frees in %llus\n", name,
-	    (long long)u.id, d.limit, d.window_s, d.limit - d.remaining, d.remaining,
-	    (unsigned long long)((d.reset_ms + 999) / 1000));
+	for (uint32_t i = 0; i < d.nwindows; i++) {
+		const struct throttle_window *w = &d.w[i];
+		printf("user %s (id %lld): api_key %u/%us: used %u, remaining %u, next slot frees in %llus\n", name,
+		    (long long)u.id, w->limit, w->window_s, w->limit - w->remaining, w->remaining,
+		    (unsigned long long)((w->reset_ms + 999) / 1000));
+	}
+	return 0;
+}
+
+static int user_tier(struct app *app, const char *name, const char *tier)
+{
+	const struct config *cfg = app_config(app);
+	int64_t id;
+
+	if (strcmp(tier, "default") == 0) {
+		tier = "";
+	} else if (config_tier_index(cfg, tier) == -1) {
+		fprintf(stderr, "keygate: no [tier %s] in the configuration (tiers:", tier);
+		for (unsigned i = 0; i < cfg->ntiers; i++)
+			fprintf(stderr, " %s", cfg->tiers[i].name);
+		fprintf(stderr, "%s default)\n", cfg->ntiers > 0 ? "," : "");
+		return 1;
+	}
+	int rc = store_user_set_tier(app->store, name, tier, &id);
+	if (rc == STORE_NOT_FOUND) {
+		fprintf(stderr, "keygate: no user named %s\n", name);
+		return 1;
+	}
+	if (rc != STORE_OK)
+		return 1;
+	printf("user %s (id %lld): tier %s, from their next request on\n", name, (long long)id,
+	    tier[0] != '\0' ? tier : "default");
 	return 0;
 }
 
@@ -115,6 +146,11 @@ int admin_user_disable(struct app *app, const char *name)
 int admin_user_enable(struct app *app, const char *name)
 {
 	return user_set_active(app, name, 1);
+}
+
+int admin_user_tier(struct app *app, const char *name, const char *tier)
+{
+	return user_tier(app, name, tier);
 }
 
 int admin_key_regenerate(struct app *app, const char *name)

@@ -52,10 +52,12 @@ enum needs {
  * this table; its first row is the default. */
 struct command {
 	const char *name; /* its words: "routes", "user disable" */
-	const char *arg; /* its argument as --help shows it: "NAME" (one, required),
-			  * "[URL]" (one, optional), or NULL (none) */
+	const char *arg; /* its arguments as --help shows them: "NAME" (one,
+			  * required), "NAME TIER" (two, required), "[URL]"
+			  * (one, optional), or NULL (none) */
 	enum needs needs;
 	int (*run)(struct app *app, const char *arg); /* returns the exit status */
+	int (*run2)(struct app *app, const char *arg, const char *arg2); /* instead, for two */
 	const char *help; /* its line in --help; NULL: told in another's */
 };
 
@@ -77,6 +79,11 @@ static const struct command commands[] = {
 	    .run = admin_user_disable,
 	    .help = "refuse a user's tokens and key from now on (user enable NAME undoes it)" },
 	{ .name = "user enable", .arg = "NAME", .needs = NEEDS_APP, .run = admin_user_enable },
+	{ .name = "user tier",
+	    .arg = "NAME TIER",
+	    .needs = NEEDS_APP,
+	    .run2 = admin_user_tier,
+	    .help = "put a user in a [tier] of the configuration (default: none)" },
 	{ .name = "key regenerate",
 	    .arg = "NAME",
 	    .needs = NEEDS_APP,
@@ -108,6 +115,7 @@ struct cli {
 	const char *config_file;
 	const struct command *cmd;
 	const char *arg; /* the command's argument, or NULL */
+	const char *arg2; /* its second (run2), or NULL */
 	int check_config;
 	int noverrides;
 	struct config_override overrides[MAX_OVERRIDES]; /* point into argv */
@@ -182,11 +190,14 @@ static int command_words(const struct command *cmd, int argc, char **argv)
 	return i;
 }
 
-/* Whether cmd takes nargs arguments: "NAME" one, "[URL]" none or one. */
+/* Whether cmd takes nargs arguments: "NAME" one, "NAME TIER" two, "[URL]"
+ * none or one. */
 static int command_takes(const struct command *cmd, int nargs)
 {
 	if (cmd->arg == NULL)
 		return nargs == 0;
+	if (cmd->run2 != NULL)
+		return nargs == 2;
 	return nargs == 1 || (nargs == 0 && cmd->arg[0] == '[');
 }
 
@@ -214,6 +225,7 @@ static void command_parse(int argc, char **argv, struct cli *cli)
 			continue;
 		cli->cmd = &commands[i];
 		cli->arg = argc > words ? argv[words] : NULL;
+		cli->arg2 = argc > words + 1 ? argv[words + 1] : NULL;
 		return;
 	}
 	if (operator_word(argv[0]))
@@ -526,7 +538,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	app_open(&app, &cfg, cli.cmd->needs);
-	int status = cli.cmd->run(&app, cli.arg);
+	int status = cli.cmd->run2 != NULL ? cli.cmd->run2(&app, cli.arg, cli.arg2) : cli.cmd->run(&app, cli.arg);
 	app_close(&app, cli.cmd->needs);
 	return status;
 }
