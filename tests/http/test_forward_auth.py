@@ -171,7 +171,9 @@ class Proxy:
 
 
 @pytest.fixture(scope="module")
-def upstream():
+def upstream(backends):
+    """One per configuration, as srv is: it counts by user id, and each
+    configuration's database numbers its users from 1."""
     u = Upstream()
     yield u
     u.stop()
@@ -413,12 +415,14 @@ def test_policy_cost_over_a_window_refused_at_start():
 
 
 @pytest.mark.parametrize("kind", ["nginx", "caddy"])
-def test_policies_through_the_shipped_proxies(kind, upstream):
+def test_policies_through_the_shipped_proxies(kind):
     """Each proxy describes the request it guards in its own headers
     (nginx X-Original-*, Caddy X-Forwarded-*): the search route spends 5
-    of its policy's 12 a minute, other routes the api_key windows."""
+    of its policy's 12 a minute, other routes the api_key windows. An
+    upstream of its own: its users' ids are another database's."""
     srv = Server(config_text=POLICIES, args=["-o", "server.trusted_proxies=127.0.0.1"])
     srv.start()
+    upstream = Upstream()
     p = Proxy(kind, srv.port, upstream.port)
     try:
         _, _, key = srv.user("proxied-" + kind)
@@ -436,4 +440,5 @@ def test_policies_through_the_shipped_proxies(kind, upstream):
         assert status == 200 and headers["ratelimit-policy"] == '"api_key";q=100;w=60', headers
     finally:
         p.stop()
+        upstream.stop()
         srv.stop()
