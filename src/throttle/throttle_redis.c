@@ -35,45 +35,52 @@
 
 #define RETRY_MS 1000
 
-/* ARGV: spend (units; 0 looks), n, then N and W (ms) of each window. One
- * sorted set per key holds the admitted times of the longest window; each
- * window counts its own span of it, so all are decided, and spent, at
- * once: a cost of c is admitted only if every window has c left, and is
- * recorded as c members. Returns {admitted, seq (of the last member), then
- * remaining, reset and admits (this window alone) of each window}. */
+/*
+ * ARGV: spend (units; 0 looks), n, the request's member name, then N and W
+ * (ms) of each window. One sorted set per key holds the admitted times of
+ * the longest window; each window counts its own span of it, so all are
+ * decided, and spent, at once: a cost of c is admitted only if every
+ * window has c left, and is recorded as c members, name..1 to name..c.
+ * keygate names the members (a random 64-bit id of the process and a
+ * counter of its own, so no two admissions anywhere share a name): no
+ * sequence key to bump and expire. The longest window is the whole set
+ * once trimmed (ZCARD, ZRANGE by rank); a shorter one is counted by score.
+ * Returns {admitted, then remaining, reset and admits (this window alone)
+ * of each window}.
+ */
 static const char decide_lua[] =
     "local now_t = redis.call('TIME')\n"
     "local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)\n"
-    "local spend, n = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local spend, n, name = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
     "local cost = math.max(spend, 1)\n"
     "local limit, window, longest = {}, {}, 0\n"
     "for i = 1, n do\n"
-    "  limit[i], window[i] = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])\n"
+    "  limit[i], window[i] = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])\n"
     "  if window[i] > longest then longest = window[i] end\n"
     "end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)\n"
     "local count, admits, admitted = {}, {}, 1\n"
     "for i = 1, n do\n"
-    "  count[i] = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window[i]), '+inf')\n"
+    "  if window[i] == longest then count[i] = redis.call('ZCARD', KEYS[1])\n"
+    "  else count[i] = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window[i]), '+inf') end\n"
     "  admits[i] = 0\n"
     "  if count[i] + cost <= limit[i] then admits[i] = 1 else admitted = 0 end\n"
     "end\n"
-    "local seq = 0\n"
     "if admitted == 1 and spend > 0 then\n"
-    "  seq = redis.call('INCRBY', KEYS[2], spend)\n"
-    "  for m = seq - spend + 1, seq do redis.call('ZADD', KEYS[1], now, m) end\n"
+    "  for m = 1, spend do redis.call('ZADD', KEYS[1], now, name .. m) end\n"
     "  redis.call('PEXPIRE', KEYS[1], longest)\n"
-    "  redis.call('PEXPIRE', KEYS[2], longest)\n"
     "  for i = 1, n do count[i] = count[i] + spend end\n"
     "end\n"
-    "local out = {admitted, seq}\n"
+    "local out = {admitted}\n"
     "for i = 1, n do\n"
     "  local need = cost\n"
     "  if admits[i] == 1 then need = 1 end\n"
     "  local reset, idx = 0, count[i] + need - limit[i] - 1\n"
     "  if idx < 0 then idx = 0 end\n"
     "  if count[i] > 0 then\n"
-    "    local r = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window[i]), '+inf', 'WITHSCORES', 'LIMIT', idx, 1)\n"
+    "    local r\n"
+    "    if window[i] == longest then r = redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')\n"
+    "    else r = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window[i]), '+inf', 'WITHSCORES', 'LIMIT', idx, 1) end\n"
     "    reset = tonumber(r[2]) + window[i] - now\n"
     "  end\n"
     "  local remaining = limit[i] - count[i]\n"
@@ -92,7 +99,8 @@ struct conn {
 
 struct throttle_redis {
 	struct throttle base;
-	char host[256];
+	char host[256]; /* or the socket's path, when port is 0 */
+	char address[256]; /* as configured, for the log */
 	char prefix[64];
 	int port;
 	struct timeval timeout;
@@ -101,6 +109,8 @@ struct throttle_redis {
 	 * while running), after "p:" so that none is a built-in scope's. */
 	char names[SCOPE_COUNT][GATE_NAME_MAX + 3];
 	atomic_int incident; /* a failure has been logged and not yet cleared */
+	char id[17]; /* random, hex: this process's part of member names */
+	_Atomic uint64_t members; /* the counter of member names */
 };
 
 static void conn_free(void *arg)
@@ -120,8 +130,8 @@ static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
 	metrics_throttle_error();
 	/* Once per incident, not once per request. */
 	if (atomic_exchange(&tr->incident, 1) == 0)
-		log_warnx("throttle: redis %s:%d: %s; throttled requests get [throttle] on_error until it answers",
-		    tr->host, tr->port, what);
+		log_warnx("throttle: redis %s: %s; throttled requests get [throttle] on_error until it answers",
+		    tr->address, what);
 	if (c->ctx != NULL) {
 		redisFree(c->ctx);
 		c->ctx = NULL;
@@ -132,7 +142,7 @@ static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
 static void recovered(struct throttle_redis *tr)
 {
 	if (atomic_exchange(&tr->incident, 0) == 1)
-		log_warnx("throttle: redis %s:%d answers again", tr->host, tr->port);
+		log_warnx("throttle: redis %s answers again", tr->address);
 }
 
 /* This thread's connection, connected and with the script loaded, or
@@ -150,7 +160,8 @@ static struct conn *conn_get(struct throttle_redis *tr)
 		return c;
 	if (clock_ms() < c->retry_at_ms)
 		return NULL;
-	c->ctx = redisConnectWithTimeout(tr->host, tr->port, tr->timeout);
+	c->ctx = tr->port == 0 ? redisConnectUnixWithTimeout(tr->host, tr->timeout)
+			       : redisConnectWithTimeout(tr->host, tr->port, tr->timeout);
 	if (c->ctx == NULL || c->ctx->err) {
 		failed(tr, c, c->ctx != NULL ? c->ctx->errstr : "cannot connect");
 		return NULL;
@@ -172,7 +183,7 @@ static struct conn *conn_get(struct throttle_redis *tr)
 /* The script's reply, checked whole: 0, or -1. */
 static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
 {
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 3 * (size_t)rate->n)
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 3 * (size_t)rate->n)
 		return -1;
 	for (size_t i = 0; i < r->elements; i++)
 		if (r->element[i]->type != REDIS_REPLY_INTEGER)
@@ -180,17 +191,25 @@ static int reply_read(const redisReply *r, const struct rate_set *rate, struct t
 	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
 	out->nwindows = rate->n;
 	for (uint32_t i = 0; i < rate->n; i++) {
-		long long remaining = r->element[2 + 3 * i]->integer, reset = r->element[3 + 3 * i]->integer;
+		long long remaining = r->element[1 + 3 * i]->integer, reset = r->element[2 + 3 * i]->integer;
 		out->w[i] = (struct throttle_window){ .limit = rate->w[i].limit,
 			.window_s = rate->w[i].window_s,
 			.remaining = remaining > 0 ? (uint32_t)remaining : 0,
 			.reset_ms = reset > 0 ? (uint64_t)reset : 0,
-			.admitted = r->element[4 + 3 * i]->integer == 1 };
+			.admitted = r->element[3 + 3 * i]->integer == 1 };
 	}
 	throttle_decision_sum(out);
 	out->admitted = r->element[0]->integer == 1;
-	out->spent = r->element[1]->integer > 0 ? (uint64_t)r->element[1]->integer : 0;
 	return 0;
+}
+
+/* "<process id>-<n>:": the name this request's members start with (the
+ * script appends 1 to its cost); n is the process's own counter, never 0. */
+static uint64_t member_name(struct throttle_redis *tr, char *out, size_t len)
+{
+	uint64_t n = atomic_fetch_add_explicit(&tr->members, 1, memory_order_relaxed) + 1;
+	snprintf(out, len, "%s-%llu:", tr->id, (unsigned long long)n);
+	return n;
 }
 
 #define ARGV_MAX (7 + 2 * RATE_WINDOWS_MAX)
@@ -199,7 +218,7 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
     uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
-	char k1[128], k2[128], nums[2 + 2 * RATE_WINDOWS_MAX][24];
+	char k1[128], name[48], nums[2 + 2 * RATE_WINDOWS_MAX][24];
 	const char *argv[ARGV_MAX];
 	int argc = 0;
 	(void)now_ms; /* Redis's clock decides */
@@ -210,19 +229,21 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 	if (c == NULL)
 		return -1;
 	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, tr->names[s], (unsigned long long)key);
-	snprintf(k2, sizeof(k2), "%s%s:%llu:seq", tr->prefix, tr->names[s], (unsigned long long)key);
+	uint64_t n = member_name(tr, name, sizeof(name));
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = c->sha;
-	argv[argc++] = "2";
+	argv[argc++] = "1";
 	argv[argc++] = k1;
-	argv[argc++] = k2;
 	snprintf(nums[0], sizeof(nums[0]), "%u", spend);
 	snprintf(nums[1], sizeof(nums[1]), "%u", rate->n);
+	argv[argc++] = nums[0];
+	argv[argc++] = nums[1];
+	argv[argc++] = name;
 	for (uint32_t i = 0; i < rate->n; i++) {
 		snprintf(nums[2 + 2 * i], sizeof(nums[0]), "%u", rate->w[i].limit);
 		snprintf(nums[3 + 2 * i], sizeof(nums[0]), "%llu", (unsigned long long)rate->w[i].window_s * 1000);
 	}
-	for (uint32_t i = 0; i < 2 + 2 * rate->n; i++)
+	for (uint32_t i = 2; i < 2 + 2 * rate->n; i++)
 		argv[argc++] = nums[i];
 	redisReply *r = redisCommandArgv(c->ctx, argc, argv, NULL);
 	if (reply_read(r, rate, out) == -1) {
@@ -234,14 +255,16 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 		return -1;
 	}
 	freeReplyObject(r);
+	out->spent = out->admitted && spend > 0 ? n : 0;
 	recovered(tr);
 	return 0;
 }
 
 /* One command on key's window (ZREM of a member, or DEL when member is
- * 0) that answers an integer: 0, or -1 when Redis cannot be reached or
+ * NULL) that answers an integer: 0, or -1 when Redis cannot be reached or
  * answers otherwise. */
-static int key_command(struct throttle_redis *tr, enum throttle_scope s, uint64_t key, const char *cmd, uint64_t member)
+static int key_command(
+    struct throttle_redis *tr, enum throttle_scope s, uint64_t key, const char *cmd, const char *member)
 {
 	char k1[128];
 	struct conn *c = conn_get(tr);
@@ -249,8 +272,8 @@ static int key_command(struct throttle_redis *tr, enum throttle_scope s, uint64_
 	if (c == NULL)
 		return -1;
 	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, tr->names[s], (unsigned long long)key);
-	redisReply *r = member != 0 ? redisCommand(c->ctx, "%s %s %llu", cmd, k1, (unsigned long long)member)
-				    : redisCommand(c->ctx, "%s %s", cmd, k1);
+	redisReply *r = member != NULL ? redisCommand(c->ctx, "%s %s %s", cmd, k1, member)
+				       : redisCommand(c->ctx, "%s %s", cmd, k1);
 	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 	if (r == NULL)
 		failed(tr, c, c->ctx->errstr);
@@ -259,8 +282,9 @@ static int key_command(struct throttle_redis *tr, enum throttle_scope s, uint64_
 	return rc;
 }
 
-/* An admission is a member of the key's sorted set, named by its
- * sequence number: giving it back removes exactly that one. */
+/* An admission is a member of the key's sorted set, named by this
+ * process and its counter (spent): giving it back removes exactly that
+ * one (the first unit of its cost). */
 static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key, uint64_t spent)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
@@ -268,7 +292,9 @@ static int tr_refund(struct throttle *t, enum throttle_scope s, const struct rat
 
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || spent == 0)
 		return -1;
-	return key_command(tr, s, key, "ZREM", spent);
+	char member[48];
+	snprintf(member, sizeof(member), "%s-%llu:1", tr->id, (unsigned long long)spent);
+	return key_command(tr, s, key, "ZREM", member);
 }
 
 /* Each decision carries its rate to Redis: there is no segment to record
@@ -292,7 +318,7 @@ static int tr_fits(const struct throttle *t, enum throttle_scope s, const struct
 
 static int tr_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 {
-	return key_command((struct throttle_redis *)t, s, key, "DEL", 0);
+	return key_command((struct throttle_redis *)t, s, key, "DEL", NULL);
 }
 
 static int tr_stats(const struct throttle *t, enum throttle_scope s, struct throttle_stats *out)
@@ -357,19 +383,39 @@ static const struct throttle_ops redis_ops = {
 	.close = tr_close,
 };
 
+/* "HOST:PORT", or a Unix socket's path ("/run/redis/redis.sock", or
+ * "unix:" and the path): the host's own Redis without TCP. 0, or -1. */
+static int address_parse(const char *address, struct throttle_redis *tr)
+{
+	const char *path = strncmp(address, "unix:", 5) == 0 ? address + 5 : address[0] == '/' ? address : NULL;
+	const char *colon = strrchr(address, ':');
+	char *end;
+
+	snprintf(tr->address, sizeof(tr->address), "%s", address);
+	if (path != NULL) {
+		tr->port = 0;
+		return path[0] == '/' && snprintf(tr->host, sizeof(tr->host), "%s", path) < (int)sizeof(tr->host) ? 0 : -1;
+	}
+	if (colon == NULL || colon == address || (size_t)(colon - address) >= sizeof(tr->host))
+		return -1;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return -1;
+	memcpy(tr->host, address, (size_t)(colon - address));
+	tr->port = (int)port;
+	return 0;
+}
+
 struct throttle *throttle_redis_open(const struct config *cfg, char *err, size_t errlen)
 {
 	struct throttle_redis *tr = calloc(1, sizeof(*tr));
-	const char *colon = strrchr(cfg->redis_address, ':');
 
-	if (tr == NULL || colon == NULL || (size_t)(colon - cfg->redis_address) >= sizeof(tr->host)) {
-		snprintf(err, errlen, "[throttle] redis_address: expected HOST:PORT");
+	if (tr == NULL || address_parse(cfg->redis_address, tr) == -1) {
+		snprintf(err, errlen, "[throttle] redis_address: expected HOST:PORT, or the path of a Unix socket");
 		free(tr);
 		return NULL;
 	}
 	tr->base.ops = &redis_ops;
-	memcpy(tr->host, cfg->redis_address, (size_t)(colon - cfg->redis_address));
-	tr->port = atoi(colon + 1);
 	snprintf(tr->prefix, sizeof(tr->prefix), "%s", cfg->redis_prefix);
 	tr->timeout.tv_sec = (time_t)(cfg->redis_timeout_ms / 1000);
 	tr->timeout.tv_usec = (suseconds_t)(cfg->redis_timeout_ms % 1000) * 1000;
@@ -377,6 +423,10 @@ struct throttle *throttle_redis_open(const struct config *cfg, char *err, size_t
 		snprintf(tr->names[s], sizeof(tr->names[s]), "%s%s", s >= SCOPE_POLICY ? "p:" : "",
 		    throttle_scope_label(cfg, (enum throttle_scope)s));
 	atomic_init(&tr->incident, 0);
+	atomic_init(&tr->members, 0);
+	unsigned char rnd[8];
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(tr->id, sizeof(tr->id), rnd, sizeof(rnd));
 	if (pthread_key_create(&tr->key, conn_free) != 0) {
 		snprintf(err, errlen, "pthread_key_create failed");
 		free(tr);

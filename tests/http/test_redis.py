@@ -22,7 +22,10 @@ class Redis:
         self.start()
 
     def start(self):
+        # Also on a Unix socket of its own, for keygate on the same host.
+        self.socket = "/tmp/kg-redis-%d.sock" % self.port
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--unixsocket", self.socket, "--unixsocketperm", "700",
                                       "--save", "", "--appendonly", "no"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(500):
@@ -41,6 +44,28 @@ class Redis:
 
     def args(self, *more):
         return ["-o", "throttle.backend=redis", "-o", "throttle.redis_address=127.0.0.1:%d" % self.port] + list(more)
+
+
+def test_unix_socket_address():
+    """redis_address may be a Unix socket's path (Redis on the same host,
+    without TCP): the same exact window."""
+    redis = Redis()
+    try:
+        for i, address in enumerate((redis.socket, "unix:" + redis.socket)):
+            srv = Server(args=["-o", "throttle.backend=redis", "-o", "throttle.redis_address=" + address,
+                               "-o", "throttle.redis_prefix=unix%d:" % i, "-o", "throttle.api_key=2/minute"])
+            srv.start()
+            _, _, key = srv.user("unixsock")
+            assert [srv.books("GET", "/books/", key).status for _ in range(3)] == [200, 200, 429]
+            srv.stop()
+        srv = Server(args=["-o", "throttle.backend=redis", "-o", "throttle.redis_address=redis.internal:0"])
+        try:
+            srv.start(timeout=10)
+            raise AssertionError("started with port 0")
+        except AssertionError as e:
+            assert "expected HOST:PORT, or the path of a Unix socket" in str(e), e
+    finally:
+        redis.stop()
 
 
 def test_exact_window_on_redis():
