@@ -20,26 +20,6 @@ uint64_t http_now_ns(void)
 	return clock_ns();
 }
 
-enum http_method http_method_from(const char *name)
-{
-	static const struct {
-		const char *name;
-		enum http_method m;
-	} methods[] = {
-		{ "GET", HTTP_GET },
-		{ "HEAD", HTTP_HEAD },
-		{ "POST", HTTP_POST },
-		{ "PUT", HTTP_PUT },
-		{ "PATCH", HTTP_PATCH },
-		{ "DELETE", HTTP_DELETE },
-		{ "OPTIONS", HTTP_OPTIONS },
-	};
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcmp(name, methods[i].name) == 0)
-			return methods[i].m;
-	return HTTP_OTHER;
-}
-
 /*
  * A fresh request id: a UUIDv4 from a per-thread splitmix64 stream seeded
  * once from the OS. Ids name log lines; they are not secrets, so they need

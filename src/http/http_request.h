@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/http_method.h"
 #include "http/offload_slot.h"
 
 /*
@@ -16,18 +17,6 @@
  * password pool thread only while the connection is suspended (the
  * offload slot, http/offload.c).
  */
-enum http_method {
-	HTTP_GET = 1 << 0,
-	HTTP_HEAD = 1 << 1,
-	HTTP_POST = 1 << 2,
-	HTTP_PUT = 1 << 3,
-	HTTP_PATCH = 1 << 4,
-	HTTP_DELETE = 1 << 5,
-	HTTP_OPTIONS = 1 << 6,
-	HTTP_OTHER = 1 << 7,
-	HTTP_ANY = 0xff, /* every method: a route that takes any (/verify) */
-};
-
 #define REQUEST_ID_MAX 64
 #define REQUEST_HEADERS_MAX 16
 
@@ -87,8 +76,6 @@ struct request {
 	 * (with its NUL) before anything reads it. */
 	char header_bytes[REQUEST_HEADER_BYTES];
 };
-
-enum http_method http_method_from(const char *name);
 
 /* Begin a request in req's storage (all of it reset but header_bytes, which
  * nothing reads before writing). */
