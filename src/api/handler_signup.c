@@ -77,8 +77,8 @@ static enum handler_rc signup_finish(struct request *req, int result, const char
 		return handler_store_failed(req, rc);
 	req->user_id = id;
 	http_reply_json(req, 201,
-	    json_pack("{s:s, s:{s:I, s:s, s:s}}", "message", "successful", "data", "id", (json_int_t)id, "username",
-		f.username, "email", f.email != NULL ? f.email : ""));
+	    http_reply_data_new("successful", json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "username", f.username,
+						  "email", f.email != NULL ? f.email : "")));
 	return HANDLER_DONE;
 }
 
