@@ -8,27 +8,32 @@
  * segment's rate, within the layout (window_shape_with), so that every
  * process counts alike; a reload changes it for all (throttle_set_rate).
  *
- * A stripe is a small open-addressing table: a key's home slot and stripe
- * come from SipHash-1-3 of the key under the segment's hash key; a search
- * walks from home to the key or to an empty slot, deleting the expired
- * windows it meets (backward shift, so that no key is ever cut off from
- * its home). A window that holds an admission is never touched for room.
+ * The table itself, stripe by stripe (where a key lives, finding, placing
+ * and deleting entries, repairing a stripe a dead process left), is
+ * throttle_shm_table.c; the segment's making and checking is
+ * throttle_shm_segment.c. This file is the throttle_ops: decisions,
+ * refunds, rates, forgetting a key, statistics, and the segment's check.
  *
  * THREAD SAFETY (threads and processes): each scope's table is split in
  * stripes of stripe_slots entries; a stripe's entries are read and written
- * only under its lock, a robust process-shared mutex. A process that dies
- * holding one leaves it EOWNERDEAD: the next locker repairs that stripe's
- * entries (window_repair) and marks the mutex consistent. One lock is held
- * at a time, never nested. Counters in the header are atomics.
+ * only under its lock, a robust process-shared mutex, taken through
+ * shm_entry_lock (or shm_stripe_enter) and given back before the operation
+ * returns; one lock is held at a time, never nested. A process that dies
+ * holding one leaves it EOWNERDEAD: the next locker repairs that stripe
+ * (throttle_shm_table.c) and marks the mutex consistent. Counters and
+ * rates in the header are atomics. Per thread: the SIGBUS guard, the lock
+ * held, and shape_now's window sets.
  *
  * The segment can be removed or truncated under us. The main thread checks
  * it every second (throttle_check): then `broken` is set, decisions fail
  * (the caller applies [throttle] on_error), and the check re-creates or
  * re-attaches the segment by its name, publishing the new mapping through
  * `hdr` (an atomic pointer; old mappings stay mapped until close, as a
- * decision may still hold one). A decision that touches a truncated page
- * before the check notices gets SIGBUS; a handler turns that into a failed
- * decision instead of a crash.
+ * decision may still hold one). An operation that touches the segment
+ * (decide, refund, forget, set_rate, stats) does so under a SIGBUS guard:
+ * one that touches a truncated page before the check notices gets SIGBUS,
+ * and the handler turns that into a failure (the stripe lock given back,
+ * the segment marked broken) instead of a crash.
  *
  * Times are CLOCK_MONOTONIC milliseconds, valid for the life of the segment
  * since /dev/shm and the monotonic clock both end at reboot; the boot id in
@@ -46,31 +51,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
-#include "lib/siphash13.h"
 #include "throttle/throttle_shm_int.h"
-
-#define RETIRED_MAX 16
-
-struct throttle_shm {
-	struct throttle base;
-	struct shm_header *_Atomic hdr; /* the mapping decisions use */
-	atomic_int broken; /* the segment is gone: fail decisions */
-	struct window_set sets[SCOPE_COUNT]; /* the layout's */
-	/* Main thread only: */
-	char name[64];
-	struct shm_header want;
-	struct shm_segment seg;
-	struct shm_segment retired[RETIRED_MAX];
-	int nretired;
-	char last_err[512];
-	int reported; /* the current incident has been logged */
-	/* The live segment's hash key, copied so that hashing an address
-	 * never touches shared memory. Written at open and re-attach. */
-	_Atomic uint64_t hash_key[2];
-	atomic_int full_incident[SCOPE_COUNT]; /* a full table was logged */
-	uint64_t capacity; /* read-only after open */
-	uint64_t id; /* unique to this open in the process (shape_now's cache) */
-};
 
 /* SIGBUS from a truncated segment: back to the decision that touched it. */
 static _Thread_local sigjmp_buf *sigbus_guard;
@@ -97,46 +78,6 @@ static void sigbus_install(void)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
-/* The stripe lock this thread holds, if any: a SIGBUS in the middle of a
- * decision must give it back (release_after_sigbus). */
-static _Thread_local pthread_mutex_t *held_lock;
-
-static void stripe_rebuild(const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe);
-
-static int stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, uint32_t stripe)
-{
-	struct shm_scope *sc = &h->scopes[s];
-	pthread_mutex_t *m = &stripe_lock(h, sc, stripe)->mutex;
-
-	int rc = pthread_mutex_lock(m);
-	if (rc == EOWNERDEAD) {
-		held_lock = m;
-		/* Its holder died mid-update: make every entry consistent, and
-		 * every key reachable again. */
-		int fixed = 0;
-		for (uint32_t i = 0; i < sc->stripe_slots; i++) {
-			struct window_entry *e = entry_at(h, sc, stripe, i);
-			if (e->key != 0)
-				fixed += window_set_repair(&ts->sets[s], e);
-		}
-		stripe_rebuild(ts, h, sc, stripe);
-		pthread_mutex_consistent(m);
-		atomic_fetch_add_explicit(&sc->recoveries, 1, memory_order_relaxed);
-		log_warnx("throttle: a process died holding a %s lock; recovered (%d entries repaired)",
-		    throttle_scope_name(s), fixed);
-		return 0;
-	}
-	if (rc == 0)
-		held_lock = m;
-	return rc == 0 ? 0 : -1;
-}
-
-static void stripe_leave(pthread_mutex_t *m)
-{
-	held_lock = NULL;
-	pthread_mutex_unlock(m);
-}
-
 /* After a SIGBUS: unlock what the interrupted decision held (the lock
  * lives in the header's pages, which may still be there), so that no
  * other thread or process waits on it for ever. Guarded: if the lock's
@@ -144,9 +85,8 @@ static void stripe_leave(pthread_mutex_t *m)
 static void release_after_sigbus(void)
 {
 	sigjmp_buf env;
-	pthread_mutex_t *m = held_lock;
+	pthread_mutex_t *m = shm_stripe_abandon();
 
-	held_lock = NULL;
 	if (m == NULL)
 		return;
 	if (sigsetjmp(env, 0) == 0) {
@@ -156,161 +96,15 @@ static void release_after_sigbus(void)
 	sigbus_guard = NULL;
 }
 
-/* Where a key lives: its stripe, and its home slot in the stripe; keyed,
- * so that nobody can aim keys at one stripe. Multiply-shift, not modulo:
- * no division on the decision's path. */
-struct place {
-	uint32_t stripe;
-	uint32_t home;
-};
-
-static uint32_t scale32(uint32_t x, uint32_t n)
+/* The landing of every guard (sigsetjmp(env, 0) != 0, after
+ * sigbus_guard = &env): the segment shrank under us. A stripe lock held is
+ * given back, the segment is marked broken; -1. */
+static int sigbus_caught(struct throttle_shm *ts)
 {
-	return (uint32_t)(((uint64_t)x * n) >> 32);
-}
-
-static uint64_t place_hash(const struct throttle_shm *ts, uint64_t key)
-{
-	return siphash13_u64(atomic_load_explicit(&ts->hash_key[0], memory_order_relaxed),
-	    atomic_load_explicit(&ts->hash_key[1], memory_order_relaxed), key);
-}
-
-static void place_of(const struct throttle_shm *ts, const struct shm_scope *sc, uint64_t key, struct place *p)
-{
-	uint64_t h = place_hash(ts, key);
-	p->stripe = scale32((uint32_t)(h >> 32), sc->nstripes);
-	p->home = scale32((uint32_t)h, sc->stripe_slots);
-}
-
-static uint32_t slot_next(const struct shm_scope *sc, uint32_t i)
-{
-	return i + 1 == sc->stripe_slots ? 0 : i + 1;
-}
-
-/* Steps from a to b going forward in a stripe of n slots. */
-static uint32_t slot_dist(uint32_t a, uint32_t b, uint32_t n)
-{
-	return b >= a ? b - a : b + n - a;
-}
-
-/*
- * Place every key of the stripe again, each at the first free slot from
- * its home: after a writer died in the middle of a backward shift (which
- * empties a slot before the next move fills it), keys behind that empty
- * slot cannot be found from their homes, and their owners would be given
- * fresh windows. A key found twice (a move's copy and its original) is
- * kept once. Runs under the stripe lock, only when its holder died; the
- * stripe's entries are copied aside first (on no memory, the stripe stays
- * as it is, as before this repair existed).
- */
-static void stripe_rebuild(const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe)
-{
-	size_t size = sc->entry_size;
-	char *copy = malloc((size_t)sc->stripe_slots * size);
-
-	if (copy == NULL) {
-		log_warnx("throttle: no memory to rebuild a stripe a dead process left; some keys may be unreachable");
-		return;
-	}
-	for (uint32_t i = 0; i < sc->stripe_slots; i++) {
-		memcpy(copy + i * size, entry_at(h, sc, stripe, i), size);
-		entry_at(h, sc, stripe, i)->key = 0;
-	}
-	uint32_t kept = 0, had = 0;
-	for (uint32_t i = 0; i < sc->stripe_slots; i++) {
-		const struct window_entry *old = (const struct window_entry *)(void *)(copy + i * size);
-		if (old->key == 0)
-			continue;
-		had++;
-		uint32_t j = scale32((uint32_t)place_hash(ts, old->key), sc->stripe_slots);
-		while (entry_at(h, sc, stripe, j)->key != 0 && entry_at(h, sc, stripe, j)->key != old->key)
-			j = slot_next(sc, j);
-		if (entry_at(h, sc, stripe, j)->key == old->key)
-			continue; /* the other copy is there already */
-		memcpy(entry_at(h, sc, stripe, j), old, size);
-		kept++;
-	}
-	free(copy);
-	atomic_fetch_sub_explicit(&sc->used, had - kept, memory_order_relaxed);
-}
-
-/*
- * Empty slot i, whose window has expired, and close the gap behind it
- * (linear probing's backward shift): every key stays reachable from its
- * home without crossing an empty slot, so a search may stop at one. A
- * moved entry is written before its old slot is emptied, its key last.
- * Each step still empties a slot before the next move fills it: a writer
- * that dies midway leaves keys behind an empty slot, and the next locker
- * places the stripe again (stripe_rebuild).
- */
-static void slot_delete(
-    const struct throttle_shm *ts, struct shm_header *h, struct shm_scope *sc, uint32_t stripe, uint32_t i)
-{
-	const size_t head = offsetof(struct window_entry, last_ms);
-	struct window_entry *hole = entry_at(h, sc, stripe, i);
-
-	hole->key = 0;
-	for (uint32_t j = slot_next(sc, i);; j = slot_next(sc, j)) {
-		struct window_entry *e = entry_at(h, sc, stripe, j);
-		if (e->key == 0)
-			break;
-		uint32_t home = scale32((uint32_t)place_hash(ts, e->key), sc->stripe_slots);
-		if (slot_dist(home, j, sc->stripe_slots) < slot_dist(i, j, sc->stripe_slots))
-			continue; /* its home lies after the hole: it stays */
-		memcpy((char *)hole + head, (char *)e + head, sc->entry_size - head);
-		hole->key = e->key;
-		e->key = 0;
-		hole = e;
-		i = j;
-	}
-	atomic_fetch_sub_explicit(&sc->used, 1, memory_order_relaxed);
-}
-
-/*
- * Find key's entry in its stripe, or give it the empty slot its search
- * ends at. Entries whose windows have expired are deleted on the way; one
- * that still holds an admission is never touched. NULL when the key has
- * no entry and cannot have one (not create, or the stripe holds nothing
- * but live windows); then *wait_ms is the time until one of them expires.
- */
-static struct window_entry *entry_find(const struct throttle_shm *ts, struct shm_header *h,
-    const struct window_set *ws, enum throttle_scope s, const struct place *p, uint64_t key, uint64_t now, int create,
-    uint64_t *wait_ms, int *created)
-{
-	struct shm_scope *sc = &h->scopes[s];
-	uint32_t i = p->home, live = 0;
-
-	*created = 0;
-	*wait_ms = UINT64_MAX;
-	while (live < sc->stripe_slots) {
-		struct window_entry *e = entry_at(h, sc, p->stripe, i);
-		if (e->key == key)
-			return e;
-		if (e->key == 0) {
-			if (!create)
-				return NULL;
-			window_set_reset(ws, e, key);
-			atomic_fetch_add_explicit(&sc->used, 1, memory_order_relaxed);
-			*created = 1;
-			return e;
-		}
-		uint64_t left = window_set_expires_in(ws, e, now);
-		if (left == 0) {
-			/* The shift may have wrapped round a full stripe and left
-			 * the empty slot behind us: search again from home. Each
-			 * restart follows a deletion, so there are few. */
-			slot_delete(ts, h, sc, p->stripe, i);
-			i = p->home;
-			live = 0;
-			*wait_ms = UINT64_MAX;
-			continue;
-		}
-		if (left < *wait_ms)
-			*wait_ms = left;
-		live++;
-		i = slot_next(sc, i);
-	}
-	return NULL;
+	sigbus_guard = NULL;
+	release_after_sigbus();
+	atomic_store_explicit(&ts->broken, 1, memory_order_release);
+	return -1;
 }
 
 /* A scope with windows (a [policy] past the configured ones has none). */
@@ -324,33 +118,6 @@ static int shm_fits(const struct throttle *t, enum throttle_scope s, const struc
 	const struct throttle_shm *ts = (const struct throttle_shm *)t;
 	struct window_set ws;
 	return window_set_with(&ts->sets[s], rate, &ws);
-}
-
-/* The entry of key under its stripe lock, in the live mapping. */
-struct locked {
-	struct shm_header *h;
-	struct shm_scope *sc;
-	struct place p;
-	struct window_entry *e;
-	uint64_t wait_ms;
-	int created; /* e was given to the key just now */
-};
-
-static int lock_entry(struct throttle_shm *ts, const struct window_set *ws, enum throttle_scope s, uint64_t key,
-    uint64_t now, int create, struct locked *l)
-{
-	l->h = atomic_load_explicit(&ts->hdr, memory_order_acquire);
-	l->sc = &l->h->scopes[s];
-	place_of(ts, l->sc, key, &l->p);
-	if (stripe_enter(ts, l->h, s, l->p.stripe) == -1)
-		return -1;
-	l->e = entry_find(ts, l->h, ws, s, &l->p, key, now, create, &l->wait_ms, &l->created);
-	return 0;
-}
-
-static void unlock_entry(struct locked *l)
-{
-	stripe_leave(&stripe_lock(l->h, l->sc, l->p.stripe)->mutex);
 }
 
 /* Whether the scope's rates in the segment are still packed[]; if not,
@@ -406,7 +173,7 @@ static void room_incident(struct throttle_shm *ts, enum throttle_scope s, int fu
 		log_warnx("throttle: the %s table has room again", throttle_scope_name(s));
 }
 
-static void decide_locked(const struct window_set *ws, struct locked *l, uint64_t now_ms, uint32_t spend,
+static void decide_locked(const struct window_set *ws, struct shm_locked *l, uint64_t now_ms, uint32_t spend,
     struct window_result *r, int *full)
 {
 	*full = 0;
@@ -439,7 +206,7 @@ static const struct rate_set *tier_rates(const struct throttle_shm *ts, enum thr
 }
 
 /* What an operation on one entry does under its stripe lock. */
-typedef void (*entry_op)(const struct window_set *ws, struct locked *l, void *arg);
+typedef void (*entry_op)(const struct window_set *ws, struct shm_locked *l, void *arg);
 
 /*
  * Run op on key's entry (created when create and there is room) under its
@@ -451,15 +218,11 @@ static int with_entry(struct throttle_shm *ts, enum throttle_scope s, const stru
     uint64_t now_ms, int create, struct window_set *tier_ws, const struct window_set **shape, entry_op op, void *arg)
 {
 	const struct window_set *ws;
-	struct locked l;
+	struct shm_locked l;
 	sigjmp_buf env;
 
-	if (sigsetjmp(env, 0) != 0) {
-		sigbus_guard = NULL;
-		release_after_sigbus();
-		atomic_store_explicit(&ts->broken, 1, memory_order_release);
-		return -1;
-	}
+	if (sigsetjmp(env, 0) != 0)
+		return sigbus_caught(ts);
 	sigbus_guard = &env;
 	/* A tier's set is made here (into tier_ws); the scope's own is this
 	 * thread's copy of the segment's. */
@@ -468,12 +231,12 @@ static int with_entry(struct throttle_shm *ts, enum throttle_scope s, const stru
 	else
 		ws = shape_now(ts, atomic_load_explicit(&ts->hdr, memory_order_acquire), s);
 	*shape = ws;
-	if (ws == NULL || lock_entry(ts, ws, s, key, now_ms, create, &l) == -1) {
+	if (ws == NULL || shm_entry_lock(ts, ws, s, key, now_ms, create, &l) == -1) {
 		sigbus_guard = NULL;
 		return -1;
 	}
 	op(ws, &l, arg);
-	unlock_entry(&l);
+	shm_entry_unlock(&l);
 	sigbus_guard = NULL;
 	return 0;
 }
@@ -486,7 +249,7 @@ struct decide_op {
 	int created;
 };
 
-static void decide_on_entry(const struct window_set *ws, struct locked *l, void *arg)
+static void decide_on_entry(const struct window_set *ws, struct shm_locked *l, void *arg)
 {
 	struct decide_op *d = arg;
 
@@ -538,7 +301,7 @@ static int shm_decide(struct throttle *t, enum throttle_scope s, const struct ra
 	return 0;
 }
 
-static void refund_on_entry(const struct window_set *ws, struct locked *l, void *arg)
+static void refund_on_entry(const struct window_set *ws, struct shm_locked *l, void *arg)
 {
 	if (l->e != NULL)
 		window_set_refund(ws, l->e, *(const uint64_t *)arg);
@@ -565,11 +328,8 @@ static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct 
 	if (!scope_has_table(ts, s) || window_set_with(&ts->sets[s], rate, &ws) == -1 ||
 	    atomic_load(&ts->broken))
 		return -1;
-	if (sigsetjmp(env, 0) != 0) {
-		sigbus_guard = NULL;
-		atomic_store_explicit(&ts->broken, 1, memory_order_release);
-		return -1;
-	}
+	if (sigsetjmp(env, 0) != 0)
+		return sigbus_caught(ts);
 	sigbus_guard = &env;
 	struct shm_scope *live = &atomic_load_explicit(&ts->hdr, memory_order_acquire)->scopes[s];
 	for (uint32_t i = 0; i < rate->n; i++)
@@ -585,15 +345,24 @@ static int shm_set_rate(struct throttle *t, enum throttle_scope s, const struct 
 static int shm_forget(struct throttle *t, enum throttle_scope s, uint64_t key)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
-	struct locked l;
+	struct shm_locked l;
+	sigjmp_buf env;
 
 	if (!scope_has_table(ts, s) || key == 0 || atomic_load(&ts->broken))
 		return -1;
-	if (lock_entry(ts, &ts->sets[s], s, key, 0, 0, &l) == -1)
+	/* keygate quota reset: guarded as a decision is (another process may
+	 * truncate the segment under it). */
+	if (sigsetjmp(env, 0) != 0)
+		return sigbus_caught(ts);
+	sigbus_guard = &env;
+	if (shm_entry_lock(ts, &ts->sets[s], s, key, 0, 0, &l) == -1) {
+		sigbus_guard = NULL;
 		return -1;
+	}
 	if (l.e != NULL) /* keep the key in its slot: later keys probe past it */
 		window_set_reset(&ts->sets[s], l.e, key);
-	unlock_entry(&l);
+	shm_entry_unlock(&l);
+	sigbus_guard = NULL;
 	return 0;
 }
 
@@ -604,11 +373,8 @@ static int shm_stats(const struct throttle *t, enum throttle_scope s, struct thr
 
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || atomic_load(&ts->broken))
 		return -1;
-	if (sigsetjmp(env, 0) != 0) {
-		sigbus_guard = NULL;
-		atomic_store_explicit(&ts->broken, 1, memory_order_release);
-		return -1;
-	}
+	if (sigsetjmp(env, 0) != 0)
+		return sigbus_caught(ts);
 	sigbus_guard = &env;
 	struct shm_scope *sc = &atomic_load_explicit(&ts->hdr, memory_order_acquire)->scopes[s];
 	out->capacity = (uint64_t)sc->nstripes * sc->stripe_slots;
@@ -761,17 +527,17 @@ void throttle_shm_hold_lock_for_test(struct throttle *t, enum throttle_scope sco
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct shm_header *h = ts->seg.h;
-	struct place p;
-	place_of(ts, &h->scopes[scope], key, &p);
-	stripe_enter(ts, h, scope, p.stripe);
+	struct shm_place p;
+	shm_place(ts, &h->scopes[scope], key, &p);
+	shm_stripe_enter(ts, h, scope, p.stripe);
 }
 
 int throttle_shm_lock_free_for_test(struct throttle *t, enum throttle_scope scope, uint64_t key)
 {
 	struct throttle_shm *ts = (struct throttle_shm *)t;
 	struct shm_header *h = ts->seg.h;
-	struct place p;
-	place_of(ts, &h->scopes[scope], key, &p);
+	struct shm_place p;
+	shm_place(ts, &h->scopes[scope], key, &p);
 	pthread_mutex_t *m = &stripe_lock(h, &h->scopes[scope], p.stripe)->mutex;
 	int rc = pthread_mutex_trylock(m);
 	if (rc == 0 || rc == EOWNERDEAD) {
@@ -794,11 +560,11 @@ uint64_t throttle_shm_break_cluster_for_test(struct throttle *t, enum throttle_s
 			struct window_entry *e = entry_at(h, sc, stripe, i);
 			if (e->key == 0)
 				continue;
-			uint32_t home = scale32((uint32_t)place_hash(ts, e->key), sc->stripe_slots);
+			uint32_t home = shm_home_slot(ts, sc, e->key);
 			if (home == i)
 				continue;
 			uint64_t key = e->key;
-			stripe_enter(ts, h, scope, stripe);
+			shm_stripe_enter(ts, h, scope, stripe);
 			entry_at(h, sc, stripe, home)->key = 0; /* a shift's first step */
 			return key;
 		}
@@ -809,7 +575,7 @@ uint64_t throttle_shm_break_cluster_for_test(struct throttle *t, enum throttle_s
 uint32_t throttle_shm_home_stripe_for_test(const struct throttle *t, enum throttle_scope scope, uint64_t key)
 {
 	const struct throttle_shm *ts = (const struct throttle_shm *)t;
-	struct place p;
-	place_of(ts, &ts->seg.h->scopes[scope], key, &p);
+	struct shm_place p;
+	shm_place(ts, &ts->seg.h->scopes[scope], key, &p);
 	return p.stripe;
 }

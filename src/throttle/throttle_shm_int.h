@@ -3,8 +3,9 @@
 
 /*
  * Internal to the shared-memory throttle (throttle_shm*.c): the segment's
- * layout, and opening, checking and closing a segment. See the comment at
- * the top of throttle_shm.c.
+ * layout; opening, checking and closing a segment (throttle_shm_segment.c);
+ * a scope's table, stripe by stripe (throttle_shm_table.c). See the
+ * comments at the top of throttle_shm.c and throttle_shm_table.c.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -79,7 +80,8 @@ struct config;
 
 /* The header (and window sets, sized for every tier) this configuration
  * wants: 0, or -1 with err. */
-int shm_layout_compute(const struct config *cfg, struct shm_header *h, struct window_set *sets, char *err, size_t errlen);
+int shm_layout_compute(
+    const struct config *cfg, struct shm_header *h, struct window_set *sets, char *err, size_t errlen);
 
 /* Create the named segment laid out as want, or attach to it and check
  * that its layout is want's, waiting up to wait_ms for its creator to
@@ -114,5 +116,68 @@ static inline struct window_entry *entry_at(
 	uint64_t idx = (uint64_t)stripe * sc->stripe_slots + i;
 	return (struct window_entry *)((char *)h + sc->table_off + idx * sc->entry_size);
 }
+
+#define RETIRED_MAX 16
+
+/* One open of the segment, the throttle handle throttle_shm.c makes; the
+ * table (throttle_shm_table.c) reads its hash key and window sets. */
+struct throttle_shm {
+	struct throttle base;
+	struct shm_header *_Atomic hdr; /* the mapping decisions use */
+	atomic_int broken; /* the segment is gone: fail decisions */
+	struct window_set sets[SCOPE_COUNT]; /* the layout's */
+	/* Main thread only: */
+	char name[64];
+	struct shm_header want;
+	struct shm_segment seg;
+	struct shm_segment retired[RETIRED_MAX];
+	int nretired;
+	char last_err[512];
+	int reported; /* the current incident has been logged */
+	/* The live segment's hash key, copied so that hashing an address
+	 * never touches shared memory. Written at open and re-attach. */
+	_Atomic uint64_t hash_key[2];
+	atomic_int full_incident[SCOPE_COUNT]; /* a full table was logged */
+	uint64_t capacity; /* read-only after open */
+	uint64_t id; /* unique to this open in the process (shape_now's cache) */
+};
+
+/* Where a key lives: its stripe, and its home slot in the stripe; keyed,
+ * so that nobody can aim keys at one stripe. Multiply-shift, not modulo:
+ * no division on the decision's path. */
+struct shm_place {
+	uint32_t stripe;
+	uint32_t home;
+};
+
+void shm_place(const struct throttle_shm *ts, const struct shm_scope *sc, uint64_t key, struct shm_place *p);
+/* The slot of its stripe a key's search starts at. */
+uint32_t shm_home_slot(const struct throttle_shm *ts, const struct shm_scope *sc, uint64_t key);
+
+/* Take stripe's lock (repairing the stripe if its holder died) and note
+ * it as this thread's: 0, or -1 when it cannot be had. */
+int shm_stripe_enter(struct throttle_shm *ts, struct shm_header *h, enum throttle_scope s, uint32_t stripe);
+void shm_stripe_leave(pthread_mutex_t *m);
+/* The stripe lock this thread holds, if any (else NULL), no longer noted
+ * as held: after a SIGBUS, for the caller to unlock under its guard. */
+pthread_mutex_t *shm_stripe_abandon(void);
+
+/* The entry of key under its stripe lock, in the live mapping. */
+struct shm_locked {
+	struct shm_header *h;
+	struct shm_scope *sc;
+	struct shm_place p;
+	struct window_entry *e;
+	uint64_t wait_ms;
+	int created; /* e was given to the key just now */
+};
+
+/* Lock key's stripe in the live mapping and find its entry (given the
+ * empty slot its search ends at when create; e NULL when it has none and
+ * cannot have one, wait_ms then the time until a live window there
+ * expires). 0, or -1 when the lock cannot be had. */
+int shm_entry_lock(struct throttle_shm *ts, const struct window_set *ws, enum throttle_scope s, uint64_t key,
+    uint64_t now, int create, struct shm_locked *l);
+void shm_entry_unlock(struct shm_locked *l);
 
 #endif
