@@ -1,6 +1,7 @@
 /*
- * config.c: one table of keys; the INI file (libinih), the environment and
- * the command line all go through config_apply().
+ * config.c: one table of keys, each with its default, bounds and kind; the
+ * defaults, the INI file (libinih), the environment and the command line
+ * all go through config_apply(), and config_print walks the same table.
  */
 #include "base/config.h"
 
@@ -15,88 +16,104 @@
 #include "lib/addr.h"
 #include "lib/ratelimit_fields.h"
 
+/* How a key's value is parsed and printed (config_apply, print_value). */
 enum kind {
 	K_STR,
-	K_SECRET,
+	K_SECRET, /* printed "(set)" or "" */
 	K_LISTEN,
+	K_LISTEN_OPT, /* a listen address, or "" for none */
+	K_NETS,
 	K_UINT,
-	K_DURATION,
-	K_SIZE,
+	K_DURATION, /* milliseconds, printed "<n>ms" */
+	K_SIZE, /* bytes */
 	K_BOOL,
 	K_RATE,
-	K_LOGLEVEL,
-	K_SYNC,
-	K_NETS,
-	K_ONERROR,
-	K_LISTEN_OPT,
-	K_LOGFORMAT,
-	K_BACKEND,
-	K_QUOTAFORM
+	K_WORDS /* one of words[]: the field (an int) gets its index */
 };
 
+/* A key: where it goes, its default as a user would write it (parsed by
+ * config_defaults), its bounds, and whether a reload may change it. The
+ * table's order is --check-config's. */
 struct key {
 	const char *section;
 	const char *name;
+	const char *def;
 	enum kind kind;
 	size_t offset;
-	size_t size; /* of the field, for strings */
+	size_t size; /* of the field */
 	uint64_t min; /* for numbers, sizes and durations (ms) */
 	uint64_t max;
 	int live; /* a reload (SIGHUP) may change it */
+	const char *const *words; /* K_WORDS: in the field's order */
+	int nwords;
 };
+
+/* The words of the keys that take one of a few. The order is the fields'
+ * meaning (0 = false, 1 = true; enum order). */
+static const char *const backends[] = { "shm", "redis" };
+static const char *const formats[] = {
+	[ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json", [ACCESS_LOG_OFF] = "off"
+};
+static const char *const on_error[] = { "deny", "allow" };
+static const char *const synchronous[] = { "normal", "full" };
+_Static_assert(sizeof(enum access_log) == sizeof(int), "choose() writes an int");
+_Static_assert(sizeof(enum log_level) == sizeof(int), "choose() writes an int");
 
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define MS(x) ((uint64_t)(x)*1000)
-#define LIVE 1 /* a reload applies it */
-#define FIXED 0 /* read at start only */
+/* Designators, so that a row without words needs no placeholders. */
+#define LIVE .live = 1 /* a reload applies it */
+#define FIXED .live = 0 /* read at start only */
+#define WORDS(list) .words = (list), .nwords = (int)(sizeof(list) / sizeof((list)[0]))
 
 static const struct key keys[] = {
-	{ "server", "listen", K_LISTEN, F(listen), 0, 0, FIXED },
-	{ "server", "threads", K_UINT, F(threads), 0, 256, FIXED },
-	{ "server", "data_dir", K_STR, F(data_dir), 0, 0, FIXED },
-	{ "server", "connection_limit", K_UINT, F(connection_limit), 1, 100000, FIXED },
-	{ "server", "per_ip_connection_limit", K_UINT, F(per_ip_connection_limit), 0, 100000, FIXED },
-	{ "server", "connection_timeout", K_DURATION, F(connection_timeout_ms), MS(1), MS(3600), FIXED },
-	{ "server", "body_max", K_SIZE, F(body_max), 16, 64 * 1024 * 1024, LIVE },
-	{ "server", "linger_time", K_DURATION, F(linger_time_ms), 0, MS(300), FIXED },
-	{ "server", "linger_bytes", K_SIZE, F(linger_bytes), 0, (uint64_t)1 << 32, FIXED },
-	{ "server", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
-	{ "server", "log_level", K_LOGLEVEL, F(log_level), 0, 0, LIVE },
-	{ "server", "access_log", K_LOGFORMAT, F(access_log), 0, 0, LIVE },
-	{ "server", "access_log_buffer", K_SIZE, F(access_log_buffer), 0, 1024 * 1024, FIXED },
-	{ "server", "admin_listen", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
-	{ "server", "core_dumps", K_BOOL, F(core_dumps), 0, 0, FIXED },
-	{ "server", "trusted_proxies", K_NETS, F(trusted_proxies), 0, 0, LIVE },
-	{ "database", "path", K_STR, F(db_path), 0, 0, FIXED },
-	{ "database", "url", K_SECRET, F(db_url), 0, 0, FIXED },
-	{ "database", "busy_timeout", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
-	{ "database", "synchronous", K_SYNC, F(synchronous_full), 0, 0, FIXED },
-	{ "database", "mmap_size", K_SIZE, F(mmap_size), 0, (uint64_t)1 << 40, FIXED },
-	{ "database", "list_cache", K_BOOL, F(list_cache), 0, 0, FIXED },
-	{ "auth", "jwt_secret_file", K_STR, F(jwt_secret_file), 0, 0, FIXED },
-	{ "auth", "jwt_secret", K_SECRET, F(jwt_secret), 0, 0, FIXED },
-	{ "auth", "key_secret_file", K_STR, F(key_secret_file), 0, 0, FIXED },
-	{ "auth", "access_ttl", K_DURATION, F(access_ttl_ms), MS(1), MS(86400) * 30, FIXED },
-	{ "auth", "refresh_ttl", K_DURATION, F(refresh_ttl_ms), MS(1), MS(86400) * 365, FIXED },
-	{ "auth", "hash_threads", K_UINT, F(hash_threads), 0, 64, FIXED },
-	{ "auth", "hash_queue", K_UINT, F(hash_queue), 1, 100000, FIXED },
-	{ "auth", "key_cache", K_UINT, F(key_cache), 0, 16777216, FIXED },
-	{ "throttle", "backend", K_BACKEND, F(backend_redis), 0, 0, FIXED },
-	{ "throttle", "redis_address", K_STR, F(redis_address), 0, 0, FIXED },
-	{ "throttle", "redis_prefix", K_STR, F(redis_prefix), 0, 0, FIXED },
-	{ "throttle", "redis_timeout", K_DURATION, F(redis_timeout_ms), 1, MS(60), FIXED },
-	{ "throttle", "shm_name", K_STR, F(shm_name), 0, 0, FIXED },
-	{ "throttle", "capacity", K_UINT, F(capacity), 16, 100000000, FIXED },
-	{ "throttle", "api_key", K_RATE, F(rate_api_key), 0, 0, LIVE },
-	{ "throttle", "login", K_RATE, F(rate_login), 0, 0, LIVE },
-	{ "throttle", "signup", K_RATE, F(rate_signup), 0, 0, LIVE },
-	{ "throttle", "invalid_key", K_RATE, F(rate_invalid_key), 0, 0, LIVE },
-	{ "throttle", "regenerate", K_RATE, F(rate_regenerate), 0, 0, LIVE },
-	{ "throttle", "refresh", K_RATE, F(rate_refresh), 0, 0, LIVE },
-	{ "throttle", "ipv6_prefix", K_UINT, F(ipv6_prefix), 1, 128, FIXED },
-	{ "throttle", "legacy_headers", K_BOOL, F(legacy_headers), 0, 0, LIVE },
-	{ "throttle", "quota_headers", K_QUOTAFORM, F(quota_headers), 0, 0, LIVE },
-	{ "throttle", "on_error", K_ONERROR, F(fail_open), 0, 0, LIVE },
+	{ "server", "listen", "127.0.0.1:8000", K_LISTEN, F(listen), 0, 0, FIXED },
+	{ "server", "threads", "0", K_UINT, F(threads), 0, 256, FIXED },
+	{ "server", "data_dir", "/var/lib/keygate", K_STR, F(data_dir), 0, 0, FIXED },
+	{ "server", "connection_limit", "1000", K_UINT, F(connection_limit), 1, 100000, FIXED },
+	{ "server", "per_ip_connection_limit", "0", K_UINT, F(per_ip_connection_limit), 0, 100000, FIXED },
+	{ "server", "connection_timeout", "30s", K_DURATION, F(connection_timeout_ms), MS(1), MS(3600), FIXED },
+	{ "server", "body_max", "64KiB", K_SIZE, F(body_max), 16, 64 * 1024 * 1024, LIVE },
+	{ "server", "shutdown_grace", "10s", K_DURATION, F(shutdown_grace_ms), 0, MS(3600), FIXED },
+	{ "server", "log_level", "info", K_WORDS, F(log_level), 0, 0, LIVE, WORDS(log_level_names) },
+	{ "server", "linger_time", "10s", K_DURATION, F(linger_time_ms), 0, MS(300), FIXED },
+	{ "server", "linger_bytes", "16MiB", K_SIZE, F(linger_bytes), 0, (uint64_t)1 << 32, FIXED },
+	{ "server", "access_log_buffer", "64KiB", K_SIZE, F(access_log_buffer), 0, 1024 * 1024, FIXED },
+	{ "server", "core_dumps", "no", K_BOOL, F(core_dumps), 0, 0, FIXED },
+	{ "server", "access_log", "text", K_WORDS, F(access_log), 0, 0, LIVE, WORDS(formats) },
+	{ "server", "admin_listen", "127.0.0.1:9100", K_LISTEN_OPT, F(admin_listen), 0, 0, FIXED },
+	{ "server", "trusted_proxies", "", K_NETS, F(trusted_proxies), 0, 0, LIVE },
+	{ "database", "url", "", K_SECRET, F(db_url), 0, 0, FIXED },
+	{ "database", "path", "keygate.db", K_STR, F(db_path), 0, 0, FIXED },
+	{ "database", "busy_timeout", "5s", K_DURATION, F(busy_timeout_ms), 0, MS(60), FIXED },
+	{ "database", "synchronous", "full", K_WORDS, F(synchronous_full), 0, 0, FIXED, WORDS(synchronous) },
+	{ "database", "mmap_size", "256MiB", K_SIZE, F(mmap_size), 0, (uint64_t)1 << 40, FIXED },
+	{ "database", "list_cache", "yes", K_BOOL, F(list_cache), 0, 0, FIXED },
+	{ "auth", "jwt_secret_file", "jwt.secret", K_STR, F(jwt_secret_file), 0, 0, FIXED },
+	{ "auth", "jwt_secret", "", K_SECRET, F(jwt_secret), 0, 0, FIXED },
+	{ "auth", "key_secret_file", "apikey.secret", K_STR, F(key_secret_file), 0, 0, FIXED },
+	{ "auth", "access_ttl", "5m", K_DURATION, F(access_ttl_ms), MS(1), MS(86400) * 30, FIXED },
+	{ "auth", "refresh_ttl", "1d", K_DURATION, F(refresh_ttl_ms), MS(1), MS(86400) * 365, FIXED },
+	{ "auth", "hash_threads", "0", K_UINT, F(hash_threads), 0, 64, FIXED },
+	{ "auth", "hash_queue", "64", K_UINT, F(hash_queue), 1, 100000, FIXED },
+	{ "auth", "key_cache", "65536", K_UINT, F(key_cache), 0, 16777216, FIXED },
+	{ "throttle", "backend", "shm", K_WORDS, F(backend_redis), 0, 0, FIXED, WORDS(backends) },
+	{ "throttle", "redis_address", "127.0.0.1:6379", K_STR, F(redis_address), 0, 0, FIXED },
+	{ "throttle", "redis_prefix", "keygate:", K_STR, F(redis_prefix), 0, 0, FIXED },
+	{ "throttle", "redis_timeout", "100ms", K_DURATION, F(redis_timeout_ms), 1, MS(60), FIXED },
+	{ "throttle", "shm_name", "/keygate-throttle", K_STR, F(shm_name), 0, 0, FIXED },
+	{ "throttle", "capacity", "65536", K_UINT, F(capacity), 16, 100000000, FIXED },
+	{ "throttle", "api_key", "5/minute", K_RATE, F(rate_api_key), 0, 0, LIVE },
+	{ "throttle", "login", "10/minute", K_RATE, F(rate_login), 0, 0, LIVE },
+	{ "throttle", "signup", "5/hour", K_RATE, F(rate_signup), 0, 0, LIVE },
+	{ "throttle", "invalid_key", "20/minute", K_RATE, F(rate_invalid_key), 0, 0, LIVE },
+	{ "throttle", "regenerate", "5/hour", K_RATE, F(rate_regenerate), 0, 0, LIVE },
+	{ "throttle", "refresh", "30/hour", K_RATE, F(rate_refresh), 0, 0, LIVE },
+	{ "throttle", "ipv6_prefix", "64", K_UINT, F(ipv6_prefix), 1, 128, FIXED },
+	{ "throttle", "quota_headers", "draft-11", K_WORDS, F(quota_headers), 0, 0, LIVE,
+	    WORDS(ratelimit_fields_form_names) },
+	{ "throttle", "legacy_headers", "no", K_BOOL, F(legacy_headers), 0, 0, LIVE },
+	{ "throttle", "on_error", "deny", K_WORDS, F(fail_open), 0, 0, LIVE, WORDS(on_error) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -183,53 +200,18 @@ int config_keep_fixed(struct config *next, const struct config *cur)
 	return kept;
 }
 
+static int config_apply(struct config *cfg, const struct key *k, const char *value, char *err, size_t errlen);
+
+/* Every key's default, parsed as a user's value is; what no key sets
+ * (policies, tiers, the parsed networks) is zero. */
 void config_defaults(struct config *cfg)
 {
-	*cfg = (struct config){
-		.listen = "127.0.0.1:8000",
-		.threads = 0,
-		.data_dir = "/var/lib/keygate",
-		.connection_limit = 1000,
-		.per_ip_connection_limit = 0,
-		.connection_timeout_ms = MS(30),
-		.body_max = 64 * 1024,
-		.linger_time_ms = MS(10),
-		.linger_bytes = 16 * 1024 * 1024,
-		.shutdown_grace_ms = MS(10),
-		.log_level = LOG_LEVEL_INFO,
-		.access_log = ACCESS_LOG_TEXT,
-		.access_log_buffer = 64 * 1024,
-		.admin_listen = "127.0.0.1:9100",
-		.db_path = "keygate.db",
-		.db_url = "",
-		.busy_timeout_ms = MS(5),
-		.synchronous_full = 1,
-		.mmap_size = 256 * 1024 * 1024,
-		.list_cache = 1,
-		.jwt_secret_file = "jwt.secret",
-		.jwt_secret = "",
-		.key_secret_file = "apikey.secret",
-		.access_ttl_ms = MS(300),
-		.refresh_ttl_ms = MS(86400),
-		.hash_threads = 0,
-		.hash_queue = 64,
-		.key_cache = 65536,
-		.backend_redis = 0,
-		.redis_address = "127.0.0.1:6379",
-		.redis_prefix = "keygate:",
-		.redis_timeout_ms = 100,
-		.shm_name = "/keygate-throttle",
-		.capacity = 65536,
-		.rate_api_key = { 1, { { 5, 60 } } },
-		.rate_login = { 1, { { 10, 60 } } },
-		.rate_signup = { 1, { { 5, 3600 } } },
-		.rate_invalid_key = { 1, { { 20, 60 } } },
-		.rate_regenerate = { 1, { { 5, 3600 } } },
-		.rate_refresh = { 1, { { 30, 3600 } } },
-		.ipv6_prefix = 64,
-		.legacy_headers = 0,
-		.fail_open = 0,
-	};
+	char err[192];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++)
+		if (config_apply(cfg, &keys[i], keys[i].def, err, sizeof(err)) == -1)
+			fatalx("config: the default of [%s] %s: %s", keys[i].section, keys[i].name, err);
 }
 
 static int secret_index(const struct key *k)
@@ -289,16 +271,6 @@ static int apply_str(const struct key *k, char *field, const char *value, char *
 	return 0;
 }
 
-/* The words of the keys that take one of a few: the field gets the index.
- * The order is the fields' meaning (0 = false, 1 = true; enum order). */
-static const char *const backends[] = { "shm", "redis" };
-static const char *const formats[] = {
-	[ACCESS_LOG_TEXT] = "text", [ACCESS_LOG_JSON] = "json", [ACCESS_LOG_OFF] = "off"
-};
-static const char *const on_error[] = { "deny", "allow" };
-static const char *const synchronous[] = { "normal", "full" };
-_Static_assert(sizeof(enum access_log) == sizeof(int), "choose() writes an int");
-
 static int choose(const char *value, const char *const *words, int n, int *out, char *err, size_t errlen)
 {
 	size_t len = 0;
@@ -336,8 +308,7 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 			return -1;
 		return apply_str(k, field, value, err, errlen);
 	}
-	case K_BACKEND: return choose(value, backends, 2, (int *)(void *)field, err, errlen);
-	case K_LOGFORMAT: return choose(value, formats, 3, (int *)(void *)field, err, errlen);
+	case K_WORDS: return choose(value, k->words, k->nwords, (int *)(void *)field, err, errlen);
 	case K_UINT:
 		if (parse_uint(value, k->min, k->max, &v, err, errlen) == -1)
 			return -1;
@@ -347,12 +318,6 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 	case K_SIZE: return parse_size(value, k->min, k->max, (uint64_t *)(void *)field, err, errlen);
 	case K_BOOL: return parse_bool(value, (int *)(void *)field, err, errlen);
 	case K_RATE: return parse_rate_set(value, (struct rate_set *)(void *)field, err, errlen);
-	case K_LOGLEVEL:
-		if (log_level_parse(value, (enum log_level *)(void *)field) == -1) {
-			snprintf(err, errlen, "must be error, warn, info or debug");
-			return -1;
-		}
-		return 0;
 	case K_NETS: {
 		int n = addr_parse_nets(value, cfg->trusted, ADDR_NETS_MAX, err, errlen);
 		if (n == -1)
@@ -360,17 +325,6 @@ static int config_apply(struct config *cfg, const struct key *k, const char *val
 		cfg->ntrusted = n;
 		return apply_str(k, field, value, err, errlen);
 	}
-	case K_QUOTAFORM: {
-		enum ratelimit_form form;
-		if (ratelimit_fields_form_parse(value, &form) == -1) {
-			snprintf(err, errlen, "must be draft-11, draft-12, draft-7 or legacy");
-			return -1;
-		}
-		*(int *)(void *)field = (int)form;
-		return 0;
-	}
-	case K_ONERROR: return choose(value, on_error, 2, (int *)(void *)field, err, errlen);
-	case K_SYNC: return choose(value, synchronous, 2, (int *)(void *)field, err, errlen);
 	}
 	snprintf(err, errlen, "unknown kind");
 	return -1;
@@ -654,55 +608,42 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void print_rate(FILE *out, const char *name, const struct rate_set *r)
+/* One key's line, as the file would say it. */
+static void print_value(const struct config *cfg, const struct key *k, FILE *out)
 {
+	const char *field = (const char *)cfg + k->offset;
 	char text[RATE_SET_TEXT_MAX];
 
-	fprintf(out, "%s = %s\n", name, rate_set_format(r, text, sizeof(text)));
+	fprintf(out, "%s = ", k->name);
+	switch (k->kind) {
+	case K_STR:
+	case K_LISTEN:
+	case K_LISTEN_OPT:
+	case K_NETS: fprintf(out, "%s\n", field); return;
+	case K_SECRET: fprintf(out, "%s\n", field[0] != '\0' ? "(set)" : ""); return;
+	case K_UINT: fprintf(out, "%u\n", *(const unsigned *)(const void *)field); return;
+	case K_DURATION: fprintf(out, "%llums\n", (unsigned long long)*(const uint64_t *)(const void *)field); return;
+	case K_SIZE: fprintf(out, "%llu\n", (unsigned long long)*(const uint64_t *)(const void *)field); return;
+	case K_BOOL: fprintf(out, "%s\n", *(const int *)(const void *)field ? "yes" : "no"); return;
+	case K_RATE:
+		fprintf(out, "%s\n", rate_set_format((const struct rate_set *)(const void *)field, text, sizeof(text)));
+		return;
+	case K_WORDS: {
+		int i = *(const int *)(const void *)field;
+		fprintf(out, "%s\n", i >= 0 && i < k->nwords ? k->words[i] : "?");
+		return;
+	}
+	}
+	fprintf(out, "?\n");
 }
 
 void config_print(const struct config *cfg, FILE *out)
 {
-	static const char *const levels[] = { "error", "warn", "info", "debug" };
-
-	fprintf(out, "[server]\nlisten = %s\nthreads = %u\ndata_dir = %s\n", cfg->listen, cfg->threads, cfg->data_dir);
-	fprintf(out, "connection_limit = %u\nper_ip_connection_limit = %u\n", cfg->connection_limit,
-	    cfg->per_ip_connection_limit);
-	fprintf(out, "connection_timeout = %llums\nbody_max = %llu\nshutdown_grace = %llums\nlog_level = %s\n",
-	    (unsigned long long)cfg->connection_timeout_ms, (unsigned long long)cfg->body_max,
-	    (unsigned long long)cfg->shutdown_grace_ms, levels[cfg->log_level]);
-	fprintf(out, "linger_time = %llums\nlinger_bytes = %llu\n", (unsigned long long)cfg->linger_time_ms,
-	    (unsigned long long)cfg->linger_bytes);
-	fprintf(out, "access_log_buffer = %llu\n", (unsigned long long)cfg->access_log_buffer);
-	fprintf(out, "core_dumps = %s\n", cfg->core_dumps ? "yes" : "no");
-	fprintf(out, "access_log = %s\nadmin_listen = %s\ntrusted_proxies = %s\n",
-	    cfg->access_log == ACCESS_LOG_JSON  ? "json"
-	    : cfg->access_log == ACCESS_LOG_OFF ? "off"
-						: "text",
-	    cfg->admin_listen, cfg->trusted_proxies);
-	fprintf(out, "\n[database]\nurl = %s\n", cfg->db_url[0] ? "(set)" : "");
-	fprintf(out, "path = %s\nbusy_timeout = %llums\nsynchronous = %s\nmmap_size = %llu\nlist_cache = %s\n",
-	    cfg->db_path, (unsigned long long)cfg->busy_timeout_ms, cfg->synchronous_full ? "full" : "normal",
-	    (unsigned long long)cfg->mmap_size, cfg->list_cache ? "yes" : "no");
-	fprintf(out, "\n[auth]\njwt_secret_file = %s\njwt_secret = %s\nkey_secret_file = %s\n", cfg->jwt_secret_file,
-	    cfg->jwt_secret[0] ? "(set)" : "", cfg->key_secret_file);
-	fprintf(out, "access_ttl = %llums\nrefresh_ttl = %llums\nhash_threads = %u\nhash_queue = %u\nkey_cache = %u\n",
-	    (unsigned long long)cfg->access_ttl_ms, (unsigned long long)cfg->refresh_ttl_ms, cfg->hash_threads,
-	    cfg->hash_queue, cfg->key_cache);
-	fprintf(out, "\n[throttle]\nbackend = %s\nredis_address = %s\nredis_prefix = %s\nredis_timeout = %llums\n",
-	    cfg->backend_redis ? "redis" : "shm", cfg->redis_address, cfg->redis_prefix,
-	    (unsigned long long)cfg->redis_timeout_ms);
-	fprintf(out, "shm_name = %s\ncapacity = %u\n", cfg->shm_name, cfg->capacity);
-	print_rate(out, "api_key", &cfg->rate_api_key);
-	print_rate(out, "login", &cfg->rate_login);
-	print_rate(out, "signup", &cfg->rate_signup);
-	print_rate(out, "invalid_key", &cfg->rate_invalid_key);
-	print_rate(out, "regenerate", &cfg->rate_regenerate);
-	print_rate(out, "refresh", &cfg->rate_refresh);
-	fprintf(out, "ipv6_prefix = %u\n", cfg->ipv6_prefix);
-	fprintf(out, "quota_headers = %s\n", ratelimit_fields_form_name((enum ratelimit_form)cfg->quota_headers));
-	fprintf(out, "legacy_headers = %s\non_error = %s\n", cfg->legacy_headers ? "yes" : "no",
-	    cfg->fail_open ? "allow" : "deny");
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (i == 0 || strcmp(keys[i].section, keys[i - 1].section) != 0)
+			fprintf(out, "%s[%s]\n", i == 0 ? "" : "\n", keys[i].section);
+		print_value(cfg, &keys[i], out);
+	}
 	for (unsigned i = 0; i < cfg->npolicies; i++)
 		gate_policy_print(&cfg->policies[i], out);
 	for (unsigned i = 0; i < cfg->ntiers; i++)

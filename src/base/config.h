@@ -89,6 +89,8 @@ struct config {
 	unsigned char secret_fp[2][16];
 };
 
+/* Every key's default (the text config.c's table gives, parsed as a
+ * user's value is); the rest zero. */
 void config_defaults(struct config *cfg);
 
 /* Where a configuration comes from, so that a reload can read it again. */
@@ -131,7 +133,8 @@ int config_path(const struct config *cfg, const char *path, char *out, size_t ou
 /* The index of the tier named name, or -1 ("" and unknown names: none). */
 int config_tier_index(const struct config *cfg, const char *name);
 
-/* Print the effective configuration as INI (secrets shown as "(set)"). */
+/* Print the effective configuration as INI, every key in the table's order
+ * (secrets shown as "(set)"), then the [policy] and [tier] sections. */
 void config_print(const struct config *cfg, FILE *out);
 
 #endif

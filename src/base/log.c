@@ -20,7 +20,7 @@
 
 static _Atomic int current_level = LOG_LEVEL_INFO;
 
-static const char *const level_names[] = {
+const char *const log_level_names[LOG_LEVELS] = {
 	[LOG_LEVEL_ERROR] = "error",
 	[LOG_LEVEL_WARN] = "warn",
 	[LOG_LEVEL_INFO] = "info",
@@ -35,17 +35,6 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return (enum log_level)atomic_load_explicit(&current_level, memory_order_relaxed);
-}
-
-int log_level_parse(const char *s, enum log_level *out)
-{
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-		if (strcmp(s, level_names[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 /* "2026-11-29T06:46:16.070Z ": the date part is formatted once a second
@@ -92,7 +81,7 @@ __attribute__((format(printf, 3, 0))) static void vlog(
 	if ((int)level > atomic_load_explicit(&current_level, memory_order_relaxed))
 		return;
 	size_t n = log_stamp(buf, sizeof(buf));
-	int m = snprintf(buf + n, sizeof(buf) - n, "%s: ", level_names[level]);
+	int m = snprintf(buf + n, sizeof(buf) - n, "%s: ", log_level_names[level]);
 	n += (size_t)m;
 	m = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	if (m > 0)

@@ -10,11 +10,12 @@
  * different threads never interleave. Callable from any thread.
  * Never pass a secret (password, key, token) to these functions.
  */
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG, LOG_LEVELS };
+/* Each level's word, by the enum: "error" ... "debug" ([server] log_level). */
+extern const char *const log_level_names[LOG_LEVELS];
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-int log_level_parse(const char *s, enum log_level *out);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

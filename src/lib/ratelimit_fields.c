@@ -7,12 +7,12 @@
 
 #include "lib/textbuf.h"
 
-static const char *const form_names[RATELIMIT_FORMS] = { "draft-11", "draft-12", "draft-7", "legacy" };
+const char *const ratelimit_fields_form_names[RATELIMIT_FORMS] = { "draft-11", "draft-12", "draft-7", "legacy" };
 
 int ratelimit_fields_form_parse(const char *name, enum ratelimit_form *out)
 {
 	for (int i = 0; i < RATELIMIT_FORMS; i++) {
-		if (strcmp(name, form_names[i]) == 0) {
+		if (strcmp(name, ratelimit_fields_form_names[i]) == 0) {
 			*out = (enum ratelimit_form)i;
 			return 0;
 		}
@@ -22,7 +22,7 @@ int ratelimit_fields_form_parse(const char *name, enum ratelimit_form *out)
 
 const char *ratelimit_fields_form_name(enum ratelimit_form form)
 {
-	return form >= 0 && form < RATELIMIT_FORMS ? form_names[form] : "?";
+	return form >= 0 && form < RATELIMIT_FORMS ? ratelimit_fields_form_names[form] : "?";
 }
 
 struct fields {

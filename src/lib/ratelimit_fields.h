@@ -59,6 +59,8 @@ struct ratelimit_field {
 size_t ratelimit_fields_render(
     enum ratelimit_form form, const struct ratelimit_state *s, struct ratelimit_field out[RATELIMIT_FIELDS_MAX]);
 
+/* Each form's word, by the enum ([throttle] quota_headers). */
+extern const char *const ratelimit_fields_form_names[RATELIMIT_FORMS];
 /* "draft-11", "draft-12", "draft-7", "legacy": 0, or -1. */
 int ratelimit_fields_form_parse(const char *name, enum ratelimit_form *out);
 const char *ratelimit_fields_form_name(enum ratelimit_form form);
