@@ -214,7 +214,7 @@ check: deps-test
 		sh tests/run.sh build/asan
 	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread all unit
 	@TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-		TEST_ONLY=concurrency UNIT_ONLY="test_throttle_shm test_fifo_lock" KG_TEST_CONFIGS=sqlite-shm sh tests/run.sh build/tsan
+		TEST_ONLY=concurrency UNIT_ONLY="test_throttle_shm test_fifo_lock test_pipeline" KG_TEST_CONFIGS=sqlite-shm sh tests/run.sh build/tsan
 
 # The units name the installed paths.
 install: all
