@@ -10,7 +10,7 @@
 /*
  * Rate limits behind one interface: a scope (which rate), a 64-bit key
  * (a user id, or a client address through throttle_key_addr) and the
- * time. Backends: shared memory (throttle_shm.c) and Redis
+ * time. Backends: shared memory (throttle_shm*.c) and Redis
  * (throttle_redis.c). All functions may be called from any thread.
  */
 enum throttle_scope {

@@ -8,7 +8,8 @@
 /*
  * The sliding window of one tracked key: pure logic on a caller-owned
  * entry, with the clock passed in (so tests inject it). The caller
- * serialises access to an entry (throttle_shm.c holds its stripe lock).
+ * serialises access to an entry (the shm throttle holds its stripe lock,
+ * throttle_shm_table.c).
  *
  * Semantics: a request at time t is admitted iff fewer than N requests were
  * admitted in (t - W, t]. Refused requests are not recorded.
