@@ -28,6 +28,7 @@ if [ "${1:-}" = test ]; then
 	want_pc cmocka libcmocka-dev
 	want_cmd python3 python3
 	want_cmd pytest-3 python3-pytest
+	want_pkg python3-pytest-xdist # the black-box suite on two workers (tests/run.sh)
 	want_cmd sqlite3 sqlite3
 	want_cmd gdb gdb # test_revocation kills a process right after its commit
 	want_cmd systemd-analyze systemd

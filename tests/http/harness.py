@@ -4,6 +4,7 @@ Each Server gets its own temporary data directory, shared-memory name and
 an ephemeral port (port 0; the port is read from the start-up log line).
 """
 import base64
+import fcntl
 import hashlib
 import hmac
 import http.client
@@ -68,8 +69,12 @@ def record_response(method, path, reply):
         return
     line = json.dumps({"method": method, "path": path.split("?", 1)[0], "status": reply.status,
                        "headers": reply.headers, "body": reply.body}) + "\n"
+    # Locked across threads and across xdist's worker processes: no two
+    # lines interleave, however long.
     with _record_lock, open(RECORD_PATH, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
         f.write(line)
+        f.flush()
 
 
 class Server:
