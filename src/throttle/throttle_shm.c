@@ -2,11 +2,13 @@
  * throttle_shm.c: the rate-limit windows in a POSIX shared-memory segment.
  *
  * Layout (throttle_shm_int.h): a header (magic, layout version, size,
- * capacity, boot id, the hash key, and per scope its entry layout, table
- * geometry and rate), then per scope an array of stripe locks and a table
- * of fixed-size entries (throttle_window.h). Every decision uses the
- * segment's rate, within the layout (window_shape_with), so that every
- * process counts alike; a reload changes it for all (throttle_set_rate).
+ * capacity, boot id, the hash key, and per scope its windows' layouts,
+ * table geometry and rates), then per scope an array of stripe locks and
+ * a table of fixed-size entries, each the scope's windows side by side
+ * (throttle_window_set.h). A decision uses the segment's rates, within
+ * the layout (window_set_with), so that every process counts alike and a
+ * reload changes them for all (throttle_set_rate); a tier's rates are the
+ * caller's, within the same layout, sized for every tier.
  *
  * The table itself, stripe by stripe (where a key lives, finding, placing
  * and deleting entries, repairing a stripe a dead process left), is
