@@ -142,32 +142,32 @@ int sqlite_users_list(struct store *st, store_user_fn each, void *arg)
 	return rc == SQLITE_DONE ? STORE_OK : sqlite_map_rc(c, rc);
 }
 
-int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id)
+/* An UPDATE of a user's standing by name (RETURNING id): ?2 is text
+ * when text is not NULL, else number. The keys epoch moves. */
+static int user_update(struct store *st, enum stmt_id stmt, const char *username, const char *text, int number, int64_t *id)
 {
 	struct conn *c;
 	int rc = sqlite_write_begin(st, &c);
 
 	if (rc != STORE_OK)
 		return rc;
-	sqlite3_stmt *q = c->stmt[S_USER_SET_ACTIVE];
+	sqlite3_stmt *q = c->stmt[stmt];
 	sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 2, active != 0);
-	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_USER_SET_ACTIVE, id_column, id));
+	if (text != NULL)
+		sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int(q, 2, number);
+	rc = sqlite_write_end(c, sqlite_write_stmt(c, stmt, id_column, id));
 	store_epoch_keys_changed(&c->owner->epoch);
 	return rc;
 }
 
+int sqlite_user_set_active(struct store *st, const char *username, int active, int64_t *id)
+{
+	return user_update(st, S_USER_SET_ACTIVE, username, NULL, active != 0, id);
+}
+
 int sqlite_user_set_tier(struct store *st, const char *username, const char *tier, int64_t *id)
 {
-	struct conn *c;
-	int rc = sqlite_write_begin(st, &c);
-
-	if (rc != STORE_OK)
-		return rc;
-	sqlite3_stmt *q = c->stmt[S_USER_SET_TIER];
-	sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, tier, -1, SQLITE_STATIC);
-	rc = sqlite_write_end(c, sqlite_write_stmt(c, S_USER_SET_TIER, id_column, id));
-	store_epoch_keys_changed(&c->owner->epoch);
-	return rc;
+	return user_update(st, S_USER_SET_TIER, username, tier, 0, id);
 }
