@@ -150,8 +150,8 @@ class Proxy:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env)
         wait_port(self.port, self.proc, self.log)
 
-    def request(self, method, path, headers=None, body=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+    def request(self, method, path, headers=None, body=None, source=None):
+        conn = connect(self.port, source)
         try:
             conn.request(method, path, body=body, headers=dict(headers or {}))
             r = conn.getresponse()
@@ -186,9 +186,24 @@ def proxy(request, srv, upstream):
     p.stop()
 
 
-def direct(srv, headers):
-    r = srv.request("GET", "/verify", headers=headers)
-    return r.status, r.headers, r.body
+def connect(port, source=None):
+    """A connection to 127.0.0.1:port, from loopback address source when
+    given: a client of its own, as a proxy and keygate see it."""
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                      source_address=(source, 0) if source else None)
+
+
+def direct(srv, headers, source=None):
+    if source is None:
+        r = srv.request("GET", "/verify", headers=headers)
+        return r.status, r.headers, r.body
+    conn = connect(srv.port, source)
+    try:
+        conn.request("GET", "/verify", headers=headers)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
 
 
 def end_to_end(reply):
@@ -202,15 +217,17 @@ def same_refusal(srv, proxy, headers, fresh_client=None):
     """The proxy's answer for headers equals keygate's own /verify answer
     for them (made right before). The pair is tried again when a second
     boundary fell between the two (Retry-After and t count whole seconds).
-    fresh_client(i) gives each attempt's two requests addresses of their
-    own, so that a per-address window (invalid keys) starts equal."""
+    fresh_client(i) gives each attempt's two requests loopback addresses of
+    their own to connect from, so that a per-address window (invalid keys)
+    starts equal. They connect from it rather than claim it in
+    X-Forwarded-For: Caddy replaces what an untrusted client claims with the
+    address it sees, as it should, and nginx appends that address."""
     for attempt in range(5):
-        h_direct, h_proxy = dict(headers), dict(headers)
+        src_direct = src_proxy = None
         if fresh_client is not None:
-            h_direct["X-Forwarded-For"] = fresh_client(2 * attempt)
-            h_proxy["X-Forwarded-For"] = fresh_client(2 * attempt + 1)
-        want = end_to_end(direct(srv, h_direct))
-        got = end_to_end(proxy.request("GET", "/api/thing?x=1", h_proxy))
+            src_direct, src_proxy = fresh_client(2 * attempt), fresh_client(2 * attempt + 1)
+        want = end_to_end(direct(srv, headers, src_direct))
+        got = end_to_end(proxy.request("GET", "/api/thing?x=1", headers, source=src_proxy))
         if got == want:
             return want
         if want[1].get("retry-after") == got[1].get("retry-after") and fresh_client is None:
@@ -286,9 +303,14 @@ def test_missing_key_comes_back_as_keygate_says(srv, proxy, upstream):
 def test_bad_key_comes_back_as_keygate_says(srv, proxy, upstream):
     before = len(upstream.seen)
     net = {"nginx": 11, "caddy": 12}[proxy.kind]
+    bad = {"Authorization": "00000000-0000-4000-8000-000000000000", "X-Request-Id": "fa-bad"}
+    # The proxy's own address has spent some: were the client not passed
+    # on, the proxied answer would count it and not match.
+    for _ in range(3):
+        assert direct(srv, bad)[0] == 401
     status, headers, body = same_refusal(
-        srv, proxy, {"Authorization": "00000000-0000-4000-8000-000000000000", "X-Request-Id": "fa-bad"},
-        fresh_client=lambda i: "10.%d.0.%d" % (net, i + 1))
+        srv, proxy, bad,
+        fresh_client=lambda i: "127.%d.0.%d" % (net, i + 1))
     assert status == 401 and json.loads(body) == {"message": "Unauthorized. Invalid API key"}
     assert headers["cache-control"] == "no-store"
     assert headers["ratelimit-policy"].startswith('"invalid_key";')
