@@ -52,8 +52,11 @@ static enum stage_rc stage_auth(struct request *req)
 	return STAGE_NEXT;
 }
 
+static enum handler_rc throttle_decided(struct request *req, const struct throttle_job *job);
+
 /* A forward-auth check is decided by the policy of the request it
- * describes; every other route by its own scope. */
+ * describes; every other route by its own scope. A decision made off the
+ * thread goes on in throttle_decided. */
 static enum stage_rc stage_throttle(struct request *req)
 {
 	enum throttle_scope scope = req->route->scope;
@@ -61,7 +64,7 @@ static enum stage_rc stage_throttle(struct request *req)
 
 	if (req->route->flags & ROUTE_F_FORWARD)
 		verify_policy(req, &scope, &cost);
-	return mw_throttle(req, scope, cost);
+	return mw_throttle(req, scope, cost, throttle_decided);
 }
 
 static enum stage_rc stage_method(struct request *req)
@@ -157,20 +160,38 @@ static void handler_checked(struct request *req, enum handler_rc rc)
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
 }
 
-/* STAGE_NEXT when every stage passed the request on to its handler. */
-static enum stage_rc run_stages(struct request *req)
+#define NSTAGES (sizeof(stages) / sizeof(stages[0]))
+
+/* STAGE_NEXT when every stage from the first passed the request on to its
+ * handler; else what the one that stopped it returned. */
+static enum stage_rc run_stages(struct request *req, size_t first)
 {
-	for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
-		if (stages[i](req) == STAGE_DONE)
-			return STAGE_DONE;
+	for (size_t i = first; i < NSTAGES; i++) {
+		enum stage_rc rc = stages[i](req);
+		if (rc != STAGE_NEXT)
+			return rc;
+	}
 	return STAGE_NEXT;
+}
+
+/* On resume after the throttle stage suspended: its end, then the stages
+ * after it and the handler, as pipeline_run would have gone on. */
+static enum handler_rc throttle_decided(struct request *req, const struct throttle_job *job)
+{
+	size_t next = 0;
+
+	while (next < NSTAGES && stages[next++] != stage_throttle)
+		;
+	if (mw_throttle_decided(req, job) != STAGE_NEXT || run_stages(req, next) != STAGE_NEXT)
+		return HANDLER_DONE;
+	return req->route->handler(req);
 }
 
 void pipeline_run(struct request *req)
 {
 	if (offload_suspended(req)) /* resumed: straight back to the handler's continuation */
 		handler_checked(req, offload_resume(req));
-	else if (run_stages(req) == STAGE_NEXT)
+	else if (run_stages(req, 0) == STAGE_NEXT)
 		handler_checked(req, req->route->handler(req));
 	http_request_read_pass_end(req);
 }

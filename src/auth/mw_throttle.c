@@ -9,6 +9,7 @@
 #include "auth/user_info.h"
 #include "http/client_ip.h"
 #include "http/http_reply.h"
+#include "http/offload.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "lib/ratelimit_fields.h"
@@ -130,18 +131,13 @@ static void refuse_full(struct request *req, enum throttle_scope scope, const st
 	free(text);
 }
 
-/* Decide without a word to the client: STAGE_DONE when a reply (429,
- * 503, or on_error's 503) is queued, else STAGE_NEXT with *d filled (or
- * *decided = 0 when the store failed and on_error = allow). With
- * quiet_full, a table with no room queues nothing either: STAGE_NEXT with
- * d->full set, for the caller to decide. */
-static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend,
-    int quiet_full, struct throttle_decision *d, int *decided)
+/* What decide_quietly says once the store answered rc (0, or -1) and d;
+ * also the end of a decision made off the thread. */
+static enum stage_rc decided_quietly(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend,
+    int quiet_full, int rc, struct throttle_decision *d, int *decided)
 {
-	const struct rate_set *rate = throttle_rate_tier(req->cfg, scope, req->tier);
-
 	*decided = 0;
-	if (throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, d) == -1) {
+	if (rc == -1) {
 		log_warnx("throttle: the %s store cannot answer", throttle_scope_label(req->cfg, scope));
 		if (req->cfg->fail_open)
 			return STAGE_NEXT;
@@ -164,17 +160,49 @@ static enum stage_rc decide_quietly(struct request *req, enum throttle_scope sco
 	return STAGE_DONE;
 }
 
-enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend)
+/* Decide without a word to the client: STAGE_DONE when a reply (429,
+ * 503, or on_error's 503) is queued, else STAGE_NEXT with *d filled (or
+ * *decided = 0 when the store failed and on_error = allow). With
+ * quiet_full, a table with no room queues nothing either: STAGE_NEXT with
+ * d->full set, for the caller to decide. */
+static enum stage_rc decide_quietly(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend,
+    int quiet_full, struct throttle_decision *d, int *decided)
 {
-	struct throttle_decision d;
+	const struct rate_set *rate = throttle_rate_tier(req->cfg, scope, req->tier);
+	int rc = throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, d);
+
+	return decided_quietly(req, scope, key, spend, quiet_full, rc, d, decided);
+}
+
+/* A check's end once the store answered rc and d: a refusal queued, or
+ * the quota headers on whatever reply follows. */
+static enum stage_rc check_told(
+    struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend, int rc, struct throttle_decision *d)
+{
 	int decided;
 
-	if (decide_quietly(req, scope, key, spend, 0, &d, &decided) == STAGE_DONE)
+	if (decided_quietly(req, scope, key, spend, 0, rc, d, &decided) == STAGE_DONE)
 		return STAGE_DONE;
 	/* A look (spend = 0) that admits changes nothing and says nothing. */
 	if (decided && spend)
-		quota_headers(req, scope, key, spend, &d);
+		quota_headers(req, scope, key, spend, d);
 	return STAGE_NEXT;
+}
+
+enum stage_rc mw_throttle_check(struct request *req, enum throttle_scope scope, uint64_t key, uint32_t spend)
+{
+	const struct rate_set *rate = throttle_rate_tier(req->cfg, scope, req->tier);
+	struct throttle_decision d;
+	int rc = throttle_decide(req->app->throttle, scope, rate, key, throttle_now_ms(), spend, &d);
+
+	return check_told(req, scope, key, spend, rc, &d);
+}
+
+enum stage_rc mw_throttle_decided(struct request *req, const struct throttle_job *job)
+{
+	struct throttle_decision d = job->d;
+
+	return check_told(req, job->scope, job->key, job->spend, job->rc, &d);
 }
 
 int mw_throttle_charge(struct request *req, enum throttle_scope scope, uint64_t key, struct mw_charge *c)
@@ -231,7 +259,7 @@ static enum stage_rc user_tier(struct request *req)
 	return STAGE_DONE;
 }
 
-enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32_t cost)
+enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32_t cost, offload_decided_fn then)
 {
 	uint64_t key;
 
@@ -247,6 +275,13 @@ enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32
 	} else if (mw_throttle_client_key(req, &key) == -1) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
 		return STAGE_DONE;
+	}
+	if (then != NULL && throttle_async(req->app->throttle)) {
+		struct throttle_job ask = { .scope = scope,
+			.rate = *throttle_rate_tier(req->cfg, scope, req->tier),
+			.key = key,
+			.spend = cost };
+		return offload_throttle_decide(req, &ask, then);
 	}
 	return mw_throttle_check(req, scope, key, cost);
 }

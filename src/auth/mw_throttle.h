@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "http/http_request.h"
+#include "http/offload_slot.h"
 #include "http/request_rc.h"
 #include "throttle/throttle.h"
 
@@ -16,8 +17,13 @@
 
 /* Pipeline stage: the route's scope (SCOPE_NONE passes), keyed by the user
  * (api_key, regenerate, a [policy]) or the client address (login,
- * signup); the request spends cost units of every window, or none. */
-enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32_t cost);
+ * signup); the request spends cost units of every window, or none. On a
+ * store that decides off the thread (Redis), with then given: the
+ * connection is suspended (STAGE_SUSPENDED) and, on resume, then(req, job)
+ * goes on, calling mw_throttle_decided first. */
+enum stage_rc mw_throttle(struct request *req, enum throttle_scope scope, uint32_t cost, offload_decided_fn then);
+/* The end of a decision made off the thread: as mw_throttle_check. */
+enum stage_rc mw_throttle_decided(struct request *req, const struct throttle_job *job);
 
 /* One decision for scope and key, spending spend units. spend = 0 only looks (and adds quota
  * headers only when it refuses). STAGE_DONE when a reply (429, or 503 when

@@ -1,9 +1,9 @@
-/* offload.c: password work off the MHD thread, the connection suspended
- * meanwhile.
+/* offload.c: password work and throttle decisions off the MHD thread, the
+ * connection suspended meanwhile.
  *
  * THREAD SAFETY: a slot belongs to its connection's MHD thread, but from
- * password_submit to the store of `done` (release), when the pool thread
- * owns the job. The MHD thread reads the job only after loading `done`
+ * password_submit (throttle_decide_async) to the store of `done`
+ * (release), when the pool thread (the throttle's) owns the job. The MHD thread reads the job only after loading `done`
  * (acquire); MHD calls it again only after MHD_resume_connection, which
  * follows that store.
  */
@@ -27,6 +27,33 @@ static void offload_job_done(struct password_job *job, void *arg)
 	MHD_resume_connection(conn);
 }
 
+/* On the throttle's thread: the same, for a decision. */
+static void offload_decision_done(struct throttle_job *job)
+{
+	struct request *req = job->arg;
+	struct MHD_Connection *conn = req->conn;
+
+	atomic_store_explicit(&req->offload.done, 1, memory_order_release);
+	MHD_resume_connection(conn);
+}
+
+enum stage_rc offload_throttle_decide(struct request *req, const struct throttle_job *ask, offload_decided_fn decided)
+{
+	struct offload_slot *slot = &req->offload;
+
+	slot->throttling = 1;
+	slot->decided = decided;
+	slot->decision = *ask;
+	slot->decision.done = offload_decision_done;
+	slot->decision.arg = req;
+	atomic_store_explicit(&slot->done, 0, memory_order_relaxed);
+	slot->suspended = 1;
+	/* Suspend before the decision can be made and resume. */
+	MHD_suspend_connection(req->conn);
+	throttle_decide_async(req->app->throttle, &slot->decision);
+	return STAGE_SUSPENDED;
+}
+
 /* A place in the pool's queue, or the 503 reply; 0 or -1. */
 static int offload_reserve(struct request *req)
 {
@@ -42,6 +69,7 @@ static enum handler_rc offload_submit(struct request *req, offload_finish_fn fin
 {
 	struct offload_slot *slot = &req->offload;
 
+	slot->throttling = 0;
 	slot->finish = finish;
 	slot->job.done = offload_job_done;
 	slot->job.arg = req;
@@ -91,7 +119,8 @@ enum handler_rc offload_resume(struct request *req)
 	if (!atomic_load_explicit(&slot->done, memory_order_acquire))
 		return HANDLER_SUSPENDED;
 	slot->suspended = 0;
-	enum handler_rc rc = slot->finish(req, slot->job.result, slot->job.hash);
+	enum handler_rc rc = slot->throttling ? slot->decided(req, &slot->decision)
+					      : slot->finish(req, slot->job.result, slot->job.hash);
 	if (!slot->suspended)
 		offload_slot_end(slot);
 	return rc;

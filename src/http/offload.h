@@ -8,8 +8,9 @@
 #include "http/request_rc.h"
 
 /*
- * Work that must not run on an MHD thread (Argon2id, base/password.h),
- * done on the password pool while the request's connection is suspended
+ * Work that must not run on an MHD thread (Argon2id, base/password.h; a
+ * throttle decision that is a Redis round trip), done on the password
+ * pool (the throttle's thread) while the request's connection is suspended
  * (MHD_ALLOW_SUSPEND_RESUME): the only code that suspends or resumes a
  * connection. A handler hands over the password and a continuation and
  * returns what it gets; once the job is done the connection is resumed,
@@ -31,6 +32,11 @@ struct request;
 enum handler_rc offload_password_hash(struct request *req, const char *password, size_t len, offload_finish_fn finish);
 enum handler_rc offload_password_verify(struct request *req, const char hash[PASSWORD_HASH_MAX], const char *password,
     size_t len, offload_finish_fn finish);
+
+/* The throttle decision ask describes (scope, rate, key, spend), made
+ * off the thread by a throttle_async store, then decided(req, job) on
+ * resume. Returns STAGE_SUSPENDED: the connection is suspended. */
+enum stage_rc offload_throttle_decide(struct request *req, const struct throttle_job *ask, offload_decided_fn decided);
 
 /* 1 from a submit until the resumed call that runs its continuation:
  * the connection is suspended, or resumed and its continuation not run. */

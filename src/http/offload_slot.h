@@ -6,10 +6,12 @@
 
 #include "base/password.h"
 #include "http/request_rc.h"
+#include "throttle/throttle.h"
 
 /*
- * The storage of a request's work off its MHD thread (http/offload.h),
- * kept inside struct request so that offloading allocates nothing. A leaf
+ * The storage of a request's work off its MHD thread (http/offload.h): a
+ * password job or a throttle decision, kept inside struct request so that
+ * offloading allocates nothing. A leaf
  * of its own so that struct request can hold it without including the
  * module that works on requests. Its fields are offload.c's; the request's
  * own code only begins and ends the slot with the request.
@@ -22,11 +24,19 @@ struct request;
  * as a handler does (and is checked as one, api/pipeline.c). */
 typedef enum handler_rc (*offload_finish_fn)(struct request *req, int result, const char *hash);
 
+/* What the throttle stage does once its decision (job->rc, job->d) is
+ * made off the thread, on the connection's MHD thread; returns as a
+ * handler does. */
+typedef enum handler_rc (*offload_decided_fn)(struct request *req, const struct throttle_job *job);
+
 struct offload_slot {
 	int suspended; /* from the submit to the resumed call that sees done */
 	atomic_int done; /* set by the pool thread before it resumes */
+	int throttling; /* the job out is decided's, not finish's */
 	offload_finish_fn finish;
+	offload_decided_fn decided;
 	struct password_job job;
+	struct throttle_job decision;
 };
 
 /* On a slot just zeroed with its request. */

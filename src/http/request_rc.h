@@ -7,8 +7,10 @@
  * including the pipeline or the route table that call them.
  */
 
-/* A pipeline stage either passes the request on or has queued its reply. */
-enum stage_rc { STAGE_NEXT, STAGE_DONE };
+/* A pipeline stage passes the request on, has queued its reply, or has
+ * suspended the connection for a decision made off the thread, whose
+ * continuation goes on with the stages after it (http/offload.h). */
+enum stage_rc { STAGE_NEXT, STAGE_DONE, STAGE_SUSPENDED };
 
 /* A handler has queued its reply, or has suspended the connection for
  * off-thread work (http/offload.h), whose continuation replies on resume.

@@ -419,8 +419,11 @@ static void serve(struct app *app, const struct config *cfg)
 	http_server_quiesce(srv);
 	if (http_server_wait_idle(srv, cfg->shutdown_grace_ms) == -1)
 		log_warnx("shutdown grace period over with requests still in flight; closing them");
-	/* Resumes every suspended connection before MHD is stopped; a login
-	 * arriving after it (on a kept-alive connection) gets 503. */
+	/* Resume every suspended connection before MHD is stopped: throttle
+	 * decisions out are answered (later ones answer on_error at once), and
+	 * a login arriving after the pool stops (on a kept-alive connection)
+	 * gets 503. */
+	throttle_async_stop(app->throttle);
 	password_pool_stop(app->passwords);
 	/* The HTTP threads stop before anything they use is freed. */
 	http_server_stop(srv);

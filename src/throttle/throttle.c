@@ -19,6 +19,22 @@ int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct 
 	return t->ops->decide(t, scope, rate, key, now_ms, spend, out);
 }
 
+int throttle_async(const struct throttle *t)
+{
+	return t->ops->decide_async != NULL;
+}
+
+void throttle_decide_async(struct throttle *t, struct throttle_job *job)
+{
+	t->ops->decide_async(t, job);
+}
+
+void throttle_async_stop(struct throttle *t)
+{
+	if (t != NULL && t->ops->async_stop != NULL)
+		t->ops->async_stop(t);
+}
+
 int throttle_refund(
     struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key, uint64_t spent)
 {

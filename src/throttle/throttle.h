@@ -74,9 +74,34 @@ struct throttle_stats {
 struct throttle;
 struct config;
 
+/*
+ * A decision made off the caller's thread, for a caller that can wait
+ * without holding its thread (an HTTP connection, suspended meanwhile).
+ * The backend queues the job and, once it is decided, sets rc and d and
+ * calls done(job) on a thread of its own; the job is the caller's again
+ * from that call on. A backend whose decision is a round trip (Redis)
+ * sends the decisions queued meanwhile together, pipelined: one write and
+ * one read for many, on its side and on Redis's. One that decides in
+ * place (shm, a few tens of ns) offers none (throttle_async).
+ */
+struct throttle_job {
+	enum throttle_scope scope;
+	struct rate_set rate; /* a copy: a reload may retire the caller's */
+	uint64_t key;
+	uint32_t spend;
+	int rc; /* as throttle_decide returns: 0, or -1 (on_error applies) */
+	struct throttle_decision d;
+	void (*done)(struct throttle_job *job);
+	void *arg; /* the caller's */
+	uint64_t member; /* the backend's: which admission the job spends */
+	struct throttle_job *next; /* the backend's queue */
+};
+
 struct throttle_ops {
 	int (*decide)(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
 	    uint64_t now_ms, uint32_t spend, struct throttle_decision *out);
+	void (*decide_async)(struct throttle *t, struct throttle_job *job); /* NULL: decides in place */
+	void (*async_stop)(struct throttle *t);
 	int (*fits)(const struct throttle *t, enum throttle_scope scope, const struct rate_set *rate);
 	int (*refund)(
 	    struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key, uint64_t spent);
@@ -104,6 +129,16 @@ void throttle_close(struct throttle *t);
  * caller applies its failure policy). */
 int throttle_decide(struct throttle *t, enum throttle_scope scope, const struct rate_set *rate, uint64_t key,
     uint64_t now_ms, uint32_t spend, struct throttle_decision *out);
+/* 1 when t decides off the caller's thread (throttle_decide_async), 0 when
+ * throttle_decide is what to call. */
+int throttle_async(const struct throttle *t);
+/* Queue job (a throttle_async store): done(job) runs exactly once, on the
+ * store's thread, or on this one before the call returns once the queue
+ * is stopped (then rc = -1). */
+void throttle_decide_async(struct throttle *t, struct throttle_job *job);
+/* Before the threads that wait for jobs stop: returns once every job
+ * queued had its done run; a job queued later answers -1 at once. */
+void throttle_async_stop(struct throttle *t);
 /* Give back an admission that decide spent (out->spent), exactly: the
  * window is as if it had never been made. 0 or -1. */
 int throttle_refund(

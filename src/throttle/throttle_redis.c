@@ -9,6 +9,10 @@
  * times (milliseconds) and expires by itself after W. Same semantics as
  * the shared-memory table: admitted iff fewer than N in (t - W, t].
  *
+ * A decision is made in place (throttle_decide) or, for a connection that
+ * can be suspended meanwhile, off its thread and pipelined with others
+ * (throttle_decide_async, throttle_redis_pipe.c).
+ *
  * THREAD SAFETY: each thread has its own connection (a pthread key),
  * opened on first use; nothing else is shared but the read-only settings
  * and two atomics (the incident flag, for logging once, and the error
@@ -16,6 +20,7 @@
  * that a dead Redis costs requests no time; the caller applies on_error.
  */
 #include "throttle/throttle_redis.h"
+#include "throttle/throttle_redis_int.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -91,28 +96,6 @@ static const char decide_lua[] =
     "end\n"
     "return out\n";
 
-struct conn {
-	redisContext *ctx;
-	char sha[41];
-	uint64_t retry_at_ms; /* after a failure: no new attempt before */
-};
-
-struct throttle_redis {
-	struct throttle base;
-	char host[256]; /* or the socket's path, when port is 0 */
-	char address[256]; /* as configured, for the log */
-	char prefix[64];
-	int port;
-	struct timeval timeout;
-	pthread_key_t key;
-	/* Each scope's part of its keys' names: a [policy]'s own name (fixed
-	 * while running), after "p:" so that none is a built-in scope's. */
-	char names[SCOPE_COUNT][GATE_NAME_MAX + 3];
-	atomic_int incident; /* a failure has been logged and not yet cleared */
-	char id[17]; /* random, hex: this process's part of member names */
-	_Atomic uint64_t members; /* the counter of member names */
-};
-
 static void conn_free(void *arg)
 {
 	struct conn *c = arg;
@@ -125,7 +108,7 @@ static void conn_free(void *arg)
 
 /* what may point into the context (its errstr): logged before the
  * context is freed. */
-static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
+void redis_failed(struct throttle_redis *tr, struct conn *c, const char *what)
 {
 	metrics_throttle_error();
 	/* Once per incident, not once per request. */
@@ -139,14 +122,41 @@ static void failed(struct throttle_redis *tr, struct conn *c, const char *what)
 	c->retry_at_ms = clock_ms() + RETRY_MS;
 }
 
-static void recovered(struct throttle_redis *tr)
+void redis_recovered(struct throttle_redis *tr)
 {
 	if (atomic_exchange(&tr->incident, 0) == 1)
 		log_warnx("throttle: redis %s answers again", tr->address);
 }
 
-/* This thread's connection, connected and with the script loaded, or
- * NULL (then no attempt is made again for RETRY_MS). */
+/* c connected, with the script loaded; -1 when it is not (then no
+ * attempt is made again for RETRY_MS). */
+int redis_conn_ready(struct throttle_redis *tr, struct conn *c)
+{
+	if (c->ctx != NULL)
+		return 0;
+	if (clock_ms() < c->retry_at_ms)
+		return -1;
+	c->ctx = tr->port == 0 ? redisConnectUnixWithTimeout(tr->host, tr->timeout)
+			       : redisConnectWithTimeout(tr->host, tr->port, tr->timeout);
+	if (c->ctx == NULL || c->ctx->err) {
+		redis_failed(tr, c, c->ctx != NULL ? c->ctx->errstr : "cannot connect");
+		return -1;
+	}
+	redisSetTimeout(c->ctx, tr->timeout);
+	redisReply *r = redisCommand(c->ctx, "SCRIPT LOAD %s", decide_lua);
+	if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
+		redis_failed(tr, c, r == NULL ? c->ctx->errstr : "SCRIPT LOAD failed");
+		if (r != NULL)
+			freeReplyObject(r);
+		return -1;
+	}
+	memcpy(c->sha, r->str, 40);
+	c->sha[40] = '\0';
+	freeReplyObject(r);
+	return 0;
+}
+
+/* This thread's connection, ready, or NULL. */
 static struct conn *conn_get(struct throttle_redis *tr)
 {
 	struct conn *c = pthread_getspecific(tr->key);
@@ -156,32 +166,11 @@ static struct conn *conn_get(struct throttle_redis *tr)
 			return NULL;
 		pthread_setspecific(tr->key, c);
 	}
-	if (c->ctx != NULL)
-		return c;
-	if (clock_ms() < c->retry_at_ms)
-		return NULL;
-	c->ctx = tr->port == 0 ? redisConnectUnixWithTimeout(tr->host, tr->timeout)
-			       : redisConnectWithTimeout(tr->host, tr->port, tr->timeout);
-	if (c->ctx == NULL || c->ctx->err) {
-		failed(tr, c, c->ctx != NULL ? c->ctx->errstr : "cannot connect");
-		return NULL;
-	}
-	redisSetTimeout(c->ctx, tr->timeout);
-	redisReply *r = redisCommand(c->ctx, "SCRIPT LOAD %s", decide_lua);
-	if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
-		failed(tr, c, r == NULL ? c->ctx->errstr : "SCRIPT LOAD failed");
-		if (r != NULL)
-			freeReplyObject(r);
-		return NULL;
-	}
-	memcpy(c->sha, r->str, 40);
-	c->sha[40] = '\0';
-	freeReplyObject(r);
-	return c;
+	return redis_conn_ready(tr, c) == 0 ? c : NULL;
 }
 
 /* The script's reply, checked whole: 0, or -1. */
-static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
+int redis_reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
 {
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 3 * (size_t)rate->n)
 		return -1;
@@ -212,52 +201,61 @@ static uint64_t member_name(struct throttle_redis *tr, char *out, size_t len)
 	return n;
 }
 
-#define ARGV_MAX (7 + 2 * RATE_WINDOWS_MAX)
-
-static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
-    uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
+int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum throttle_scope s, const struct rate_set *rate,
+    uint64_t key, uint32_t spend, struct decide_args *a)
 {
-	struct throttle_redis *tr = (struct throttle_redis *)t;
-	char k1[128], name[48], nums[2 + 2 * RATE_WINDOWS_MAX][24];
-	const char *argv[ARGV_MAX];
-	int argc = 0;
-	(void)now_ms; /* Redis's clock decides */
-
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || rate->n == 0 || rate->n > RATE_WINDOWS_MAX)
 		return -1;
-	struct conn *c = conn_get(tr);
-	if (c == NULL)
-		return -1;
-	snprintf(k1, sizeof(k1), "%s%s:%llu", tr->prefix, tr->names[s], (unsigned long long)key);
-	uint64_t n = member_name(tr, name, sizeof(name));
-	argv[argc++] = "EVALSHA";
-	argv[argc++] = c->sha;
-	argv[argc++] = "1";
-	argv[argc++] = k1;
-	snprintf(nums[0], sizeof(nums[0]), "%u", spend);
-	snprintf(nums[1], sizeof(nums[1]), "%u", rate->n);
-	argv[argc++] = nums[0];
-	argv[argc++] = nums[1];
-	argv[argc++] = name;
+	a->argc = 0;
+	snprintf(a->k1, sizeof(a->k1), "%s%s:%llu", tr->prefix, tr->names[s], (unsigned long long)key);
+	a->member = member_name(tr, a->name, sizeof(a->name));
+	a->argv[a->argc++] = "EVALSHA";
+	a->argv[a->argc++] = c->sha;
+	a->argv[a->argc++] = "1";
+	a->argv[a->argc++] = a->k1;
+	snprintf(a->nums[0], sizeof(a->nums[0]), "%u", spend);
+	snprintf(a->nums[1], sizeof(a->nums[1]), "%u", rate->n);
+	a->argv[a->argc++] = a->nums[0];
+	a->argv[a->argc++] = a->nums[1];
+	a->argv[a->argc++] = a->name;
 	for (uint32_t i = 0; i < rate->n; i++) {
-		snprintf(nums[2 + 2 * i], sizeof(nums[0]), "%u", rate->w[i].limit);
-		snprintf(nums[3 + 2 * i], sizeof(nums[0]), "%llu", (unsigned long long)rate->w[i].window_s * 1000);
+		snprintf(a->nums[2 + 2 * i], sizeof(a->nums[0]), "%u", rate->w[i].limit);
+		snprintf(a->nums[3 + 2 * i], sizeof(a->nums[0]), "%llu", (unsigned long long)rate->w[i].window_s * 1000);
 	}
 	for (uint32_t i = 2; i < 2 + 2 * rate->n; i++)
-		argv[argc++] = nums[i];
-	redisReply *r = redisCommandArgv(c->ctx, argc, argv, NULL);
-	if (reply_read(r, rate, out) == -1) {
+		a->argv[a->argc++] = a->nums[i];
+	return 0;
+}
+
+int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate,
+    uint32_t spend, uint64_t member, struct throttle_decision *out)
+{
+	if (redis_reply_read(r, rate, out) == -1) {
 		/* NOSCRIPT after a Redis restart is a failure too: the next
 		 * connection loads the script again. */
-		failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+		redis_failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
 		if (r != NULL)
 			freeReplyObject(r);
 		return -1;
 	}
 	freeReplyObject(r);
-	out->spent = out->admitted && spend > 0 ? n : 0;
-	recovered(tr);
+	out->spent = out->admitted && spend > 0 ? member : 0;
+	redis_recovered(tr);
 	return 0;
+}
+
+static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
+    uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)t;
+	struct decide_args a;
+	(void)now_ms; /* Redis's clock decides */
+
+	struct conn *c = conn_get(tr);
+	if (c == NULL || redis_decide_args(tr, c, s, rate, key, spend, &a) == -1)
+		return -1;
+	redisReply *r = redisCommandArgv(c->ctx, a.argc, a.argv, NULL);
+	return redis_decided(tr, c, r, rate, spend, a.member, out);
 }
 
 /* One command on key's window (ZREM of a member, or DEL when member is
@@ -276,7 +274,7 @@ static int key_command(
 				       : redisCommand(c->ctx, "%s %s", cmd, k1);
 	int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 	if (r == NULL)
-		failed(tr, c, c->ctx->errstr);
+		redis_failed(tr, c, c->ctx->errstr);
 	else
 		freeReplyObject(r);
 	return rc;
@@ -344,7 +342,7 @@ static int tr_healthy(const struct throttle *t)
 	redisReply *r = redisCommand(c->ctx, "PING");
 	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 	if (r == NULL)
-		failed(tr, c, c->ctx->errstr);
+		redis_failed(tr, c, c->ctx->errstr);
 	else
 		freeReplyObject(r);
 	return ok ? 0 : -1;
@@ -364,6 +362,7 @@ static uint64_t tr_key_addr(const struct throttle *t, const uint8_t addr[16])
 static void tr_close(struct throttle *t)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
+	redis_pipe_close(tr);
 	conn_free(pthread_getspecific(tr->key));
 	pthread_setspecific(tr->key, NULL);
 	pthread_key_delete(tr->key);
@@ -372,6 +371,8 @@ static void tr_close(struct throttle *t)
 
 static const struct throttle_ops redis_ops = {
 	.decide = tr_decide,
+	.decide_async = redis_pipe_decide,
+	.async_stop = redis_pipe_stop,
 	.fits = tr_fits,
 	.refund = tr_refund,
 	.set_rate = tr_set_rate,
@@ -424,6 +425,7 @@ struct throttle *throttle_redis_open(const struct config *cfg, char *err, size_t
 		    throttle_scope_label(cfg, (enum throttle_scope)s));
 	atomic_init(&tr->incident, 0);
 	atomic_init(&tr->members, 0);
+	redis_pipe_init(&tr->pipe);
 	unsigned char rnd[8];
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(tr->id, sizeof(tr->id), rnd, sizeof(rnd));

@@ -1,0 +1,84 @@
+#ifndef KEYGATE_THROTTLE_REDIS_INT_H
+#define KEYGATE_THROTTLE_REDIS_INT_H
+
+/*
+ * Private to the Redis backend: its state, shared by throttle_redis.c (the
+ * script, the per-thread connections, the calls made in place) and
+ * throttle_redis_pipe.c (decisions off the caller's thread, pipelined).
+ */
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/time.h>
+
+#include "throttle/throttle.h"
+
+struct conn {
+	redisContext *ctx;
+	char sha[41];
+	uint64_t retry_at_ms; /* after a failure: no new attempt before */
+};
+
+/* The queue of throttle_decide_async, and the thread that empties it
+ * (started by the first job). Under lock: head, tail, stopped, busy. */
+struct redis_pipe {
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* a job queued, or stopped */
+	pthread_cond_t idle; /* the queue emptied and no batch is out */
+	struct throttle_job *head, **tail;
+	int stopped; /* throttle_async_stop: new jobs answer -1 at once */
+	int busy; /* the thread has a batch out */
+	int started;
+	pthread_t thread;
+	struct conn conn; /* the thread's own */
+};
+
+struct throttle_redis {
+	struct throttle base;
+	char host[256]; /* or the socket's path, when port is 0 */
+	char address[256]; /* as configured, for the log */
+	char prefix[64];
+	int port;
+	struct timeval timeout;
+	pthread_key_t key;
+	/* Each scope's part of its keys' names: a [policy]'s own name (fixed
+	 * while running), after "p:" so that none is a built-in scope's. */
+	char names[SCOPE_COUNT][GATE_NAME_MAX + 3];
+	atomic_int incident; /* a failure has been logged and not yet cleared */
+	char id[17]; /* random, hex: this process's part of member names */
+	_Atomic uint64_t members; /* the counter of member names */
+	struct redis_pipe pipe;
+};
+
+/* One decision's EVALSHA, its argument texts held here. */
+#define REDIS_ARGV_MAX (7 + 2 * RATE_WINDOWS_MAX)
+struct decide_args {
+	char k1[128], name[48], nums[2 + 2 * RATE_WINDOWS_MAX][24];
+	const char *argv[REDIS_ARGV_MAX];
+	int argc;
+	uint64_t member; /* the admission's name, for the refund */
+};
+
+/* c connected with the script loaded: 0, or -1 (retried after a pause). */
+int redis_conn_ready(struct throttle_redis *tr, struct conn *c);
+/* A failure on c, counted and logged once per incident; c is closed. */
+void redis_failed(struct throttle_redis *tr, struct conn *c, const char *what);
+void redis_recovered(struct throttle_redis *tr);
+/* The script's call for a decision, on c: 0, or -1 on arguments no
+ * decision has. */
+int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum throttle_scope s, const struct rate_set *rate,
+    uint64_t key, uint32_t spend, struct decide_args *a);
+/* Its reply r (NULL: none came; freed here) into out: 0, or -1 with c
+ * closed. */
+int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate,
+    uint32_t spend, uint64_t member, struct throttle_decision *out);
+int redis_reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out);
+
+/* throttle_redis_pipe.c: the ops of throttle_decide_async and
+ * throttle_async_stop, and the end of the thread (at close). */
+void redis_pipe_init(struct redis_pipe *p);
+void redis_pipe_decide(struct throttle *t, struct throttle_job *job);
+void redis_pipe_stop(struct throttle *t);
+void redis_pipe_close(struct throttle_redis *tr);
+
+#endif

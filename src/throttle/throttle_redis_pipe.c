@@ -1,0 +1,158 @@
+/*
+ * throttle_redis_pipe.c: Redis decisions off the caller's thread, sent
+ * together.
+ *
+ * A decision made in place costs its HTTP thread a round trip asleep:
+ * two context switches and a write and a read per request, on keygate's
+ * side and on Redis's, which is what a host pays for most when keygate
+ * runs on Redis. Here one thread per process takes every job queued while
+ * the previous batch was out, writes them in one go (hiredis appends them
+ * to one buffer: pipelining), and reads the replies in order. Redis reads
+ * and answers the batch in one go too. Each script call stays atomic on
+ * its own, so a decision is exactly what it is in place; only the
+ * syscalls and the switches are shared. Under light load a batch is one
+ * job, and the cost is the one round trip plus the hand-over.
+ *
+ * THREAD SAFETY: the queue is under pipe.lock. A job is the backend's
+ * from its queuing until its done call, which is the last touch: the
+ * caller may reuse it as soon as done begins to run. pipe.conn is the
+ * thread's alone.
+ */
+#include "throttle/throttle_redis_int.h"
+
+#include <string.h>
+
+#define BATCH_MAX 256
+
+void redis_pipe_init(struct redis_pipe *p)
+{
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	p->head = NULL;
+	p->tail = &p->head;
+}
+
+static void job_fail(struct throttle_job *job)
+{
+	job->rc = -1;
+	job->done(job);
+}
+
+/* Up to max jobs off the queue, oldest first; under the lock. */
+static size_t queue_take(struct redis_pipe *p, struct throttle_job **out, size_t max)
+{
+	size_t n = 0;
+
+	while (p->head != NULL && n < max) {
+		out[n++] = p->head;
+		p->head = p->head->next;
+	}
+	if (p->head == NULL)
+		p->tail = &p->head;
+	return n;
+}
+
+/* The batch's calls into the connection's buffer, then on the wire, then
+ * every reply in order; a job whose call was not sent, or whose reply did
+ * not come, answers -1 (on_error). */
+static void batch_run(struct throttle_redis *tr, struct throttle_job **jobs, size_t n)
+{
+	struct conn *c = &tr->pipe.conn;
+	struct decide_args a;
+	size_t sent = 0;
+
+	if (redis_conn_ready(tr, c) == 0)
+		for (; sent < n; sent++) {
+			struct throttle_job *j = jobs[sent];
+			if (redis_decide_args(tr, c, j->scope, &j->rate, j->key, j->spend, &a) == -1 ||
+			    redisAppendCommandArgv(c->ctx, a.argc, a.argv, NULL) != REDIS_OK)
+				break;
+			j->member = a.member;
+		}
+	for (size_t i = 0; i < n; i++) {
+		struct throttle_job *j = jobs[i];
+		void *reply = NULL;
+		j->rc = -1;
+		if (i < sent && c->ctx != NULL) {
+			if (redisGetReply(c->ctx, &reply) != REDIS_OK)
+				reply = NULL;
+			j->rc = redis_decided(tr, c, reply, &j->rate, j->spend, j->member, &j->d);
+		}
+		j->done(j);
+	}
+}
+
+static void *pipe_main(void *arg)
+{
+	struct throttle_redis *tr = arg;
+	struct redis_pipe *p = &tr->pipe;
+	struct throttle_job *batch[BATCH_MAX];
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->head == NULL && !p->stopped)
+			pthread_cond_wait(&p->wake, &p->lock);
+		if (p->head == NULL)
+			break; /* stopped, and nothing left */
+		size_t n = queue_take(p, batch, BATCH_MAX);
+		p->busy = 1;
+		pthread_mutex_unlock(&p->lock);
+		batch_run(tr, batch, n);
+		pthread_mutex_lock(&p->lock);
+		p->busy = 0;
+		if (p->head == NULL)
+			pthread_cond_broadcast(&p->idle);
+	}
+	pthread_cond_broadcast(&p->idle);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+void redis_pipe_decide(struct throttle *t, struct throttle_job *job)
+{
+	struct throttle_redis *tr = (struct throttle_redis *)t;
+	struct redis_pipe *p = &tr->pipe;
+
+	job->next = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (!p->started && !p->stopped)
+		p->started = pthread_create(&p->thread, NULL, pipe_main, tr) == 0;
+	if (p->stopped || !p->started) {
+		pthread_mutex_unlock(&p->lock);
+		job_fail(job);
+		return;
+	}
+	*p->tail = job;
+	p->tail = &job->next;
+	/* The thread waits only on an empty queue with no batch out. */
+	if (!p->busy)
+		pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void redis_pipe_stop(struct throttle *t)
+{
+	struct redis_pipe *p = &((struct throttle_redis *)t)->pipe;
+
+	pthread_mutex_lock(&p->lock);
+	p->stopped = 1;
+	pthread_cond_signal(&p->wake);
+	while (p->started && (p->head != NULL || p->busy))
+		pthread_cond_wait(&p->idle, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void redis_pipe_close(struct throttle_redis *tr)
+{
+	struct redis_pipe *p = &tr->pipe;
+
+	redis_pipe_stop(&tr->base);
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	if (p->conn.ctx != NULL)
+		redisFree(p->conn.ctx);
+	pthread_cond_destroy(&p->idle);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+}
