@@ -204,7 +204,8 @@ test: deps-test
 
 # The layering and the function lengths; then everything again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the concurrency tests
-# under ThreadSanitizer.
+# and the Redis ones (decisions pipelined off the HTTP threads) under
+# ThreadSanitizer.
 check: deps-test
 	@python3 scripts/check-layers.py "$(LAYERS)"
 	@python3 scripts/check-function-length.py $(FUNCTION_LINES_MAX)
@@ -215,6 +216,8 @@ check: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread all unit
 	@TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 		TEST_ONLY=concurrency UNIT_ONLY="test_throttle_shm test_fifo_lock test_pipeline" KG_TEST_CONFIGS=sqlite-shm sh tests/run.sh build/tsan
+	@TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		TEST_ONLY=test_redis KG_TEST_CONFIGS=sqlite-shm sh tests/run.sh build/tsan
 
 # The units name the installed paths.
 install: all

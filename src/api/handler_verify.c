@@ -2,7 +2,6 @@
  * API. By the time it runs, the books' stages have decided: the key is
  * known (req->user_id), the api_key throttle admitted the request and put
  * the quota headers on the reply; a refusal never reaches here. */
-#include <inttypes.h>
 #include <string.h>
 
 #include "base/app.h"
@@ -25,7 +24,7 @@ enum handler_rc handler_verify(struct request *req)
 	}
 	if (rc != STORE_OK)
 		return handler_store_failed(req, rc);
-	http_request_add_header(req, "X-Keygate-User-Id", "%" PRId64, req->user_id);
+	http_request_add_header_u64(req, "X-Keygate-User-Id", (uint64_t)req->user_id); /* ids start at 1 */
 	http_request_add_header_text(req, "X-Keygate-Username", name, strlen(name));
 	http_reply_empty(req, 200);
 	return HANDLER_DONE;

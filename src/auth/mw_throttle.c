@@ -13,7 +13,6 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "lib/ratelimit_fields.h"
-#include "lib/textbuf.h"
 #include "store/store.h"
 
 #define PROBLEM_TYPE "https://iana.org/assignments/http-problem-types#quota-exceeded"
@@ -22,18 +21,6 @@
 static uint64_t ceil_s(uint64_t ms)
 {
 	return (ms + 999) / 1000;
-}
-
-/* name: "<v>" as a reply header, without a format string (these are on
- * every throttled request's reply). */
-static void header_u64(struct request *req, const char *name, uint64_t v)
-{
-	char text[24];
-	struct textbuf t;
-
-	textbuf_init(&t, text, sizeof(text));
-	textbuf_u64(&t, v, 1);
-	http_request_add_header_text(req, name, text, t.len);
 }
 
 /* The quota fields of one decision, one item per window, in the
@@ -93,7 +80,7 @@ static void refuse(struct request *req, enum throttle_scope scope, const struct 
 
 	if (s == 0)
 		s = 1;
-	header_u64(req, "Retry-After", s);
+	http_request_add_header_u64(req, "Retry-After", s);
 	int problem = accept != NULL && strstr(accept, "application/problem+json") != NULL;
 	const char *body = problem_body(req->cfg, scope, s, &len);
 	if (body == NULL) {
@@ -114,7 +101,7 @@ static void refuse_full(struct request *req, enum throttle_scope scope, const st
 
 	if (s == 0)
 		s = 1;
-	header_u64(req, "Retry-After", s);
+	http_request_add_header_u64(req, "Retry-After", s);
 	snprintf(detail, sizeof(detail),
 	    "The rate limiter has no room for a new client now. Expected available in %llu seconds.", s);
 	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:[s]}", "type", CAPACITY_TYPE, "title", "Service Unavailable",

@@ -4,6 +4,7 @@
 #include "base/app.h"
 #include "lib/clock.h"
 #include "lib/mix64.h"
+#include "lib/textbuf.h"
 #include "store/store.h"
 
 #include <sodium.h>
@@ -170,6 +171,16 @@ void http_request_add_header_text(struct request *req, const char *name, const c
 	memcpy(req->header_bytes + req->header_used, value, len);
 	req->header_bytes[req->header_used + len] = '\0';
 	header_commit(req, name, len);
+}
+
+void http_request_add_header_u64(struct request *req, const char *name, uint64_t v)
+{
+	char text[24];
+	struct textbuf t;
+
+	textbuf_init(&t, text, sizeof(text));
+	textbuf_u64(&t, v, 1);
+	http_request_add_header_text(req, name, text, t.len);
 }
 
 void http_request_read_pass(struct request *req)

@@ -97,6 +97,9 @@ void http_request_add_header(struct request *req, const char *name, const char *
     __attribute__((format(printf, 3, 4)));
 /* The same with the value as it is (len bytes, no NUL among them). */
 void http_request_add_header_text(struct request *req, const char *name, const char *value, size_t len);
+/* The same with a number in decimal, without a format string (these are
+ * on every throttled and every forward-auth reply). */
+void http_request_add_header_u64(struct request *req, const char *name, uint64_t v);
 
 /* Called by a stage about to read the store: a GET (which only reads) does
  * all its reads from here to its reply in one store read pass, which
