@@ -14,9 +14,10 @@
  * (throttle_decide_async, throttle_redis_pipe.c).
  *
  * THREAD SAFETY: each thread has its own connection (a pthread key),
- * opened on first use; nothing else is shared but the read-only settings
- * and two atomics (the incident flag, for logging once, and the error
- * count). A thread whose connection fails does not retry for a second, so
+ * opened on first use, and so has the pipelining thread (its queue is
+ * under its own lock); nothing else is shared but the read-only settings
+ * and atomics (the incident flag, for logging once, the error count, the
+ * member counter). A thread whose connection fails does not retry for a second, so
  * that a dead Redis costs requests no time; the caller applies on_error.
  */
 #include "throttle/throttle_redis.h"
@@ -170,7 +171,7 @@ static struct conn *conn_get(struct throttle_redis *tr)
 }
 
 /* The script's reply, checked whole: 0, or -1. */
-int redis_reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
+static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
 {
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 3 * (size_t)rate->n)
 		return -1;
@@ -230,7 +231,7 @@ int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum thro
 int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate,
     uint32_t spend, uint64_t member, struct throttle_decision *out)
 {
-	if (redis_reply_read(r, rate, out) == -1) {
+	if (reply_read(r, rate, out) == -1) {
 		/* NOSCRIPT after a Redis restart is a failure too: the next
 		 * connection loads the script again. */
 		redis_failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");

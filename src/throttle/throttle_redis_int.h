@@ -72,7 +72,6 @@ int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum thro
  * closed. */
 int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate,
     uint32_t spend, uint64_t member, struct throttle_decision *out);
-int redis_reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out);
 
 /* throttle_redis_pipe.c: the ops of throttle_decide_async and
  * throttle_async_stop, and the end of the thread (at close). */
