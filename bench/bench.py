@@ -223,9 +223,17 @@ def backends(build, tmp, seconds):
             out[name] = {k: median([x[k] or 0 for x in xs]) for k in
                          ("rps", "cpu_us_per_req", "redis_cpu_us_per_req", "postgres_cpu_us_per_req", "p50_us",
                           "p99_us", "non_2xx")}
+        # As against the baseline: each round's ratio comes from
+        # neighbouring runs (the machine is shared and its speed drifts
+        # between rounds), and the median round's is kept; the ratio of the
+        # medians is reported beside it.
+        base = runs["sqlite_shm"]
         for name in ("pg_shm", "pg_redis"):
-            out[name]["rps_ratio"] = out[name]["rps"] / out["sqlite_shm"]["rps"]
-            out[name]["cpu_ratio"] = out[name]["cpu_us_per_req"] / out["sqlite_shm"]["cpu_us_per_req"]
+            for k, field in (("rps", "rps_ratio"), ("cpu_us_per_req", "cpu_ratio")):
+                per_round = [x[k] / max(b[k], 1e-9) for x, b in zip(runs[name], base)]
+                out[name][field] = median(per_round)
+                out[name][field + "_rounds"] = [round(r, 3) for r in per_round]
+                out[name][field + "_of_medians"] = out[name][k] / out["sqlite_shm"][k]
         return out
     finally:
         for srv, _ in servers.values():
@@ -236,7 +244,7 @@ def backends(build, tmp, seconds):
 
 
 def report_backends(b):
-    print("\nGET /books/, servers on CPU 0, wrk on CPU 1 (medians of %d rounds)" % ROUNDS)
+    print("\nGET /books/, servers on CPU 0, wrk on CPU 1 (medians of %d rounds; ratios: the median round's)" % ROUNDS)
     print("%-12s %10s %8s %10s %10s %12s %8s %8s" % ("backends", "req/s", "x sqlite", "keygate us", "x sqlite",
                                                      "redis us", "pg us", "non-2xx"))
     for name in ("sqlite_shm", "pg_shm", "pg_redis"):
@@ -244,6 +252,11 @@ def report_backends(b):
         print("%-12s %10.0f %8.2f %10.2f %10.2f %12.2f %8.2f %8d" % (
             name, x["rps"], x.get("rps_ratio", 1.0), x["cpu_us_per_req"], x.get("cpu_ratio", 1.0),
             x["redis_cpu_us_per_req"], x["postgres_cpu_us_per_req"], x["non_2xx"]))
+    for name in ("pg_shm", "pg_redis"):
+        x = b[name]
+        print("  %s rounds: req/s x %s, keygate us x %s (ratios of the medians %.2f, %.2f)" % (
+            name, x["rps_ratio_rounds"], x["cpu_ratio_rounds"], x["rps_ratio_of_medians"],
+            x["cpu_ratio_of_medians"]))
 
 
 # client -> nginx -> upstream, the path without keygate, beside the shipped

@@ -55,6 +55,7 @@ struct throttle_redis {
 struct decide_args {
 	char k1[128], name[48], nums[2 + 2 * RATE_WINDOWS_MAX][24];
 	const char *argv[REDIS_ARGV_MAX];
+	size_t argvlen[REDIS_ARGV_MAX];
 	int argc;
 	uint64_t member; /* the admission's name, for the refund */
 };

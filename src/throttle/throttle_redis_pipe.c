@@ -66,7 +66,7 @@ static void batch_run(struct throttle_redis *tr, struct throttle_job **jobs, siz
 		for (; sent < n; sent++) {
 			struct throttle_job *j = jobs[sent];
 			if (redis_decide_args(tr, c, j->scope, &j->rate, j->key, j->spend, &a) == -1 ||
-			    redisAppendCommandArgv(c->ctx, a.argc, a.argv, NULL) != REDIS_OK)
+			    redisAppendCommandArgv(c->ctx, a.argc, a.argv, a.argvlen) != REDIS_OK)
 				break;
 			j->member = a.member;
 		}
