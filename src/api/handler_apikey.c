@@ -29,7 +29,8 @@ enum handler_rc handler_apikey_get(struct request *req)
 	if (apikey_open(&req->app->keys, rec.box, key) == -1) {
 		/* The database and the key secret file do not belong together. */
 		log_warnx("user %lld: the stored API key does not open with this key secret", (long long)req->user_id);
-		return handler_store_failed(req, STORE_ERR);
+		http_reply_error(req, HTTP_ERR_INTERNAL, NULL);
+		return HANDLER_DONE;
 	}
 	return reply_key(req, key);
 }

@@ -31,7 +31,7 @@ static enum handler_rc login_finish(struct request *req, int result, const char 
 	if (refresh == NULL || access == NULL) {
 		free(refresh);
 		free(access);
-		return handler_store_failed(req, STORE_ERR);
+		return handler_internal_error(req, "login: issuing the tokens");
 	}
 	req->user_id = ls->user_id;
 	http_reply_secret_json(req, 200, json_pack("{s:s, s:s}", "refresh", refresh, "access", access));
@@ -57,7 +57,7 @@ enum handler_rc handler_login(struct request *req)
 	}
 	json_decref(errors);
 	if ((ls = calloc(1, sizeof(*ls))) == NULL)
-		return handler_store_failed(req, STORE_ERR);
+		return handler_internal_error(req, "login: allocating its state");
 	req->handler_state = ls;
 	int rc = store_user_by_name(req->app->store, username, &user);
 	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
@@ -101,7 +101,7 @@ enum handler_rc handler_refresh(struct request *req)
 		return handler_store_failed(req, rc);
 	char *access = token_issue(&req->app->tokens, TOKEN_ACCESS, claims.user_id, now);
 	if (access == NULL)
-		return handler_store_failed(req, STORE_ERR);
+		return handler_internal_error(req, "refresh: issuing the access token");
 	req->user_id = claims.user_id;
 	http_reply_secret_json(req, 200, json_pack("{s:s}", "access", access));
 	free(access);

@@ -93,15 +93,16 @@ enum handler_rc handler_books_list(struct request *req)
 	book_json_init(&j);
 	book_json_list_begin(&j);
 	int rc = store_books_list(st, req->user_id, append_book, &j);
-	if (rc == STORE_OK && book_json_list_end(&j) == -1)
-		rc = STORE_ERR;
-	if (rc == STORE_OK) {
+	int rendered = rc == STORE_OK && book_json_list_end(&j) == 0;
+	if (rendered) {
 		if (!req->read_pass)
 			list_cache_keep(req->user_id, epoch, j.text, j.len);
 		http_reply_json_text(req, 200, j.text, j.len);
 	}
 	book_json_free(&j);
-	return rc == STORE_OK ? HANDLER_DONE : handler_store_failed(req, rc);
+	if (rc != STORE_OK)
+		return handler_store_failed(req, rc);
+	return rendered ? HANDLER_DONE : handler_internal_error(req, "books: rendering the list");
 }
 
 enum handler_rc handler_books_create(struct request *req)

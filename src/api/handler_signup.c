@@ -59,7 +59,7 @@ static enum handler_rc signup_finish(struct request *req, int result, const char
 	int64_t id;
 
 	if (result != 0)
-		return handler_store_failed(req, STORE_ERR);
+		return handler_internal_error(req, "signup: hashing the password");
 	f.username = json_string_value(json_object_get(req->json, "username"));
 	f.email = json_string_value(json_object_get(req->json, "email"));
 	apikey_generate(key);

@@ -26,5 +26,8 @@ enum handler_rc handler_verify(struct request *req);
 
 /* http_reply_store_failed, for a handler's return. */
 enum handler_rc handler_store_failed(struct request *req, int store_rc);
+/* A failure that is not the store's (memory, a token that could not be
+ * signed, a hash that failed): logged as what failed, answered 500. */
+enum handler_rc handler_internal_error(struct request *req, const char *what);
 
 #endif
