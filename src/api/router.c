@@ -71,6 +71,11 @@ const unsigned router_nroutes = sizeof(router_routes) / sizeof(router_routes[0])
 /* Each route is counted by its index (base/metrics.h). */
 _Static_assert(sizeof(router_routes) / sizeof(router_routes[0]) <= METRICS_ROUTES_MAX, "a route without a counter");
 
+unsigned router_index(const struct route *rt)
+{
+	return (unsigned)(rt - router_routes);
+}
+
 /* Match one pattern; "{id}" takes 1 to 18 digits (no overflow, no sign). */
 static int path_matches(const char *pattern, const char *path, int64_t *id)
 {

@@ -41,6 +41,10 @@ enum router_rc router_match(
 /* "GET, HEAD, PUT" for an allow mask; "*" for HTTP_ANY. */
 void router_allow_string(unsigned allow, char *out, size_t outlen);
 
+/* A route's place in the table (0 .. router_nroutes - 1), for the
+ * per-route counters; rt is one router_match gave. */
+unsigned router_index(const struct route *rt);
+
 /* The table, for tests and the OpenAPI check. */
 extern const struct route router_routes[];
 extern const unsigned router_nroutes;

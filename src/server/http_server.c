@@ -229,7 +229,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (req->cfg->access_log != ACCESS_LOG_OFF)
 		log_access_line(&a);
 	metrics_request(
-	    req->route != NULL && req->route_found ? (int)(req->route - router_routes) : METRICS_ROUTE_UNMATCHED,
+	    req->route != NULL && req->route_found ? (int)router_index(req->route) : METRICS_ROUTE_UNMATCHED,
 	    a.status, a.usec);
 	http_request_end(req);
 	cs->live = 0;

@@ -72,12 +72,28 @@ static void test_flags(void **state)
 	}
 }
 
+/* Each matched route names its own counter: its place in the table. */
+static void test_index(void **state)
+{
+	const struct route *rt;
+	int64_t id;
+	unsigned allow;
+	(void)state;
+
+	for (unsigned i = 0; i < router_nroutes; i++)
+		assert_int_equal(router_index(&router_routes[i]), i);
+	assert_int_equal(router_match("/books/7/", HTTP_GET, &rt, &id, &allow), ROUTER_FOUND);
+	assert_true(router_index(rt) < router_nroutes);
+	assert_ptr_equal(&router_routes[router_index(rt)], rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_any_method),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
