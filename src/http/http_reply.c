@@ -1,4 +1,4 @@
-/* http_reply.c: every MHD_Response is built here. */
+/* http_reply.c: every MHD_Response for a client of the API is built here (the admin listener builds its own). */
 #include "http/http_reply.h"
 
 #include <microhttpd.h>

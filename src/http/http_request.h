@@ -13,9 +13,10 @@
  * One HTTP request: begun on MHD's first callback for it (into *req_cls),
  * ended in the completion callback, nowhere else. Its storage belongs to
  * the connection (http_server.c), reused by each request on it. Used by
- * one thread at a time: the MHD worker that owns the connection, and a
- * password pool thread only while the connection is suspended (the
- * offload slot, http/offload.c).
+ * one thread at a time: the MHD worker that owns the connection, and,
+ * only while the connection is suspended, the thread doing its off-thread
+ * work (a password pool thread, or the Redis throttle's pipelining
+ * thread), through the offload slot alone (http/offload.c).
  */
 #define REQUEST_ID_MAX 64
 #define REQUEST_HEADERS_MAX 16
