@@ -92,10 +92,25 @@ def leaked_secrets():
     return leaked
 
 
+def sanitizer_reports(servers):
+    """The logs among servers' that hold a sanitizer report: a server that
+    a test killed, or left running, is never stopped by Server.stop, which
+    checks the others."""
+    found = []
+    for srv in servers:
+        try:
+            text = srv.log_text()
+        except OSError:
+            continue
+        found += [(srv.log_path, mark) for mark in harness.SANITIZER_MARKS if mark in text]
+    return found
+
+
 @pytest.fixture(scope="session", autouse=True)
 def backends(request):
     """The configuration under test: its Redis and PostgreSQL run while its
-    tests do. At its end, no secret may be in any log."""
+    tests do. At its end, no secret and no sanitizer report may be in any
+    log."""
     start_matrix(request.param)
     try:
         yield request.param
@@ -104,8 +119,34 @@ def backends(request):
     finally:
         for srv in harness.ALL_SERVERS:
             srv.cleanup()
+        reports = sanitizer_reports(harness.ALL_SERVERS)
         del harness.ALL_SERVERS[:]
         stop_matrix()
+    assert not reports, "sanitizer reports in logs: %r" % reports[:5]
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report(backends):
+    """Each test's own servers (those it started) hold no sanitizer report
+    when it ends, whether or not it stopped them: the test is named, not
+    only the session."""
+    first = len(harness.ALL_SERVERS)
+    yield
+    reports = sanitizer_reports(harness.ALL_SERVERS[first:])
+    assert not reports, "sanitizer reports in logs: %r" % reports[:5]
+
+
+@pytest.fixture
+def redis(backends):
+    """The configuration's Redis (test_redis.Redis), or None when it has
+    none; the servers a test starts use it already."""
+    return harness.MATRIX["redis"]
+
+
+@pytest.fixture
+def pg(backends):
+    """The configuration's PostgreSQL (pg.Postgres), or None on SQLite."""
+    return harness.MATRIX["pg"]
 
 
 @pytest.fixture(scope="module")

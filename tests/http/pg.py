@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 BIN = "/usr/lib/postgresql/15/bin"
 

@@ -1,7 +1,5 @@
 """Abuse: slow clients do not stop others from being served; a login flood
 is bounded by the hashing pool and the login throttle."""
-import http.client
-import resource
 import socket
 import threading
 import time

@@ -3,7 +3,7 @@ import re
 import subprocess
 
 import harness
-from harness import BIN, Server, bearer
+from harness import BIN, bearer
 
 SERVER = dict(args=["-o", "throttle.api_key=3/hour"])
 

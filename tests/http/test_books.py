@@ -197,13 +197,13 @@ def test_keep_alive_requests_share_nothing(srv):
     assert line and re.search(r" GET /books/ 400 \d+ \d+us user=-$", line[0]), line
 
 
-def test_lists_current_across_processes():
+def test_lists_current_across_processes(pg):
     """Two keygate processes on one database: a write through either shows
     in the other's GET /books/ (each thread keeps the lists it rendered):
     on SQLite at once (the <database>-epochs file tells every process on
     the host), on PostgreSQL once its notification arrives, within one
     second (store.h)."""
-    from harness import MATRIX, Server, eventually
+    from harness import Server, eventually
     a = Server(args=SERVER["args"])
     a.start()
     b = Server(args=SERVER["args"], data_dir=a.data_dir)
@@ -215,7 +215,7 @@ def test_lists_current_across_processes():
             return [srv.books("GET", "/books/", key).json["data"] for _ in range(6)]
 
         def shows(srv, want):
-            if MATRIX["pg"] is not None:
+            if pg is not None:
                 eventually(lambda: lists(srv) == want)
             assert lists(srv) == want
 

@@ -3,7 +3,7 @@ processes sharing one segment and one database. Run under ThreadSanitizer
 by `make check` (TEST_ONLY=concurrency)."""
 import re
 
-from harness import MATRIX, Server, bearer, eventually, fire
+from harness import Server, bearer, eventually, fire
 
 
 def test_64_clients_one_key_exactly_n():
@@ -35,7 +35,7 @@ def test_two_processes_several_windows_exact():
     a.stop()
 
 
-def test_two_processes_share_limits_and_keys():
+def test_two_processes_share_limits_and_keys(pg):
     args = ["-o", "throttle.api_key=25/hour", "-o", "server.threads=2"]
     a = Server(args=args)
     a.start()
@@ -48,7 +48,7 @@ def test_two_processes_share_limits_and_keys():
     # A key regenerated through one process is refused by the other: at
     # once on one SQLite file, within a second on PostgreSQL (store.h).
     new = b.request("PUT", "/users/api_key/get/", headers=bearer(access)).json["data"]["key"]
-    if MATRIX["pg"] is not None:
+    if pg is not None:
         eventually(lambda: a.books("GET", "/books/", key).status == 401)
     assert a.books("GET", "/books/", key).status == 401
     assert a.books("GET", "/books/", new).status == 429  # same user, same window

@@ -2,7 +2,6 @@
 window, shared by keygate processes through Redis, and on_error when
 Redis goes away, with recovery when it returns."""
 import http.client
-import os
 import re
 import socket
 import subprocess

@@ -8,7 +8,6 @@ import json
 import subprocess
 import time
 
-import harness
 from harness import BIN, Server, bearer
 
 ARGS = ["-o", "throttle.api_key=100000/minute", "-o", "server.threads=2"]
@@ -68,27 +67,27 @@ def cli(srv, *args, prefix=()):
                           env=srv.environ(), timeout=60)
 
 
-def test_sql_shell_disable_refused_within_a_second():
+def test_sql_shell_disable_refused_within_a_second(pg):
     srv = Server(args=ARGS).start()
     try:
         access, _, key = srv.user("shelled")
         assert statuses(srv, key) == [200] * 6  # kept by every thread now
         srv.sql("UPDATE users SET is_active = %s WHERE username = 'shelled'" %
-                ("false" if harness.MATRIX["pg"] is not None else "0"))
+                ("false" if pg is not None else "0"))
         refused_within(srv, key)
         assert srv.books("GET", "/books/", None, headers=bearer(access)).status == 401
     finally:
         stop_all(srv)
 
 
-def test_sql_shell_emptying_the_keys_refused_within_a_second():
+def test_sql_shell_emptying_the_keys_refused_within_a_second(pg):
     """DELETE without WHERE (SQLite) and TRUNCATE (PostgreSQL: no row
     trigger fires) bump the epochs too."""
     srv = Server(args=ARGS).start()
     try:
         _, _, key = srv.user("emptied")
         assert statuses(srv, key) == [200] * 6
-        srv.sql("TRUNCATE api_keys" if harness.MATRIX["pg"] is not None else "DELETE FROM api_keys")
+        srv.sql("TRUNCATE api_keys" if pg is not None else "DELETE FROM api_keys")
         refused_within(srv, key)
     finally:
         stop_all(srv)
@@ -167,7 +166,7 @@ def test_book_added_through_another_host_listed_within_a_second():
         stop_all(b, a)
 
 
-def test_signup_keeps_other_users_cached():
+def test_signup_keeps_other_users_cached(pg):
     """A signup changes no epoch (a new key was never cached): seen through
     a key whose row is changed behind keygate's back with the trigger that
     would tell it dropped. Its kept entry answers until something else
@@ -177,7 +176,7 @@ def test_signup_keeps_other_users_cached():
         _, _, key = srv.user("kept")
         access2, _, _ = srv.user("other")
         assert statuses(srv, key) == [200] * 6
-        if harness.MATRIX["pg"] is not None:
+        if pg is not None:
             # Once listening, the listener empties every cache (it may
             # have missed notifications): let that be before, not after.
             srv.wait_log("listening for changes")

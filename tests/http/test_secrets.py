@@ -3,7 +3,6 @@
 secret from the environment is held once, not once per retained
 configuration (a reload keeps the old ones)."""
 import os
-import re
 import signal
 import time
 

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-from harness import BIN, Server
+from harness import Server
 
 ONLY = ('sqlite-shm',)  # the backends these tests are about
 

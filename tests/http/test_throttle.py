@@ -1,5 +1,4 @@
 """Throttling (API.md: Throttling): the tutorial's 5/minute, per user, persistent."""
-import json
 import re
 import time
 

@@ -190,7 +190,7 @@ def test_concurrent_invalid_keys_never_pass_the_limit():
 
 
 @harness.only("pg-redis")
-def test_guesses_held_in_lookup_never_pass_the_limit():
+def test_guesses_held_in_lookup_never_pass_the_limit(pg):
     """Every key lookup held up (the keys table locked): 32 guesses in
     flight at once from one address, limit 3. Charged before the lookup,
     only 3 reach it; charged after the lookup, every request a thread holds
@@ -199,7 +199,6 @@ def test_guesses_held_in_lookup_never_pass_the_limit():
     import time
     srv = Server(args=["-o", "throttle.invalid_key=3/minute", "-o", "server.threads=8"] + TRUSTED)
     srv.start()
-    pg = harness.MATRIX["pg"]
     db = re.search(r"/(\w+)$", [a for a in srv.command() if a.startswith("database.url=")][-1]).group(1)
     psql = ["setpriv", "--reuid=%d" % pg.user.pw_uid, "--regid=%d" % pg.user.pw_gid, "--clear-groups", "psql",
             "-h", "127.0.0.1", "-p", str(pg.port), "-U", "keygate", "-d", db, "-At"]

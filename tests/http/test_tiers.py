@@ -8,7 +8,6 @@ import signal
 import subprocess
 import time
 
-import harness
 from harness import BIN, Server
 
 CONFIG = """[throttle]
