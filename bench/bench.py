@@ -209,7 +209,20 @@ def backends(build, tmp, seconds):
                 srv.books("POST", "/books/", key, {"title": t})
             servers[name] = (srv, lua(tmp, "be_%s.lua" % name, 'wrk.headers["Authorization"] = "%s"\n' % key))
         runs = {name: [] for name in servers}
+        floor = {"mhd": [], "mhd_suspend": []}
         for _ in range(ROUNDS):
+            # The bare libmicrohttpd responder as pinned, and the same with
+            # each request suspended and resumed by another thread: what
+            # suspend and resume alone cost a request, below any Redis work.
+            for name, extra in (("mhd", []), ("mhd_suspend", ["suspend"])):
+                bare = subprocess.Popen([os.path.join(build, "bench", "baseline"), "0", str(NCPU)] + extra,
+                                        stdout=subprocess.PIPE, text=True)
+                port = int(re.search(r"port (\d+)", bare.stdout.readline()).group(1))
+                pin(bare.pid, 0)
+                floor[name].append(wrk("http://127.0.0.1:%d/" % port, seconds, pid=bare.pid,
+                                       prefix=["taskset", "-c", "1"]))
+                bare.terminate()
+                bare.wait()
             for name, (srv, script) in servers.items():
                 others = {"redis": [redis.proc.pid], "postgres": postgres_pids(pg)}
                 c0 = {k: pinned_cpu_seconds(v) for k, v in others.items()}
@@ -227,6 +240,10 @@ def backends(build, tmp, seconds):
         # neighbouring runs (the machine is shared and its speed drifts
         # between rounds), and the median round's is kept; the ratio of the
         # medians is reported beside it.
+        suspend_us = [b["cpu_us_per_req"] - a["cpu_us_per_req"] for a, b in zip(floor["mhd"], floor["mhd_suspend"])]
+        out["mhd_suspend_floor"] = {"extra_cpu_us_per_req": median(suspend_us),
+                                    "rounds": [round(x, 2) for x in suspend_us],
+                                    "mhd_cpu_us_per_req": median([a["cpu_us_per_req"] for a in floor["mhd"]])}
         base = runs["sqlite_shm"]
         for name in ("pg_shm", "pg_redis"):
             for k, field in (("rps", "rps_ratio"), ("cpu_us_per_req", "cpu_ratio")):
@@ -252,6 +269,11 @@ def report_backends(b):
         print("%-12s %10.0f %8.2f %10.2f %10.2f %12.2f %8.2f %8d" % (
             name, x["rps"], x.get("rps_ratio", 1.0), x["cpu_us_per_req"], x.get("cpu_ratio", 1.0),
             x["redis_cpu_us_per_req"], x["postgres_cpu_us_per_req"], x["non_2xx"]))
+    f = b["mhd_suspend_floor"]
+    print("  libmicrohttpd's suspend and resume alone (bare responder, %.2f us): +%.2f us a request, rounds %s" % (
+        f["mhd_cpu_us_per_req"], f["extra_cpu_us_per_req"], f["rounds"]))
+    print("  pg_redis costs keygate +%.2f us a request over sqlite_shm; suspend and resume alone are +%.2f" % (
+        b["pg_redis"]["cpu_us_per_req"] - b["sqlite_shm"]["cpu_us_per_req"], f["extra_cpu_us_per_req"]))
     for name in ("pg_shm", "pg_redis"):
         x = b[name]
         print("  %s rounds: req/s x %s, keygate us x %s (ratios of the medians %.2f, %.2f)" % (
