@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 static _Atomic int current_level = LOG_LEVEL_INFO;
+/* Run by fatal and fatalx before their line; set at start-up, before threads. */
+static void (*before_fatal)(void);
 
 const char *const log_level_names[LOG_LEVELS] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -30,6 +32,11 @@ const char *const log_level_names[LOG_LEVELS] = {
 void log_set_level(enum log_level level)
 {
 	atomic_store_explicit(&current_level, level, memory_order_relaxed);
+}
+
+void log_before_fatal(void (*fn)(void))
+{
+	before_fatal = fn;
 }
 
 enum log_level log_get_level(void)
@@ -113,7 +120,8 @@ void fatal(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_access_flush(); /* the requests before the error come before it */
+	if (before_fatal != NULL)
+		before_fatal();
 	vlog(LOG_LEVEL_ERROR, 1, fmt, ap);
 	va_end(ap);
 	exit(1);
@@ -123,7 +131,8 @@ void fatalx(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_access_flush();
+	if (before_fatal != NULL)
+		before_fatal();
 	vlog(LOG_LEVEL_ERROR, 0, fmt, ap);
 	va_end(ap);
 	exit(1);

@@ -25,6 +25,11 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Start-up and "cannot happen" only: logs and exits 1. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fn runs in fatal and fatalx before their line (NULL: nothing does).
+ * log_access_buffer sets log_access_flush, so that the requests before the
+ * error come before it in the log: log.c never calls log_access.c.
+ * Start-up, before threads. */
+void log_before_fatal(void (*fn)(void));
 
 struct log_access {
 	const char *request_id;

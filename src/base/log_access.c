@@ -41,6 +41,7 @@ static void crash_handlers_install(void);
 void log_access_buffer(size_t bytes)
 {
 	buffer_size = bytes;
+	log_before_fatal(log_access_flush); /* the requests before the error come before it */
 	if (bytes > 0)
 		crash_handlers_install();
 }
