@@ -49,7 +49,7 @@ LAYERS := lib base store throttle http auth api server
 LIB_SRC      := $(addprefix src/lib/,textbuf.c parse.c gate_policy.c addr.c fifo_lock.c log_escape.c validate.c \
 	ratelimit_fields.c apikey.c token.c)
 BASE_SRC     := $(addprefix src/base/,log.c log_access.c config.c secret.c password.c metrics.c)
-STORE_SRC    := $(addprefix src/store/,store.c store_open.c store_sqlite.c store_sqlite_users.c store_sqlite_books.c \
+STORE_SRC    := $(addprefix src/store/,store.c store_open.c store_sqlite.c store_sqlite_users.c store_sqlite_books.c store_sqlite_conn.c \
 	store_epoch.c store_pg.c store_pg_listen.c migrate.c)
 THROTTLE_SRC := $(addprefix src/throttle/,throttle.c throttle_open.c throttle_window.c throttle_window_set.c throttle_shm.c throttle_shm_table.c throttle_shm_segment.c \
 	throttle_redis.c throttle_redis_pipe.c)

@@ -3,8 +3,11 @@
 
 /*
  * Internal to the SQLite backend (store_sqlite*.c): the statement table,
- * the per-thread connection and the helpers every operation uses. See the
- * THREAD SAFETY block of store_sqlite.c.
+ * the per-thread connection and the helpers every operation uses
+ * (store_sqlite_conn.c, with the THREAD SAFETY block), and the operations
+ * of store_sqlite_users.c and store_sqlite_books.c that store_sqlite.c's
+ * ops table names. Calls go one way: store_sqlite.c -> users, books ->
+ * conn.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -73,8 +76,24 @@ struct conn {
 	int reading; /* in a read pass (store_read_begin) */
 };
 
+static inline struct store_sqlite *to_sqlite(struct store *st)
+{
+	return (struct store_sqlite *)st;
+}
+
+/* A connection to s's file, its pragmas set, no statement prepared yet
+ * (store open migrates first); NULL with the reason in err. */
+struct conn *sqlite_conn_open(struct store_sqlite *s, char *err, size_t errlen);
+/* Prepare every statement of the table: 0, or -1 with the reason in err. */
+int sqlite_conn_prepare(struct conn *c, char *err, size_t errlen);
+/* Finalize and close a connection (NULL: nothing); the pthread key's
+ * destructor. */
+void sqlite_conn_free(void *arg);
 /* This thread's connection, opened on first use; NULL if it cannot be. */
 struct conn *sqlite_conn(struct store *st);
+/* The read pass of store.h (store_read_begin, store_read_end). */
+int sqlite_read_begin(struct store *st);
+void sqlite_read_end(struct store *st);
 /* An SQLite result as a store code; engine failures are logged here. */
 int sqlite_map_rc(struct conn *c, int rc);
 /* Step a statement whose rows are not wanted, then reset it. */
