@@ -52,7 +52,7 @@ BASE_SRC     := $(addprefix src/base/,log.c log_access.c config.c secret.c passw
 STORE_SRC    := $(addprefix src/store/,store.c store_open.c store_sqlite.c store_sqlite_users.c store_sqlite_books.c store_sqlite_conn.c \
 	store_epoch.c store_pg.c store_pg_listen.c migrate.c)
 THROTTLE_SRC := $(addprefix src/throttle/,throttle.c throttle_open.c throttle_window.c throttle_window_set.c throttle_shm.c throttle_shm_table.c throttle_shm_segment.c \
-	throttle_redis.c throttle_redis_pipe.c)
+	throttle_redis.c throttle_redis_pipe.c throttle_redis_conn.c)
 HTTP_SRC     := $(addprefix src/http/,http_method.c http_request.c http_reply.c offload.c http_accept.c http_linger.c client_ip.c)
 AUTH_SRC     := $(addprefix src/auth/,keycache.c namecache.c user_info.c mw_jwt.c mw_apikey.c mw_throttle.c)
 API_SRC      := $(addprefix src/api/,router.c pipeline.c verify_policy.c handler_common.c book_json.c list_cache.c \

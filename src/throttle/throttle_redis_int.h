@@ -3,8 +3,11 @@
 
 /*
  * Private to the Redis backend: its state, shared by throttle_redis.c (the
- * script, the per-thread connections, the calls made in place) and
- * throttle_redis_pipe.c (decisions off the caller's thread, pipelined).
+ * ops, the per-thread connections, the calls made in place),
+ * throttle_redis_pipe.c (decisions off the caller's thread, pipelined) and
+ * throttle_redis_conn.c (the connection, the script, a decision's call and
+ * reply). Calls go one way: throttle_redis.c -> throttle_redis_pipe.c ->
+ * throttle_redis_conn.c, and throttle_redis.c -> throttle_redis_conn.c.
  */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -60,6 +63,9 @@ struct decide_args {
 	uint64_t member; /* the admission's name, for the refund */
 };
 
+/* throttle_redis_conn.c. Close and free a connection (NULL: nothing): the
+ * pthread key's destructor. */
+void redis_conn_free(void *arg);
 /* c connected with the script loaded: 0, or -1 (retried after a pause). */
 int redis_conn_ready(struct throttle_redis *tr, struct conn *c);
 /* A failure on c, counted and logged once per incident; c is closed. */
@@ -67,12 +73,12 @@ void redis_failed(struct throttle_redis *tr, struct conn *c, const char *what);
 void redis_recovered(struct throttle_redis *tr);
 /* The script's call for a decision, on c: 0, or -1 on arguments no
  * decision has. */
-int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum throttle_scope s, const struct rate_set *rate,
-    uint64_t key, uint32_t spend, struct decide_args *a);
+int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum throttle_scope s,
+    const struct rate_set *rate, uint64_t key, uint32_t spend, struct decide_args *a);
 /* Its reply r (NULL: none came; freed here) into out: 0, or -1 with c
  * closed. */
-int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate,
-    uint32_t spend, uint64_t member, struct throttle_decision *out);
+int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate, uint32_t spend,
+    uint64_t member, struct throttle_decision *out);
 
 /* throttle_redis_pipe.c: the ops of throttle_decide_async and
  * throttle_async_stop, and the end of the thread (at close). */

@@ -1,0 +1,247 @@
+/*
+ * throttle_redis_conn.c: the Redis backend's connection and its one call:
+ * connecting with the decision script loaded, a failure logged once per
+ * incident, a decision's EVALSHA arguments and its reply read back. Used
+ * by the decisions made in place (throttle_redis.c) and the pipelined ones
+ * (throttle_redis_pipe.c); calls neither.
+ *
+ * THREAD SAFETY: a connection is its caller's alone (see
+ * throttle_redis.c); the backend's state is read-only here but for its
+ * atomics (the incident flag, the member counter) and the error count.
+ */
+#include "throttle/throttle_redis_int.h"
+
+#include <hiredis/hiredis.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/metrics.h"
+#include "lib/clock.h"
+#include "lib/textbuf.h"
+
+#define RETRY_MS 1000
+
+/*
+ * ARGV: spend (units; 0 looks), n, the request's member name, then N and W
+ * (ms) of each window. One sorted set per key holds the admitted times of
+ * the longest window; each window counts its own span of it, so all are
+ * decided, and spent, at once: a cost of c is admitted only if every
+ * window has c left, and is recorded as c members, name..1 to name..c.
+ * keygate names the members (a random 64-bit id of the process and a
+ * counter of its own, so no two admissions anywhere share a name): no
+ * sequence key to bump and expire. The longest window is the whole set
+ * once trimmed (ZCARD, ZRANGE by rank); a shorter one is counted by score.
+ * Returns {admitted, then remaining, reset and admits (this window alone)
+ * of each window}.
+ */
+static const char decide_lua[] =
+    "local now_t = redis.call('TIME')\n"
+    "local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)\n"
+    "local spend, n, name = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
+    "local cost = math.max(spend, 1)\n"
+    "local limit, window, longest = {}, {}, 0\n"
+    "for i = 1, n do\n"
+    "  limit[i], window[i] = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])\n"
+    "  if window[i] > longest then longest = window[i] end\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)\n"
+    "local count, admits, admitted = {}, {}, 1\n"
+    "for i = 1, n do\n"
+    "  if window[i] == longest then count[i] = redis.call('ZCARD', KEYS[1])\n"
+    "  else count[i] = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window[i]), '+inf') end\n"
+    "  admits[i] = 0\n"
+    "  if count[i] + cost <= limit[i] then admits[i] = 1 else admitted = 0 end\n"
+    "end\n"
+    "if admitted == 1 and spend > 0 then\n"
+    "  for m = 1, spend do redis.call('ZADD', KEYS[1], now, name .. m) end\n"
+    "  redis.call('PEXPIRE', KEYS[1], longest)\n"
+    "  for i = 1, n do count[i] = count[i] + spend end\n"
+    "end\n"
+    "local out = {admitted}\n"
+    "for i = 1, n do\n"
+    "  local need = cost\n"
+    "  if admits[i] == 1 then need = 1 end\n"
+    "  local reset, idx = 0, count[i] + need - limit[i] - 1\n"
+    "  if idx < 0 then idx = 0 end\n"
+    "  if count[i] > 0 then\n"
+    "    local r\n"
+    "    if window[i] == longest then r = redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')\n"
+    "    else r = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window[i]), '+inf', 'WITHSCORES', 'LIMIT', idx, "
+    "1) end\n"
+    "    reset = tonumber(r[2]) + window[i] - now\n"
+    "  end\n"
+    "  local remaining = limit[i] - count[i]\n"
+    "  if remaining < 0 then remaining = 0 end\n"
+    "  out[#out + 1] = remaining\n"
+    "  out[#out + 1] = reset\n"
+    "  out[#out + 1] = admits[i]\n"
+    "end\n"
+    "return out\n";
+
+void redis_conn_free(void *arg)
+{
+	struct conn *c = arg;
+	if (c == NULL)
+		return;
+	if (c->ctx != NULL)
+		redisFree(c->ctx);
+	free(c);
+}
+
+/* what may point into the context (its errstr): logged before the
+ * context is freed. */
+void redis_failed(struct throttle_redis *tr, struct conn *c, const char *what)
+{
+	metrics_throttle_error();
+	/* Once per incident, not once per request. */
+	if (atomic_exchange(&tr->incident, 1) == 0)
+		log_warnx("throttle: redis %s: %s; throttled requests get [throttle] on_error until it answers",
+		    tr->address, what);
+	if (c->ctx != NULL) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
+	}
+	c->retry_at_ms = clock_ms() + RETRY_MS;
+}
+
+void redis_recovered(struct throttle_redis *tr)
+{
+	if (atomic_exchange(&tr->incident, 0) == 1)
+		log_warnx("throttle: redis %s answers again", tr->address);
+}
+
+/* c connected, with the script loaded; -1 when it is not (then no
+ * attempt is made again for RETRY_MS). */
+int redis_conn_ready(struct throttle_redis *tr, struct conn *c)
+{
+	if (c->ctx != NULL)
+		return 0;
+	if (clock_ms() < c->retry_at_ms)
+		return -1;
+	c->ctx = tr->port == 0 ? redisConnectUnixWithTimeout(tr->host, tr->timeout)
+			       : redisConnectWithTimeout(tr->host, tr->port, tr->timeout);
+	if (c->ctx == NULL || c->ctx->err) {
+		redis_failed(tr, c, c->ctx != NULL ? c->ctx->errstr : "cannot connect");
+		return -1;
+	}
+	redisSetTimeout(c->ctx, tr->timeout);
+	redisReply *r = redisCommand(c->ctx, "SCRIPT LOAD %s", decide_lua);
+	if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
+		redis_failed(tr, c, r == NULL ? c->ctx->errstr : "SCRIPT LOAD failed");
+		if (r != NULL)
+			freeReplyObject(r);
+		return -1;
+	}
+	memcpy(c->sha, r->str, 40);
+	c->sha[40] = '\0';
+	freeReplyObject(r);
+	return 0;
+}
+
+/* The script's reply, checked whole: 0, or -1. */
+static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
+{
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 3 * (size_t)rate->n)
+		return -1;
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return -1;
+	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
+	out->nwindows = rate->n;
+	for (uint32_t i = 0; i < rate->n; i++) {
+		long long remaining = r->element[1 + 3 * i]->integer, reset = r->element[2 + 3 * i]->integer;
+		out->w[i] = (struct throttle_window){ .limit = rate->w[i].limit,
+			.window_s = rate->w[i].window_s,
+			.remaining = remaining > 0 ? (uint32_t)remaining : 0,
+			.reset_ms = reset > 0 ? (uint64_t)reset : 0,
+			.admitted = r->element[3 + 3 * i]->integer == 1 };
+	}
+	throttle_decision_sum(out);
+	out->admitted = r->element[0]->integer == 1;
+	return 0;
+}
+
+/* "<process id>-<n>:": the name this request's members start with (the
+ * script appends 1 to its cost); n is the process's own counter, never 0. */
+/* Each argument of the call is text, written with textbuf: snprintf's
+ * format interpreter was a visible share of the pipelining thread's
+ * time for thirteen short numbers per decision. */
+static void arg_text(struct decide_args *a, const struct textbuf *t)
+{
+	a->argv[a->argc] = t->buf;
+	a->argvlen[a->argc++] = t->len;
+}
+
+static void arg_u64(struct decide_args *a, char *buf, uint64_t v)
+{
+	struct textbuf t;
+	textbuf_init(&t, buf, sizeof(a->nums[0]));
+	textbuf_u64(&t, v, 1);
+	arg_text(a, &t);
+}
+
+static void arg_const(struct decide_args *a, const char *s)
+{
+	a->argv[a->argc] = s;
+	a->argvlen[a->argc++] = strlen(s);
+}
+
+/* The member this admission adds: the process's id, a dash, its own
+ * counter and a colon (the script appends the unit). */
+static void member_name(struct throttle_redis *tr, struct decide_args *a)
+{
+	struct textbuf t;
+	a->member = atomic_fetch_add_explicit(&tr->members, 1, memory_order_relaxed) + 1;
+	textbuf_init(&t, a->name, sizeof(a->name));
+	textbuf_str(&t, tr->id);
+	textbuf_char(&t, '-');
+	textbuf_u64(&t, a->member, 1);
+	textbuf_char(&t, ':');
+	arg_text(a, &t);
+}
+
+int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum throttle_scope s,
+    const struct rate_set *rate, uint64_t key, uint32_t spend, struct decide_args *a)
+{
+	struct textbuf k1;
+
+	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || rate->n == 0 || rate->n > RATE_WINDOWS_MAX)
+		return -1;
+	a->argc = 0;
+	arg_const(a, "EVALSHA");
+	arg_const(a, c->sha);
+	arg_const(a, "1");
+	textbuf_init(&k1, a->k1, sizeof(a->k1));
+	textbuf_str(&k1, tr->prefix);
+	textbuf_str(&k1, tr->names[s]);
+	textbuf_char(&k1, ':');
+	textbuf_u64(&k1, key, 1);
+	arg_text(a, &k1);
+	arg_u64(a, a->nums[0], spend);
+	arg_u64(a, a->nums[1], rate->n);
+	member_name(tr, a);
+	for (uint32_t i = 0; i < rate->n; i++) {
+		arg_u64(a, a->nums[2 + 2 * i], rate->w[i].limit);
+		arg_u64(a, a->nums[3 + 2 * i], (uint64_t)rate->w[i].window_s * 1000);
+	}
+	return 0;
+}
+
+int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate, uint32_t spend,
+    uint64_t member, struct throttle_decision *out)
+{
+	if (reply_read(r, rate, out) == -1) {
+		/* NOSCRIPT after a Redis restart is a failure too: the next
+		 * connection loads the script again. */
+		redis_failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+		if (r != NULL)
+			freeReplyObject(r);
+		return -1;
+	}
+	freeReplyObject(r);
+	out->spent = out->admitted && spend > 0 ? member : 0;
+	redis_recovered(tr);
+	return 0;
+}
