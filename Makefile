@@ -43,8 +43,11 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread
 
 # src/ is in folders by layer, lowest first; a folder's code includes only
-# its own folder and the ones listed before it (scripts/check-layers.sh,
-# run by make check, fails on an upward include).
+# its own folder and the ones listed before it, and calls nothing above
+# it; no two files depend on each other round a circle. make layers and
+# make check fail otherwise: scripts/check-layers.py on the #include lines,
+# scripts/check-calls.py on the built objects (nm: who defines a symbol,
+# who uses it).
 LAYERS := lib base store throttle http auth api server
 LIB_SRC      := $(addprefix src/lib/,textbuf.c parse.c gate_policy.c addr.c fifo_lock.c log_escape.c validate.c \
 	ratelimit_fields.c apikey.c token.c)
@@ -191,8 +194,9 @@ fresh-check:
 docker-check:
 	@sh scripts/docker-check.sh
 
-layers:
+layers: $(CORE_OBJ) $(MAIN_OBJ)
 	@python3 scripts/check-layers.py "$(LAYERS)"
+	@python3 scripts/check-calls.py "$(LAYERS)" $(BUILD)
 # No function in src/ longer than FUNCTION_LINES_MAX lines.
 FUNCTION_LINES_MAX := 60
 lengths:
@@ -202,14 +206,15 @@ test: deps-test
 	@$(MAKE) --no-print-directory all unit
 	@sh tests/run.sh $(BUILD)
 
-# The layering and the function lengths; then everything again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the concurrency tests
-# and the Redis ones (decisions pipelined off the HTTP threads) under
-# ThreadSanitizer.
+# The layering (the includes, and the calls once built) and the function
+# lengths; then everything again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then the concurrency tests and the Redis ones
+# (decisions pipelined off the HTTP threads) under ThreadSanitizer.
 check: deps-test
 	@python3 scripts/check-layers.py "$(LAYERS)"
 	@python3 scripts/check-function-length.py $(FUNCTION_LINES_MAX)
 	@$(MAKE) --no-print-directory all
+	@python3 scripts/check-calls.py "$(LAYERS)" $(BUILD)
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined all unit
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run.sh build/asan

@@ -6,6 +6,8 @@ list). Code in a folder may include headers of its own folder and of the
 folders below it, never above; a private header (*_int.h) only from its own
 folder; and no two modules (a .c with its .h) may depend on each other,
 directly or round a longer circle. Prints every breach and exits 1 if any.
+Two .c files that share one header are one module here; check-calls.py
+reads the calls between them from the built objects.
 """
 import os
 import re
