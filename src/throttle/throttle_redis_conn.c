@@ -163,8 +163,6 @@ static int reply_read(const redisReply *r, const struct rate_set *rate, struct t
 	return 0;
 }
 
-/* "<process id>-<n>:": the name this request's members start with (the
- * script appends 1 to its cost); n is the process's own counter, never 0. */
 /* Each argument of the call is text, written with textbuf: snprintf's
  * format interpreter was a visible share of the pipelining thread's
  * time for thirteen short numbers per decision. */
