@@ -36,24 +36,29 @@
  * Returns {admitted, then remaining, reset and admits (this window alone)
  * of each window}.
  *
- * The script is what Redis spends on a decision, so it builds no table but
- * its reply: between the two passes a window's three slots hold its count,
- * limit and admits, and the second pass puts remaining and reset in the
- * first two. That took 0.5 us off a call of 9.2 us (redis-benchmark
- * -P 10 on one window); the six Redis calls are the rest, and each is
- * needed: the clock of all hosts, the trim, the count, the admission,
- * the key's expiry and the oldest admission for reset.
+ * The script is what Redis spends on a decision, so it does no work it
+ * can leave out. It builds no table but its reply: between the two passes
+ * a window's three slots hold its count, limit and admits, and the second
+ * pass puts remaining and reset in the first two. It hands Redis text
+ * where it has it (the time from TIME's own digits, the window from ARGV,
+ * rank 0 and unit 1 as constants): Redis writes a Lua number with "%.17g",
+ * glibc's slow floating-point printf. Together 15% fewer instructions a
+ * call (callgrind on redis-server, one window: 112,370 -> 95,175). The six
+ * Redis calls are the rest, and each is needed: the one clock of all
+ * hosts, the trim, the count, the admission, the key's expiry and the
+ * oldest admission (reset).
  */
 static const char decide_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+    "local now_s = t[1] .. string.sub('00000' .. t[2], -6, -4)\n"
     "local key, spend, n, name = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
     "local cost = spend\n"
     "if cost < 1 then cost = 1 end\n"
-    "local longest = 0\n"
+    "local longest, longest_s = 0, nil\n"
     "for i = 1, n do\n"
     "  local w = tonumber(ARGV[3 + 2 * i])\n"
-    "  if w > longest then longest = w end\n"
+    "  if w > longest then longest, longest_s = w, ARGV[3 + 2 * i] end\n"
     "end\n"
     "redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)\n"
     "local out, admitted = {0}, 1\n"
@@ -67,8 +72,9 @@ static const char decide_lua[] =
     "  out[3 * i - 1], out[3 * i], out[3 * i + 1] = count, limit, admits\n"
     "end\n"
     "if admitted == 1 and spend > 0 then\n"
-    "  for m = 1, spend do redis.call('ZADD', key, now, name .. m) end\n"
-    "  redis.call('PEXPIRE', key, longest)\n"
+    "  redis.call('ZADD', key, now_s, name .. '1')\n"
+    "  for m = 2, spend do redis.call('ZADD', key, now_s, name .. m) end\n"
+    "  redis.call('PEXPIRE', key, longest_s)\n"
     "end\n"
     "out[1] = admitted\n"
     "for i = 1, n do\n"
@@ -78,11 +84,11 @@ static const char decide_lua[] =
     "  local need = cost\n"
     "  if admits == 1 then need = 1 end\n"
     "  local reset, idx = 0, count + need - limit - 1\n"
-    "  if idx < 0 then idx = 0 end\n"
+    "  if idx <= 0 then idx = '0' end\n"
     "  if count > 0 then\n"
     "    local r\n"
     "    if w == longest then r = redis.call('ZRANGE', key, idx, idx, 'WITHSCORES')\n"
-    "    else r = redis.call('ZRANGEBYSCORE', key, '(' .. (now - w), '+inf', 'WITHSCORES', 'LIMIT', idx, 1) end\n"
+    "    else r = redis.call('ZRANGEBYSCORE', key, '(' .. (now - w), '+inf', 'WITHSCORES', 'LIMIT', idx, '1') end\n"
     "    reset = r[2] + w - now\n"
     "  end\n"
     "  local remaining = limit - count\n"
