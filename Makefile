@@ -148,6 +148,8 @@ $(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 bench: deps-test all $(BENCH_BIN)
 	@command -v wrk >/dev/null || { echo "deps: installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+	@command -v valgrind >/dev/null || { echo "deps: installing valgrind (Redis's cost of a decision)"; \
+		apt-get install -y -qq valgrind >/dev/null; }
 	python3 bench/bench.py $(BUILD) $(BENCH_SECONDS)
 
 # A bounded soak of mixed traffic on loopback (SOAK_SECONDS, default 180).

@@ -6,8 +6,9 @@ Reports requests/s, p50/p99 latency and server CPU per request (from
 /proc, so it holds on a busy machine), each as a ratio to the baseline
 measured in the same run (GET /books/, /verify, refusals); then the
 throttle micro-benchmark, the scaling of GET /books/ with 1,000 to
-1,000,000 users, the backends, and the nginx end-to-end path of forward
-auth. Writes the figures to build/bench.json.
+1,000,000 users, the backends (with what a throttle decision costs Redis
+itself, counted by callgrind when valgrind is installed), and the nginx
+end-to-end path of forward auth. Writes the figures to build/bench.json.
 
 Usage: bench.py BUILD_DIR [SECONDS]
 BENCH_ONLY=backends or BENCH_ONLY=gate (the nginx end-to-end path) runs
@@ -260,6 +261,71 @@ def backends(build, tmp, seconds):
         pg.stop()
 
 
+def callgrind_total(out_dir, pid, before):
+    """Instructions counted since the last zeroing: the dump callgrind
+    writes for pid on request, the newest one not in before."""
+    subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, check=True)
+    for _ in range(100):
+        new = [f for f in os.listdir(out_dir) if f not in before]
+        if new:
+            break
+        time.sleep(0.1)
+    dump = os.path.join(out_dir, max(new, key=lambda f: os.path.getmtime(os.path.join(out_dir, f))))
+    with open(dump) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1]), set(os.listdir(out_dir))
+    raise AssertionError("no totals in " + dump)
+
+
+def redis_decision_cost(build, tmp, decisions=4000):
+    """What a throttle decision costs Redis itself, in instructions
+    (callgrind counts them, the same on a busy machine as on an idle one):
+    the decisions of the backends bench (one key at 1000000/s, each in
+    place), against a PING from one client, in the same Redis."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        return None
+    out_dir = tempfile.mkdtemp(prefix="kg-callgrind-", dir=tmp)
+    port = free_port()
+    redis = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + os.path.join(out_dir, "cg.%p"),
+                              "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cli = ["redis-cli", "-p", str(port)]
+        for _ in range(300):
+            if subprocess.run(cli + ["ping"], capture_output=True, text=True).stdout.strip() == "PONG":
+                break
+            time.sleep(0.1)
+        decide = [os.path.join(build, "bench", "throttle_bench"), "--redis-decisions", "127.0.0.1:%d" % port]
+        subprocess.run(decide + [str(decisions // 2)], capture_output=True, check=True)  # warm: script, set
+        seen = set(os.listdir(out_dir))
+        subprocess.run(["callgrind_control", "-z", str(redis.pid)], capture_output=True, check=True)
+        admitted = int(subprocess.run(decide + [str(decisions)], capture_output=True, text=True,
+                                      check=True).stdout)
+        per_decision, seen = callgrind_total(out_dir, redis.pid, seen)
+        assert admitted == decisions, "%d of %d decisions admitted: Redis failed" % (admitted, decisions)
+        members = int(subprocess.run(cli + ["zcard", "keygate:api_key:1"], capture_output=True, text=True).stdout)
+        subprocess.run(["callgrind_control", "-z", str(redis.pid)], capture_output=True, check=True)
+        subprocess.run(["redis-benchmark", "-p", str(port), "-c", "1", "-n", str(decisions), "-q", "ping"],
+                       capture_output=True, check=True)
+        per_ping, _ = callgrind_total(out_dir, redis.pid, seen)
+        return {"instructions_per_decision": per_decision // decisions, "admitted": admitted,
+                "instructions_per_ping": per_ping // decisions, "members": members,
+                "x_ping": round(per_decision / max(per_ping, 1), 2)}
+    finally:
+        redis.kill()
+        redis.wait()
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def report_redis_decision(c):
+    if c is None:
+        print("  redis decision cost: skipped (valgrind's callgrind not installed)")
+        return
+    print("  redis decision cost (callgrind): %d instructions, %.2fx a PING (%d), on a window of %d members" % (
+        c["instructions_per_decision"], c["x_ping"], c["instructions_per_ping"], c["members"]))
+
+
 def report_backends(b):
     print("\nGET /books/, servers on CPU 0, wrk on CPU 1 (medians of %d rounds; ratios: the median round's)" % ROUNDS)
     print("%-12s %10s %8s %10s %10s %12s %8s %8s" % ("backends", "req/s", "x sqlite", "keygate us", "x sqlite",
@@ -279,6 +345,7 @@ def report_backends(b):
         print("  %s rounds: req/s x %s, keygate us x %s (ratios of the medians %.2f, %.2f)" % (
             name, x["rps_ratio_rounds"], x["cpu_ratio_rounds"], x["rps_ratio_of_medians"],
             x["cpu_ratio_of_medians"]))
+    report_redis_decision(b.get("redis_decision"))
 
 
 # client -> nginx -> upstream, the path without keygate, beside the shipped
@@ -441,6 +508,7 @@ def main():
         return
     if os.environ.get("BENCH_ONLY") == "backends":
         results["backends"] = backends(build, tmp, seconds)
+        results["backends"]["redis_decision"] = redis_decision_cost(build, tmp)
         report_backends(results["backends"])
         shutil.rmtree(tmp, ignore_errors=True)
         return
@@ -526,13 +594,13 @@ def main():
     results["throttle"] = json.loads(out)
     results["scaling"] = scaling(build, tmp, seconds, (1000, 100000, 1000000))
     results["backends"] = backends(build, tmp, seconds)
+    results["backends"]["redis_decision"] = redis_decision_cost(build, tmp)
     results["nginx_end_to_end"] = nginx_end_to_end(build, tmp, seconds)
     shutil.rmtree(tmp, ignore_errors=True)
     report(results)
 
 
 def report(r):
-    b = r["baseline"]
     print("\n%-28s %10s %8s %9s %9s %8s %8s" % ("scenario", "req/s", "x base", "p50 us", "p99 us", "cpu us", "x base"))
     for name in ("baseline", "get_books", "get_books_log_per_line", "get_books_list_cache_off", "verify", "throttled_429",
                  "throttled_429_log_per_line", "invalid_key_401", "invalid_key_401_log_per_line", "post_books",

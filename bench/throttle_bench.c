@@ -4,7 +4,11 @@
  * same key) and on distinct keys (each thread cycling over 64 keys of its
  * own), with 1 and 2 threads; and the shared memory per tracked key.
  * Prints one JSON object.
- * Usage: throttle_bench SHM_NAME
+ * Usage: throttle_bench SHM_NAME [REDIS_ADDRESS]
+ *        throttle_bench --redis-decisions REDIS_ADDRESS N
+ * The second makes N decisions on one key at 1000000/s, as GET /books/ in
+ * the backends bench does, for bench.py to count what Redis executes for
+ * them; it prints how many were admitted.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -167,6 +171,34 @@ static double two_windows_ns(const char *name)
 	return f.ns1;
 }
 
+/* n decisions in place, each admitted unless Redis failed; the count of
+ * admitted ones on stdout. */
+static int redis_decisions(const char *address, unsigned n)
+{
+	struct config rc;
+	struct throttle_decision d;
+	char err[512];
+	unsigned admitted = 0;
+
+	config_defaults(&rc);
+	rc.backend_redis = 1;
+	snprintf(rc.redis_address, sizeof(rc.redis_address), "%s", address);
+	rc.rate_api_key = rate_set_of(1000000, 1);
+	if (config_finish(&rc, err, sizeof(err)) == -1)
+		return 2;
+	struct throttle *t = throttle_open(&rc, err, sizeof(err));
+	if (t == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (throttle_decide(t, SCOPE_API_KEY, &rc.rate_api_key, 1, 0, 1, &d) == 0 && d.admitted)
+			admitted++;
+	throttle_close(t);
+	printf("%u\n", admitted);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
@@ -175,6 +207,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || sodium_init() < 0)
 		return 2;
+	if (strcmp(argv[1], "--redis-decisions") == 0)
+		return argc == 4 ? redis_decisions(argv[2], (unsigned)strtoul(argv[3], NULL, 10)) : 2;
 	config_defaults(&cfg);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "%s", argv[1]);
 	cfg.capacity = 65536;
