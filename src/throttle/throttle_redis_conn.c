@@ -42,11 +42,11 @@
  * pass puts remaining and reset in the first two. It hands Redis text
  * where it has it (the time from TIME's own digits, the window from ARGV,
  * rank 0 and unit 1 as constants): Redis writes a Lua number with "%.17g",
- * glibc's slow floating-point printf. Together 15% fewer instructions a
- * call (callgrind on redis-server, one window: 112,370 -> 95,175). The six
- * Redis calls are the rest, and each is needed: the one clock of all
- * hosts, the trim, the count, the admission, the key's expiry and the
- * oldest admission (reset).
+ * glibc's slow floating-point printf. Together 14% fewer instructions a
+ * decision (make bench's Redis line, callgrind: 114,166 -> 97,849, a PING
+ * 4,000). The six Redis calls are the rest, and each is needed: the one
+ * clock of all hosts, the trim, the count, the admission, the key's
+ * expiry and the oldest admission (reset).
  */
 static const char decide_lua[] =
     "local t = redis.call('TIME')\n"
