@@ -55,14 +55,20 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
     uint64_t now_ms, uint32_t spend, struct throttle_decision *out)
 {
 	struct throttle_redis *tr = (struct throttle_redis *)t;
-	struct decide_args a;
+	struct decide_one d;
+	struct decide_call call;
 	(void)now_ms; /* Redis's clock decides */
 
 	struct conn *c = conn_get(tr);
-	if (c == NULL || redis_decide_args(tr, c, s, rate, key, spend, &a) == -1)
+	if (c == NULL || redis_decide_one(tr, s, rate, key, spend, &d) == -1)
 		return -1;
-	redisReply *r = redisCommandArgv(c->ctx, a.argc, a.argv, a.argvlen);
-	return redis_decided(tr, c, r, rate, spend, a.member, out);
+	redis_decide_call(c, &d, 1, &call);
+	redisReply *r = redisCommandArgv(c->ctx, call.argc, call.argv, call.argvlen);
+	if (redis_reply_check(tr, c, r, 1) == -1)
+		return -1;
+	int rc = redis_reply_decision(r, 0, rate, spend, d.member, out);
+	redis_reply_end(tr, c, r, rc == -1);
+	return rc;
 }
 
 /* One command on key's window (ZREM of a member, or DEL when member is

@@ -24,78 +24,90 @@
 #define RETRY_MS 1000
 
 /*
- * ARGV: spend (units; 0 looks), n, the request's member name, then N and W
- * (ms) of each window. One sorted set per key holds the admitted times of
- * the longest window; each window counts its own span of it, so all are
- * decided, and spent, at once: a cost of c is admitted only if every
- * window has c left, and is recorded as c members, name..1 to name..c.
- * keygate names the members (a random 64-bit id of the process and a
- * counter of its own, so no two admissions anywhere share a name): no
- * sequence key to bump and expire. The longest window is the whole set
- * once trimmed (ZCARD, ZRANGE by rank); a shorter one is counted by score.
- * Returns {admitted, then remaining, reset and admits (this window alone)
- * of each window}.
+ * One call decides #KEYS requests, one per key (a key may come more than
+ * once), in turn, at one reading of Redis's clock: exactly what as many
+ * calls in a row at that instant would decide. A decision's ARGV, one
+ * after another: spend (units; 0 looks), n, the request's member name,
+ * then N and W (ms) of each window. One sorted set per key holds the
+ * admitted times of the longest window; each window counts its own span
+ * of it, so all are decided, and spent, at once: a cost of c is admitted
+ * only if every window has c left, and is recorded as c members, name..1
+ * to name..c. keygate names the members (a random 64-bit id of the
+ * process and a counter of its own, so no two admissions anywhere share a
+ * name): no sequence key to bump and expire. The longest window is the
+ * whole set once trimmed (ZCARD, ZRANGE by rank); a shorter one is counted
+ * by score. Returns, for each decision, {admitted, then remaining, reset
+ * and admits (this window alone) of each window}.
  *
  * The script is what Redis spends on a decision, so it does no work it
- * can leave out. It builds no table but its reply: between the two passes
- * a window's three slots hold its count, limit and admits, and the second
- * pass puts remaining and reset in the first two. It hands Redis text
- * where it has it (the time from TIME's own digits, the window from ARGV,
- * rank 0 and unit 1 as constants): Redis writes a Lua number with "%.17g",
- * glibc's slow floating-point printf. Together 14% fewer instructions a
- * decision (make bench's Redis line, callgrind: 114,166 -> 97,849, a PING
- * 4,000). The six Redis calls are the rest, and each is needed: the one
- * clock of all hosts, the trim, the count, the admission, the key's
- * expiry and the oldest admission (reset).
+ * can leave out. A call's own cost (EVALSHA, the script's start, KEYS and
+ * ARGV, the reply) is shared by its decisions: the pipelining thread puts
+ * every decision of a batch in one call. A decision builds no table but
+ * its reply: between the two passes a window's three slots hold its
+ * count, limit and admits, and the second pass puts remaining and reset
+ * in the first two. It hands Redis text where it has it (the time from
+ * TIME's own digits, the window from ARGV, rank 0 and unit 1 as
+ * constants): Redis writes a Lua number with "%.17g", glibc's slow
+ * floating-point printf. The six Redis calls of a decision are the rest,
+ * and each is needed: the one clock of all hosts (one per call), the
+ * trim, the count, the admission, the key's expiry and the oldest
+ * admission (reset).
  */
 static const char decide_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
     "local now_s = t[1] .. string.sub('00000' .. t[2], -6, -4)\n"
-    "local key, spend, n, name = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
-    "local cost = spend\n"
-    "if cost < 1 then cost = 1 end\n"
-    "local longest, longest_s = 0, nil\n"
-    "for i = 1, n do\n"
-    "  local w = tonumber(ARGV[3 + 2 * i])\n"
-    "  if w > longest then longest, longest_s = w, ARGV[3 + 2 * i] end\n"
-    "end\n"
-    "redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)\n"
-    "local out, admitted = {0}, 1\n"
-    "for i = 1, n do\n"
-    "  local limit, w = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])\n"
-    "  local count\n"
-    "  if w == longest then count = redis.call('ZCARD', key)\n"
-    "  else count = redis.call('ZCOUNT', key, '(' .. (now - w), '+inf') end\n"
-    "  local admits = 0\n"
-    "  if count + cost <= limit then admits = 1 else admitted = 0 end\n"
-    "  out[3 * i - 1], out[3 * i], out[3 * i + 1] = count, limit, admits\n"
-    "end\n"
-    "if admitted == 1 and spend > 0 then\n"
-    "  redis.call('ZADD', key, now_s, name .. '1')\n"
-    "  for m = 2, spend do redis.call('ZADD', key, now_s, name .. m) end\n"
-    "  redis.call('PEXPIRE', key, longest_s)\n"
-    "end\n"
-    "out[1] = admitted\n"
-    "for i = 1, n do\n"
-    "  local count, limit, admits = out[3 * i - 1], out[3 * i], out[3 * i + 1]\n"
-    "  local w = tonumber(ARGV[3 + 2 * i])\n"
-    "  if admitted == 1 then count = count + spend end\n"
-    "  local need = cost\n"
-    "  if admits == 1 then need = 1 end\n"
-    "  local reset, idx = 0, count + need - limit - 1\n"
-    "  if idx <= 0 then idx = '0' end\n"
-    "  if count > 0 then\n"
-    "    local r\n"
-    "    if w == longest then r = redis.call('ZRANGE', key, idx, idx, 'WITHSCORES')\n"
-    "    else r = redis.call('ZRANGEBYSCORE', key, '(' .. (now - w), '+inf', 'WITHSCORES', 'LIMIT', idx, '1') end\n"
-    "    reset = r[2] + w - now\n"
+    "local function decide(key, a)\n"
+    "  local spend, n, name = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]\n"
+    "  local cost = spend\n"
+    "  if cost < 1 then cost = 1 end\n"
+    "  local longest, longest_s = 0, nil\n"
+    "  for i = 1, n do\n"
+    "    local w = tonumber(ARGV[a + 2 + 2 * i])\n"
+    "    if w > longest then longest, longest_s = w, ARGV[a + 2 + 2 * i] end\n"
     "  end\n"
-    "  local remaining = limit - count\n"
-    "  if remaining < 0 then remaining = 0 end\n"
-    "  out[3 * i - 1], out[3 * i] = remaining, reset\n"
+    "  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)\n"
+    "  local out, admitted = {0}, 1\n"
+    "  for i = 1, n do\n"
+    "    local limit, w = tonumber(ARGV[a + 1 + 2 * i]), tonumber(ARGV[a + 2 + 2 * i])\n"
+    "    local count\n"
+    "    if w == longest then count = redis.call('ZCARD', key)\n"
+    "    else count = redis.call('ZCOUNT', key, '(' .. (now - w), '+inf') end\n"
+    "    local admits = 0\n"
+    "    if count + cost <= limit then admits = 1 else admitted = 0 end\n"
+    "    out[3 * i - 1], out[3 * i], out[3 * i + 1] = count, limit, admits\n"
+    "  end\n"
+    "  if admitted == 1 and spend > 0 then\n"
+    "    redis.call('ZADD', key, now_s, name .. '1')\n"
+    "    for m = 2, spend do redis.call('ZADD', key, now_s, name .. m) end\n"
+    "    redis.call('PEXPIRE', key, longest_s)\n"
+    "  end\n"
+    "  out[1] = admitted\n"
+    "  for i = 1, n do\n"
+    "    local count, limit, admits = out[3 * i - 1], out[3 * i], out[3 * i + 1]\n"
+    "    local w = tonumber(ARGV[a + 2 + 2 * i])\n"
+    "    if admitted == 1 then count = count + spend end\n"
+    "    local need = cost\n"
+    "    if admits == 1 then need = 1 end\n"
+    "    local reset, idx = 0, count + need - limit - 1\n"
+    "    if idx <= 0 then idx = '0' end\n"
+    "    if count > 0 then\n"
+    "      local r\n"
+    "      if w == longest then r = redis.call('ZRANGE', key, idx, idx, 'WITHSCORES')\n"
+    "      else r = redis.call('ZRANGEBYSCORE', key, '(' .. (now - w), '+inf', 'WITHSCORES', 'LIMIT', idx, '1') end\n"
+    "      reset = r[2] + w - now\n"
+    "    end\n"
+    "    local remaining = limit - count\n"
+    "    if remaining < 0 then remaining = 0 end\n"
+    "    out[3 * i - 1], out[3 * i] = remaining, reset\n"
+    "  end\n"
+    "  return out, a + 3 + 2 * n\n"
     "end\n"
-    "return out\n";
+    "local replies, a = {}, 1\n"
+    "for d = 1, #KEYS do\n"
+    "  replies[d], a = decide(KEYS[d], a)\n"
+    "end\n"
+    "return replies\n";
 
 void redis_conn_free(void *arg)
 {
@@ -157,7 +169,7 @@ int redis_conn_ready(struct throttle_redis *tr, struct conn *c)
 	return 0;
 }
 
-/* The script's reply, checked whole: 0, or -1. */
+/* One decision of the script's reply, checked whole: 0, or -1. */
 static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
 {
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 3 * (size_t)rate->n)
@@ -183,80 +195,107 @@ static int reply_read(const redisReply *r, const struct rate_set *rate, struct t
 /* Each argument of the call is text, written with textbuf: snprintf's
  * format interpreter was a visible share of the pipelining thread's
  * time for thirteen short numbers per decision. */
-static void arg_text(struct decide_args *a, const struct textbuf *t)
+static void arg_text(struct decide_one *d, const struct textbuf *t)
 {
-	a->argv[a->argc] = t->buf;
-	a->argvlen[a->argc++] = t->len;
+	d->argv[d->argc] = t->buf;
+	d->argvlen[d->argc++] = t->len;
 }
 
-static void arg_u64(struct decide_args *a, char *buf, uint64_t v)
+static void arg_u64(struct decide_one *d, char *buf, uint64_t v)
 {
 	struct textbuf t;
-	textbuf_init(&t, buf, sizeof(a->nums[0]));
+	textbuf_init(&t, buf, sizeof(d->nums[0]));
 	textbuf_u64(&t, v, 1);
-	arg_text(a, &t);
-}
-
-static void arg_const(struct decide_args *a, const char *s)
-{
-	a->argv[a->argc] = s;
-	a->argvlen[a->argc++] = strlen(s);
+	arg_text(d, &t);
 }
 
 /* The member this admission adds: the process's id, a dash, its own
  * counter and a colon (the script appends the unit). */
-static void member_name(struct throttle_redis *tr, struct decide_args *a)
+static void member_name(struct throttle_redis *tr, struct decide_one *d)
 {
 	struct textbuf t;
-	a->member = atomic_fetch_add_explicit(&tr->members, 1, memory_order_relaxed) + 1;
-	textbuf_init(&t, a->name, sizeof(a->name));
+	d->member = atomic_fetch_add_explicit(&tr->members, 1, memory_order_relaxed) + 1;
+	textbuf_init(&t, d->name, sizeof(d->name));
 	textbuf_str(&t, tr->id);
 	textbuf_char(&t, '-');
-	textbuf_u64(&t, a->member, 1);
+	textbuf_u64(&t, d->member, 1);
 	textbuf_char(&t, ':');
-	arg_text(a, &t);
+	arg_text(d, &t);
 }
 
-int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum throttle_scope s,
-    const struct rate_set *rate, uint64_t key, uint32_t spend, struct decide_args *a)
+int redis_decide_one(struct throttle_redis *tr, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
+    uint32_t spend, struct decide_one *d)
 {
 	struct textbuf k1;
 
 	if (s <= SCOPE_NONE || s >= SCOPE_COUNT || key == 0 || rate->n == 0 || rate->n > RATE_WINDOWS_MAX)
 		return -1;
-	a->argc = 0;
-	arg_const(a, "EVALSHA");
-	arg_const(a, c->sha);
-	arg_const(a, "1");
-	textbuf_init(&k1, a->k1, sizeof(a->k1));
+	textbuf_init(&k1, d->k1, sizeof(d->k1));
 	textbuf_str(&k1, tr->prefix);
 	textbuf_str(&k1, tr->names[s]);
 	textbuf_char(&k1, ':');
 	textbuf_u64(&k1, key, 1);
-	arg_text(a, &k1);
-	arg_u64(a, a->nums[0], spend);
-	arg_u64(a, a->nums[1], rate->n);
-	member_name(tr, a);
+	d->k1len = k1.len;
+	d->argc = 0;
+	arg_u64(d, d->nums[0], spend);
+	arg_u64(d, d->nums[1], rate->n);
+	member_name(tr, d);
 	for (uint32_t i = 0; i < rate->n; i++) {
-		arg_u64(a, a->nums[2 + 2 * i], rate->w[i].limit);
-		arg_u64(a, a->nums[3 + 2 * i], (uint64_t)rate->w[i].window_s * 1000);
+		arg_u64(d, d->nums[2 + 2 * i], rate->w[i].limit);
+		arg_u64(d, d->nums[3 + 2 * i], (uint64_t)rate->w[i].window_s * 1000);
 	}
 	return 0;
 }
 
-int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate, uint32_t spend,
-    uint64_t member, struct throttle_decision *out)
+static void call_arg(struct decide_call *call, const char *s, size_t len)
 {
-	if (reply_read(r, rate, out) == -1) {
-		/* NOSCRIPT after a Redis restart is a failure too: the next
-		 * connection loads the script again. */
-		redis_failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-		if (r != NULL)
-			freeReplyObject(r);
+	call->argv[call->argc] = s;
+	call->argvlen[call->argc++] = len;
+}
+
+void redis_decide_call(const struct conn *c, const struct decide_one *d, size_t n, struct decide_call *call)
+{
+	struct textbuf t;
+
+	call->argc = 0;
+	call_arg(call, "EVALSHA", 7);
+	call_arg(call, c->sha, 40);
+	textbuf_init(&t, call->numkeys, sizeof(call->numkeys));
+	textbuf_u64(&t, n, 1);
+	call_arg(call, t.buf, t.len);
+	for (size_t i = 0; i < n; i++)
+		call_arg(call, d[i].k1, d[i].k1len);
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < d[i].argc; k++)
+			call_arg(call, d[i].argv[k], d[i].argvlen[k]);
+}
+
+int redis_reply_check(struct throttle_redis *tr, struct conn *c, redisReply *r, size_t n)
+{
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == n)
+		return 0;
+	/* NOSCRIPT after a Redis restart is a failure too: the next
+	 * connection loads the script again. */
+	redis_failed(tr, c, r == NULL ? c->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+	if (r != NULL)
+		freeReplyObject(r);
+	return -1;
+}
+
+int redis_reply_decision(const redisReply *r, size_t i, const struct rate_set *rate, uint32_t spend, uint64_t member,
+    struct throttle_decision *out)
+{
+	if (reply_read(r->element[i], rate, out) == -1)
 		return -1;
-	}
-	freeReplyObject(r);
 	out->spent = out->admitted && spend > 0 ? member : 0;
-	redis_recovered(tr);
 	return 0;
+}
+
+void redis_reply_end(struct throttle_redis *tr, struct conn *c, redisReply *r, int bad)
+{
+	freeReplyObject(r);
+	if (bad)
+		redis_failed(tr, c, "bad reply");
+	else
+		redis_recovered(tr);
 }

@@ -22,6 +22,29 @@ struct conn {
 	uint64_t retry_at_ms; /* after a failure: no new attempt before */
 };
 
+/* One decision's key and arguments, their texts held here. */
+#define REDIS_DECISION_ARGS (3 + 2 * RATE_WINDOWS_MAX)
+struct decide_one {
+	char k1[128], name[48], nums[2 + 2 * RATE_WINDOWS_MAX][24];
+	size_t k1len;
+	const char *argv[REDIS_DECISION_ARGS];
+	size_t argvlen[REDIS_DECISION_ARGS];
+	int argc;
+	uint64_t member; /* the admission's name, for the refund */
+};
+
+/* One call of the script: up to REDIS_CALL_MAX decisions, each made in
+ * turn at one instant of Redis's clock, as so many calls in a row would
+ * be. What a call costs Redis beyond its decisions is shared by them. */
+#define REDIS_CALL_MAX 32
+#define REDIS_CALL_ARGS (3 + REDIS_CALL_MAX * (1 + REDIS_DECISION_ARGS))
+struct decide_call {
+	char numkeys[12];
+	const char *argv[REDIS_CALL_ARGS];
+	size_t argvlen[REDIS_CALL_ARGS];
+	int argc;
+};
+
 /* The queue of throttle_decide_async, and the thread that empties it
  * (started by the first job). Under lock: head, tail, stopped, busy. */
 struct redis_pipe {
@@ -34,6 +57,8 @@ struct redis_pipe {
 	int started;
 	pthread_t thread;
 	struct conn conn; /* the thread's own */
+	struct decide_one one[REDIS_CALL_MAX]; /* the call being written */
+	struct decide_call call;
 };
 
 struct throttle_redis {
@@ -53,16 +78,6 @@ struct throttle_redis {
 	struct redis_pipe pipe;
 };
 
-/* One decision's EVALSHA, its argument texts held here. */
-#define REDIS_ARGV_MAX (7 + 2 * RATE_WINDOWS_MAX)
-struct decide_args {
-	char k1[128], name[48], nums[2 + 2 * RATE_WINDOWS_MAX][24];
-	const char *argv[REDIS_ARGV_MAX];
-	size_t argvlen[REDIS_ARGV_MAX];
-	int argc;
-	uint64_t member; /* the admission's name, for the refund */
-};
-
 /* throttle_redis_conn.c. Close and free a connection (NULL: nothing): the
  * pthread key's destructor. */
 void redis_conn_free(void *arg);
@@ -71,14 +86,21 @@ int redis_conn_ready(struct throttle_redis *tr, struct conn *c);
 /* A failure on c, counted and logged once per incident; c is closed. */
 void redis_failed(struct throttle_redis *tr, struct conn *c, const char *what);
 void redis_recovered(struct throttle_redis *tr);
-/* The script's call for a decision, on c: 0, or -1 on arguments no
- * decision has. */
-int redis_decide_args(struct throttle_redis *tr, const struct conn *c, enum throttle_scope s,
-    const struct rate_set *rate, uint64_t key, uint32_t spend, struct decide_args *a);
-/* Its reply r (NULL: none came; freed here) into out: 0, or -1 with c
- * closed. */
-int redis_decided(struct throttle_redis *tr, struct conn *c, redisReply *r, const struct rate_set *rate, uint32_t spend,
-    uint64_t member, struct throttle_decision *out);
+/* A decision's key and arguments: 0, or -1 on arguments no decision has. */
+int redis_decide_one(struct throttle_redis *tr, enum throttle_scope s, const struct rate_set *rate, uint64_t key,
+    uint32_t spend, struct decide_one *d);
+/* The call on c of the n decisions d (1 to REDIS_CALL_MAX), which must
+ * outlive it. */
+void redis_decide_call(const struct conn *c, const struct decide_one *d, size_t n, struct decide_call *call);
+/* The reply r (NULL: none came) to a call of n decisions: 0 when it holds
+ * n of them, else -1 with the failure counted, c closed and r freed. */
+int redis_reply_check(struct throttle_redis *tr, struct conn *c, redisReply *r, size_t n);
+/* Decision i of a checked reply into out: 0, or -1 when it is not one. */
+int redis_reply_decision(const redisReply *r, size_t i, const struct rate_set *rate, uint32_t spend, uint64_t member,
+    struct throttle_decision *out);
+/* A checked reply read: r freed; bad (a decision that was not one) counts
+ * as a failure of c, else Redis answers again. */
+void redis_reply_end(struct throttle_redis *tr, struct conn *c, redisReply *r, int bad);
 
 /* throttle_redis_pipe.c: the ops of throttle_decide_async and
  * throttle_async_stop, and the end of the thread (at close). */

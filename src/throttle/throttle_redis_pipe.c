@@ -53,34 +53,82 @@ static size_t queue_take(struct redis_pipe *p, struct throttle_job **out, size_t
 	return n;
 }
 
-/* The batch's calls into the connection's buffer, then on the wire, then
- * every reply in order; a job whose call was not sent, or whose reply did
- * not come, answers -1 (on_error). */
-static void batch_run(struct throttle_redis *tr, struct throttle_job **jobs, size_t n)
+/* Up to REDIS_CALL_MAX of the jobs from *next into one call in c's buffer,
+ * their order kept in sent; a job that has no decision answers -1 now.
+ * The number of jobs in the call (0: none, or not written). */
+static size_t call_write(struct throttle_redis *tr, struct throttle_job **jobs, size_t n, size_t *next,
+    struct throttle_job **sent)
+{
+	struct redis_pipe *p = &tr->pipe;
+	size_t k = 0;
+
+	for (; *next < n && k < REDIS_CALL_MAX; (*next)++) {
+		struct throttle_job *j = jobs[*next];
+		if (redis_decide_one(tr, j->scope, &j->rate, j->key, j->spend, &p->one[k]) == -1) {
+			job_fail(j);
+			continue;
+		}
+		j->member = p->one[k].member;
+		sent[k++] = j;
+	}
+	if (k == 0)
+		return 0;
+	redis_decide_call(&p->conn, p->one, k, &p->call);
+	if (redisAppendCommandArgv(p->conn.ctx, p->call.argc, p->call.argv, p->call.argvlen) != REDIS_OK) {
+		for (size_t i = 0; i < k; i++)
+			job_fail(sent[i]);
+		return 0;
+	}
+	return k;
+}
+
+/* The reply to a call of the k jobs, read in turn: each job answers what
+ * Redis decided, or -1 (on_error) when no good reply came. */
+static void call_read(struct throttle_redis *tr, struct throttle_job **jobs, size_t k)
 {
 	struct conn *c = &tr->pipe.conn;
-	struct decide_args a;
-	size_t sent = 0;
+	void *reply = NULL;
+	int bad = 0;
 
-	if (redis_conn_ready(tr, c) == 0)
-		for (; sent < n; sent++) {
-			struct throttle_job *j = jobs[sent];
-			if (redis_decide_args(tr, c, j->scope, &j->rate, j->key, j->spend, &a) == -1 ||
-			    redisAppendCommandArgv(c->ctx, a.argc, a.argv, a.argvlen) != REDIS_OK)
-				break;
-			j->member = a.member;
+	if (c->ctx == NULL || redisGetReply(c->ctx, &reply) != REDIS_OK)
+		reply = NULL;
+	if (c->ctx != NULL && redis_reply_check(tr, c, reply, k) == 0) {
+		for (size_t i = 0; i < k; i++) {
+			struct throttle_job *j = jobs[i];
+			j->rc = redis_reply_decision(reply, i, &j->rate, j->spend, j->member, &j->d);
+			bad |= j->rc == -1;
 		}
-	for (size_t i = 0; i < n; i++) {
-		struct throttle_job *j = jobs[i];
-		void *reply = NULL;
-		j->rc = -1;
-		if (i < sent && c->ctx != NULL) {
-			if (redisGetReply(c->ctx, &reply) != REDIS_OK)
-				reply = NULL;
-			j->rc = redis_decided(tr, c, reply, &j->rate, j->spend, j->member, &j->d);
-		}
-		j->done(j);
+		redis_reply_end(tr, c, reply, bad);
+	} else {
+		for (size_t i = 0; i < k; i++)
+			jobs[i]->rc = -1;
 	}
+	for (size_t i = 0; i < k; i++)
+		jobs[i]->done(jobs[i]);
+}
+
+/* The batch in calls of up to REDIS_CALL_MAX decisions, all written to
+ * the connection's buffer, sent in one go, then every reply read in
+ * order. */
+static void batch_run(struct throttle_redis *tr, struct throttle_job **jobs, size_t n)
+{
+	struct throttle_job *sent[BATCH_MAX];
+	size_t calls[BATCH_MAX], ncalls = 0, nsent = 0, next = 0;
+
+	if (redis_conn_ready(tr, &tr->pipe.conn) == -1) {
+		for (size_t i = 0; i < n; i++)
+			job_fail(jobs[i]);
+		return;
+	}
+	while (next < n) {
+		size_t k = call_write(tr, jobs, n, &next, sent + nsent);
+		if (k > 0) {
+			calls[ncalls++] = k;
+			nsent += k;
+		}
+	}
+	for (size_t i = 0, at = 0; i < ncalls; at += calls[i++])
+		call_read(tr, sent + at, calls[i]);
 }
 
 static void *pipe_main(void *arg)
