@@ -64,7 +64,7 @@ static int tr_decide(struct throttle *t, enum throttle_scope s, const struct rat
 		return -1;
 	redis_decide_call(c, &d, 1, &call);
 	redisReply *r = redisCommandArgv(c->ctx, call.argc, call.argv, call.argvlen);
-	if (redis_reply_check(tr, c, r, 1) == -1)
+	if (redis_reply_check(tr, c, r, redis_reply_size(rate)) == -1)
 		return -1;
 	int rc = redis_reply_decision(r, 0, rate, spend, d.member, out);
 	redis_reply_end(tr, c, r, rc == -1);

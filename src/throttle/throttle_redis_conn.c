@@ -36,16 +36,16 @@
  * process and a counter of its own, so no two admissions anywhere share a
  * name): no sequence key to bump and expire. The longest window is the
  * whole set once trimmed (ZCARD, ZRANGE by rank); a shorter one is counted
- * by score. Returns, for each decision, {admitted, then remaining, reset
- * and admits (this window alone) of each window}.
+ * by score. Returns one array: for each decision in turn, admitted, then
+ * remaining, reset and admits (this window alone) of each window.
  *
  * The script is what Redis spends on a decision, so it does no work it
  * can leave out. A call's own cost (EVALSHA, the script's start, KEYS and
  * ARGV, the reply) is shared by its decisions: the pipelining thread puts
  * every decision of a batch in one call. A decision builds no table but
- * its reply: between the two passes a window's three slots hold its
- * count, limit and admits, and the second pass puts remaining and reset
- * in the first two. It hands Redis text where it has it (the time from
+ * its part of the reply: between the two passes a window's three slots
+ * hold its count, limit and admits, and the second pass puts remaining
+ * and reset in the first two. It hands Redis text where it has it (the time from
  * TIME's own digits, the window from ARGV, rank 0 and unit 1 as
  * constants): Redis writes a Lua number with "%.17g", glibc's slow
  * floating-point printf. The six Redis calls of a decision are the rest,
@@ -57,7 +57,8 @@ static const char decide_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
     "local now_s = t[1] .. string.sub('00000' .. t[2], -6, -4)\n"
-    "local function decide(key, a)\n"
+    "local out = {}\n"
+    "local function decide(key, a, b)\n"
     "  local spend, n, name = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]\n"
     "  local cost = spend\n"
     "  if cost < 1 then cost = 1 end\n"
@@ -67,7 +68,7 @@ static const char decide_lua[] =
     "    if w > longest then longest, longest_s = w, ARGV[a + 2 + 2 * i] end\n"
     "  end\n"
     "  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)\n"
-    "  local out, admitted = {0}, 1\n"
+    "  local admitted = 1\n"
     "  for i = 1, n do\n"
     "    local limit, w = tonumber(ARGV[a + 1 + 2 * i]), tonumber(ARGV[a + 2 + 2 * i])\n"
     "    local count\n"
@@ -75,16 +76,16 @@ static const char decide_lua[] =
     "    else count = redis.call('ZCOUNT', key, '(' .. (now - w), '+inf') end\n"
     "    local admits = 0\n"
     "    if count + cost <= limit then admits = 1 else admitted = 0 end\n"
-    "    out[3 * i - 1], out[3 * i], out[3 * i + 1] = count, limit, admits\n"
+    "    out[b + 3 * i - 1], out[b + 3 * i], out[b + 3 * i + 1] = count, limit, admits\n"
     "  end\n"
     "  if admitted == 1 and spend > 0 then\n"
     "    redis.call('ZADD', key, now_s, name .. '1')\n"
     "    for m = 2, spend do redis.call('ZADD', key, now_s, name .. m) end\n"
     "    redis.call('PEXPIRE', key, longest_s)\n"
     "  end\n"
-    "  out[1] = admitted\n"
+    "  out[b + 1] = admitted\n"
     "  for i = 1, n do\n"
-    "    local count, limit, admits = out[3 * i - 1], out[3 * i], out[3 * i + 1]\n"
+    "    local count, limit, admits = out[b + 3 * i - 1], out[b + 3 * i], out[b + 3 * i + 1]\n"
     "    local w = tonumber(ARGV[a + 2 + 2 * i])\n"
     "    if admitted == 1 then count = count + spend end\n"
     "    local need = cost\n"
@@ -99,15 +100,15 @@ static const char decide_lua[] =
     "    end\n"
     "    local remaining = limit - count\n"
     "    if remaining < 0 then remaining = 0 end\n"
-    "    out[3 * i - 1], out[3 * i] = remaining, reset\n"
+    "    out[b + 3 * i - 1], out[b + 3 * i] = remaining, reset\n"
     "  end\n"
-    "  return out, a + 3 + 2 * n\n"
+    "  return a + 3 + 2 * n, b + 1 + 3 * n\n"
     "end\n"
-    "local replies, a = {}, 1\n"
+    "local a, b = 1, 0\n"
     "for d = 1, #KEYS do\n"
-    "  replies[d], a = decide(KEYS[d], a)\n"
+    "  a, b = decide(KEYS[d], a, b)\n"
     "end\n"
-    "return replies\n";
+    "return out\n";
 
 void redis_conn_free(void *arg)
 {
@@ -169,26 +170,28 @@ int redis_conn_ready(struct throttle_redis *tr, struct conn *c)
 	return 0;
 }
 
-/* One decision of the script's reply, checked whole: 0, or -1. */
-static int reply_read(const redisReply *r, const struct rate_set *rate, struct throttle_decision *out)
+/* The decision at r's element at, checked whole: 0, or -1. */
+static int reply_read(const redisReply *r, size_t at, const struct rate_set *rate, struct throttle_decision *out)
 {
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 3 * (size_t)rate->n)
+	const size_t n = 1 + 3 * (size_t)rate->n;
+	if (at + n > r->elements)
 		return -1;
-	for (size_t i = 0; i < r->elements; i++)
-		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+	redisReply *const *e = r->element + at;
+	for (size_t i = 0; i < n; i++)
+		if (e[i]->type != REDIS_REPLY_INTEGER)
 			return -1;
 	out->full = 0; /* no table: Redis's memory is the bound (maxmemory-policy noeviction) */
 	out->nwindows = rate->n;
 	for (uint32_t i = 0; i < rate->n; i++) {
-		long long remaining = r->element[1 + 3 * i]->integer, reset = r->element[2 + 3 * i]->integer;
+		long long remaining = e[1 + 3 * i]->integer, reset = e[2 + 3 * i]->integer;
 		out->w[i] = (struct throttle_window){ .limit = rate->w[i].limit,
 			.window_s = rate->w[i].window_s,
 			.remaining = remaining > 0 ? (uint32_t)remaining : 0,
 			.reset_ms = reset > 0 ? (uint64_t)reset : 0,
-			.admitted = r->element[3 + 3 * i]->integer == 1 };
+			.admitted = e[3 + 3 * i]->integer == 1 };
 	}
 	throttle_decision_sum(out);
-	out->admitted = r->element[0]->integer == 1;
+	out->admitted = e[0]->integer == 1;
 	return 0;
 }
 
@@ -270,9 +273,14 @@ void redis_decide_call(const struct conn *c, const struct decide_one *d, size_t 
 			call_arg(call, d[i].argv[k], d[i].argvlen[k]);
 }
 
-int redis_reply_check(struct throttle_redis *tr, struct conn *c, redisReply *r, size_t n)
+size_t redis_reply_size(const struct rate_set *rate)
 {
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == n)
+	return 1 + 3 * (size_t)rate->n;
+}
+
+int redis_reply_check(struct throttle_redis *tr, struct conn *c, redisReply *r, size_t size)
+{
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == size)
 		return 0;
 	/* NOSCRIPT after a Redis restart is a failure too: the next
 	 * connection loads the script again. */
@@ -282,10 +290,10 @@ int redis_reply_check(struct throttle_redis *tr, struct conn *c, redisReply *r, 
 	return -1;
 }
 
-int redis_reply_decision(const redisReply *r, size_t i, const struct rate_set *rate, uint32_t spend, uint64_t member,
+int redis_reply_decision(const redisReply *r, size_t at, const struct rate_set *rate, uint32_t spend, uint64_t member,
     struct throttle_decision *out)
 {
-	if (reply_read(r->element[i], rate, out) == -1)
+	if (reply_read(r, at, rate, out) == -1)
 		return -1;
 	out->spent = out->admitted && spend > 0 ? member : 0;
 	return 0;

@@ -92,11 +92,15 @@ int redis_decide_one(struct throttle_redis *tr, enum throttle_scope s, const str
 /* The call on c of the n decisions d (1 to REDIS_CALL_MAX), which must
  * outlive it. */
 void redis_decide_call(const struct conn *c, const struct decide_one *d, size_t n, struct decide_call *call);
-/* The reply r (NULL: none came) to a call of n decisions: 0 when it holds
- * n of them, else -1 with the failure counted, c closed and r freed. */
-int redis_reply_check(struct throttle_redis *tr, struct conn *c, redisReply *r, size_t n);
-/* Decision i of a checked reply into out: 0, or -1 when it is not one. */
-int redis_reply_decision(const redisReply *r, size_t i, const struct rate_set *rate, uint32_t spend, uint64_t member,
+/* How many elements a decision under rate takes of the reply. */
+size_t redis_reply_size(const struct rate_set *rate);
+/* The reply r (NULL: none came) to a call: 0 when it is an array of size
+ * elements (the sum of its decisions' sizes), else -1 with the failure
+ * counted, c closed and r freed. */
+int redis_reply_check(struct throttle_redis *tr, struct conn *c, redisReply *r, size_t size);
+/* The decision at element at of a checked reply into out: 0, or -1 when
+ * it is not one. */
+int redis_reply_decision(const redisReply *r, size_t at, const struct rate_set *rate, uint32_t spend, uint64_t member,
     struct throttle_decision *out);
 /* A checked reply read: r freed; bad (a decision that was not one) counts
  * as a failure of c, else Redis answers again. */

@@ -6,17 +6,19 @@
  * two context switches and a write and a read per request, on keygate's
  * side and on Redis's, which is what a host pays for most when keygate
  * runs on Redis. Here one thread per process takes every job queued while
- * the previous batch was out, writes them in one go (hiredis appends them
- * to one buffer: pipelining), and reads the replies in order. Redis reads
- * and answers the batch in one go too. Each script call stays atomic on
- * its own, so a decision is exactly what it is in place; only the
- * syscalls and the switches are shared. Under light load a batch is one
- * job, and the cost is the one round trip plus the hand-over.
+ * the previous batch was out, puts up to REDIS_CALL_MAX of them in each
+ * call of the script, writes the calls in one go (hiredis appends them to
+ * one buffer: pipelining), and reads the replies in order. Redis reads
+ * and answers the batch in one go too. A call decides its requests in
+ * turn, atomically, at one instant of Redis's clock, so a decision is
+ * exactly what it is in place; only the syscalls, the switches and what
+ * a call costs Redis are shared. Under light load a batch is one job, and
+ * the cost is the one round trip plus the hand-over.
  *
  * THREAD SAFETY: the queue is under pipe.lock. A job is the backend's
  * from its queuing until its done call, which is the last touch: the
- * caller may reuse it as soon as done begins to run. pipe.conn is the
- * thread's alone.
+ * caller may reuse it as soon as done begins to run. pipe.conn, pipe.one
+ * and pipe.call are the thread's alone.
  */
 #include "throttle/throttle_redis_int.h"
 
@@ -82,20 +84,24 @@ static size_t call_write(struct throttle_redis *tr, struct throttle_job **jobs, 
 	return k;
 }
 
-/* The reply to a call of the k jobs, read in turn: each job answers what
- * Redis decided, or -1 (on_error) when no good reply came. */
+/* The reply to a call of the k jobs, each job's decisions in turn in one
+ * array: each job answers what Redis decided, or -1 (on_error) when no
+ * good reply came. */
 static void call_read(struct throttle_redis *tr, struct throttle_job **jobs, size_t k)
 {
 	struct conn *c = &tr->pipe.conn;
 	void *reply = NULL;
+	size_t size = 0;
 	int bad = 0;
 
+	for (size_t i = 0; i < k; i++)
+		size += redis_reply_size(&jobs[i]->rate);
 	if (c->ctx == NULL || redisGetReply(c->ctx, &reply) != REDIS_OK)
 		reply = NULL;
-	if (c->ctx != NULL && redis_reply_check(tr, c, reply, k) == 0) {
-		for (size_t i = 0; i < k; i++) {
+	if (c->ctx != NULL && redis_reply_check(tr, c, reply, size) == 0) {
+		for (size_t i = 0, at = 0; i < k; at += redis_reply_size(&jobs[i++]->rate)) {
 			struct throttle_job *j = jobs[i];
-			j->rc = redis_reply_decision(reply, i, &j->rate, j->spend, j->member, &j->d);
+			j->rc = redis_reply_decision(reply, at, &j->rate, j->spend, j->member, &j->d);
 			bad |= j->rc == -1;
 		}
 		redis_reply_end(tr, c, reply, bad);
