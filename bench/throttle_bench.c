@@ -5,10 +5,12 @@
  * own), with 1 and 2 threads; and the shared memory per tracked key.
  * Prints one JSON object.
  * Usage: throttle_bench SHM_NAME [REDIS_ADDRESS]
- *        throttle_bench --redis-decisions REDIS_ADDRESS N
+ *        throttle_bench --redis-decisions REDIS_ADDRESS N [IN_FLIGHT]
  * The second makes N decisions on one key at 1000000/s, as GET /books/ in
  * the backends bench does, for bench.py to count what Redis executes for
- * them; it prints how many were admitted.
+ * them: in place, one at a time, or with IN_FLIGHT of them queued at once
+ * for the pipelining thread, as an HTTP server under load queues them. It
+ * prints how many were admitted.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -171,9 +173,55 @@ static double two_windows_ns(const char *name)
 	return f.ns1;
 }
 
-/* n decisions in place, each admitted unless Redis failed; the count of
- * admitted ones on stdout. */
-static int redis_decisions(const char *address, unsigned n)
+/* Jobs kept queued for the pipelining thread: each done queues the next
+ * until all are out. */
+struct in_flight {
+	pthread_mutex_t lock;
+	pthread_cond_t all_done;
+	struct throttle *t;
+	unsigned left, done, admitted;
+};
+
+static struct in_flight flight = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0 };
+
+static void job_done(struct throttle_job *job)
+{
+	pthread_mutex_lock(&flight.lock);
+	flight.done++;
+	flight.admitted += job->rc == 0 && job->d.admitted;
+	int again = flight.left > 0;
+	flight.left -= again;
+	if (flight.left == 0 && !again)
+		pthread_cond_signal(&flight.all_done);
+	pthread_mutex_unlock(&flight.lock);
+	if (again)
+		throttle_decide_async(flight.t, job);
+}
+
+static unsigned decide_in_flight(struct throttle *t, const struct rate_set *rate, unsigned n, unsigned width)
+{
+	struct throttle_job *jobs = calloc(width, sizeof(*jobs));
+	if (jobs == NULL || width > n)
+		return 0;
+	flight.t = t;
+	flight.left = n - width;
+	for (unsigned i = 0; i < width; i++) {
+		jobs[i] = (struct throttle_job){ .scope = SCOPE_API_KEY, .rate = *rate, .key = 1, .spend = 1,
+			.done = job_done };
+		throttle_decide_async(t, &jobs[i]);
+	}
+	pthread_mutex_lock(&flight.lock);
+	while (flight.done < n)
+		pthread_cond_wait(&flight.all_done, &flight.lock);
+	pthread_mutex_unlock(&flight.lock);
+	throttle_async_stop(t);
+	free(jobs);
+	return flight.admitted;
+}
+
+/* n decisions, each admitted unless Redis failed; the count of admitted
+ * ones on stdout. */
+static int redis_decisions(const char *address, unsigned n, unsigned width)
 {
 	struct config rc;
 	struct throttle_decision d;
@@ -191,9 +239,12 @@ static int redis_decisions(const char *address, unsigned n)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	for (unsigned i = 0; i < n; i++)
-		if (throttle_decide(t, SCOPE_API_KEY, &rc.rate_api_key, 1, 0, 1, &d) == 0 && d.admitted)
-			admitted++;
+	if (width > 1 && throttle_async(t))
+		admitted = decide_in_flight(t, &rc.rate_api_key, n, width);
+	else
+		for (unsigned i = 0; i < n; i++)
+			if (throttle_decide(t, SCOPE_API_KEY, &rc.rate_api_key, 1, 0, 1, &d) == 0 && d.admitted)
+				admitted++;
 	throttle_close(t);
 	printf("%u\n", admitted);
 	return 0;
@@ -208,7 +259,9 @@ int main(int argc, char **argv)
 	if (argc < 2 || sodium_init() < 0)
 		return 2;
 	if (strcmp(argv[1], "--redis-decisions") == 0)
-		return argc == 4 ? redis_decisions(argv[2], (unsigned)strtoul(argv[3], NULL, 10)) : 2;
+		return argc >= 4 ? redis_decisions(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
+				       argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 1)
+				 : 2;
 	config_defaults(&cfg);
 	snprintf(cfg.shm_name, sizeof(cfg.shm_name), "%s", argv[1]);
 	cfg.capacity = 65536;
