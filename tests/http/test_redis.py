@@ -173,13 +173,15 @@ def redis_info(redis, section):
 
 
 def test_decisions_pipelined_and_exact():
-    """Decisions that queue while one is out go to Redis together, each
-    still exact. Redis is paused so that they queue: once it answers, the
-    16 requests' decisions take at most a few reads on its side (one each
-    in place), and exactly 8 of them are admitted, 8 left of a 12/hour
-    key. Four requests before, on connections open at once (each HTTP
-    thread gets some), warm the threads' key caches: a key looked up is
-    charged to the address in place first (invalid_key)."""
+    """Decisions that queue while one is out go to Redis together, in one
+    call of the script, each still exact and each with its own answer.
+    Redis is paused so that they queue: once it answers, the 16 requests'
+    decisions take a few calls and reads on its side (one each in place),
+    exactly 8 of them are admitted, 8 left of a 12/hour key, and the
+    admitted ones are told 7, 6, ... 0 left, one each, as so many
+    decisions in a row are. Four requests before, on connections open at
+    once (each HTTP thread gets some), warm the threads' key caches: a key
+    looked up is charged to the address in place first (invalid_key)."""
     import signal
     import threading
     redis = Redis()
@@ -199,8 +201,8 @@ def test_decisions_pipelined_and_exact():
         reads0 = int(redis_info(redis, "stats")["total_reads_processed"])
         calls0 = evalsha_calls(redis)
         redis.proc.send_signal(signal.SIGSTOP)
-        codes = []
-        threads = [threading.Thread(target=lambda: codes.append(srv.books("GET", "/books/", key).status))
+        replies = []
+        threads = [threading.Thread(target=lambda: replies.append(srv.books("GET", "/books/", key)))
                    for _ in range(16)]
         for t in threads:
             t.start()
@@ -210,12 +212,15 @@ def test_decisions_pipelined_and_exact():
             t.join(10)
         calls = evalsha_calls(redis) - calls0
         reads = int(redis_info(redis, "stats")["total_reads_processed"]) - reads0
-        assert sorted(codes) == [200] * 8 + [429] * 8, codes
-        assert calls >= 16, calls
+        assert sorted(r.status for r in replies) == [200] * 8 + [429] * 8, [r.status for r in replies]
+        left = sorted(int(re.search(r";r=(\d+)", r.header("RateLimit")).group(1))
+                      for r in replies if r.status == 200)
+        assert left == list(range(8)), left
+        # The first decision alone, the 15 queued behind it in one call.
+        assert calls <= 3, calls
         # Three of the reads are the INFO calls'. One read per decision
-        # (made in place) would be 16 more; queued behind the first, they
-        # take a few batches (two decisions a read at the very least).
-        assert reads <= 3 + calls // 2, (reads, calls)
+        # (made in place) would be 16 more.
+        assert reads <= 3 + 16 // 2, (reads, calls)
         srv.stop()
     finally:
         redis.proc.send_signal(signal.SIGCONT)
