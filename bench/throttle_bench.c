@@ -191,7 +191,7 @@ static void job_done(struct throttle_job *job)
 	flight.admitted += job->rc == 0 && job->d.admitted;
 	int again = flight.left > 0;
 	flight.left -= again;
-	if (flight.left == 0 && !again)
+	if (!again) /* none left to queue: the waiter counts what is done */
 		pthread_cond_signal(&flight.all_done);
 	pthread_mutex_unlock(&flight.lock);
 	if (again)
@@ -200,8 +200,8 @@ static void job_done(struct throttle_job *job)
 
 static unsigned decide_in_flight(struct throttle *t, const struct rate_set *rate, unsigned n, unsigned width)
 {
-	struct throttle_job *jobs = calloc(width, sizeof(*jobs));
-	if (jobs == NULL || width > n)
+	struct throttle_job *jobs = width <= n ? calloc(width, sizeof(*jobs)) : NULL;
+	if (jobs == NULL)
 		return 0;
 	flight.t = t;
 	flight.left = n - width;
