@@ -270,6 +270,7 @@ def callgrind_total(out_dir, pid, before):
         if new:
             break
         time.sleep(0.1)
+    assert new, "callgrind wrote no dump for %d" % pid
     dump = os.path.join(out_dir, max(new, key=lambda f: os.path.getmtime(os.path.join(out_dir, f))))
     with open(dump) as f:
         for line in f:
