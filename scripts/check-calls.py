@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 
+from circles import circles
+
 LAYERS = sys.argv[1].split() if len(sys.argv) > 1 else []
 BUILD = sys.argv[2] if len(sys.argv) > 2 else "build"
 SRC = "src"
@@ -73,7 +75,7 @@ def main():
             deps[module].setdefault(target, []).append(sym)
             if rank[layer_of[target]] > rank[layer_of[module]]:
                 problems.append(f"{module}.c uses {sym} of {target}.c, a layer above {layer_of[module]}/")
-    problems += circles(deps)
+    problems += [describe(scc, deps) for scc in circles(deps)]
     for p in problems:
         print("check-calls: " + p)
     if problems:
@@ -81,37 +83,6 @@ def main():
     edges = sum(len(d) for d in deps.values())
     print(f"check-calls: {len(deps)} objects, {edges} file-to-file uses, none upward, no circle")
     return 0
-
-
-def circles(deps):
-    """Every circle of files, each once, with the symbols along it."""
-    index, low, stack, on, found = {}, {}, [], set(), []
-
-    def visit(m):
-        index[m] = low[m] = len(index)
-        stack.append(m)
-        on.add(m)
-        for d in sorted(deps.get(m, ())):
-            if d not in index:
-                visit(d)
-                low[m] = min(low[m], low[d])
-            elif d in on:
-                low[m] = min(low[m], index[d])
-        if low[m] == index[m]:
-            scc = []
-            while True:
-                d = stack.pop()
-                on.discard(d)
-                scc.append(d)
-                if d == m:
-                    break
-            if len(scc) > 1:
-                found.append(describe(sorted(scc), deps))
-
-    for m in sorted(deps):
-        if m not in index:
-            visit(m)
-    return found
 
 
 def describe(scc, deps):

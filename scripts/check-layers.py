@@ -13,6 +13,8 @@ import os
 import re
 import sys
 
+from circles import circles
+
 LAYERS = sys.argv[1].split() if len(sys.argv) > 1 else []
 SRC = "src"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -48,44 +50,13 @@ def main():
             target = where + "/" + header[:-2]
             if target != module:
                 deps[module].add(target)
-    problems += circles(deps)
+    problems += ["modules in a circle: " + " <-> ".join(scc) for scc in circles(deps)]
     for p in problems:
         print("check-layers: " + p)
     if problems:
         return 1
     print(f"check-layers: {len(deps)} modules in {len(LAYERS)} layers, no upward include, no circle")
     return 0
-
-
-def circles(deps):
-    """Every dependency circle between modules, each once (Tarjan's SCCs)."""
-    index, low, stack, on, found = {}, {}, [], set(), []
-
-    def visit(m):
-        index[m] = low[m] = len(index)
-        stack.append(m)
-        on.add(m)
-        for d in sorted(deps.get(m, ())):
-            if d not in index:
-                visit(d)
-                low[m] = min(low[m], low[d])
-            elif d in on:
-                low[m] = min(low[m], index[d])
-        if low[m] == index[m]:
-            scc = []
-            while True:
-                d = stack.pop()
-                on.discard(d)
-                scc.append(d)
-                if d == m:
-                    break
-            if len(scc) > 1:
-                found.append("modules in a circle: " + " <-> ".join(sorted(scc)))
-
-    for m in sorted(deps):
-        if m not in index:
-            visit(m)
-    return found
 
 
 if __name__ == "__main__":
